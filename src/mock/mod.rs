@@ -1,0 +1,594 @@
+//! `MockThoughtSpot`: an in-process ThoughtSpot over real HTTP, for testing services that talk
+//! to ThoughtSpot.
+//!
+//! The mock listens on `127.0.0.1` on a free port and speaks the authentication and session
+//! endpoints of all three ThoughtSpot REST API generations (v2.0, the v2 beta and v1), plus a
+//! couple of data endpoints to call with the credentials it hands out. It lets a test change
+//! its configuration at run time (lock a user, revoke every token, move the server clock),
+//! inject faults (error statuses, maintenance pages, broken JSON, dropped connections), and
+//! observe what the client did (request counts, login attempts, the request log).
+//!
+//! ```rust
+//! use bytes::Bytes;
+//! use http_body_util::{BodyExt, Full};
+//! use hyper_util::{client::legacy::Client, rt::TokioExecutor};
+//! use thoughtspot_auth::mock::{DEFAULT_PASSWORD, DEFAULT_USER, Fault, MockThoughtSpot};
+//!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let mock = MockThoughtSpot::start().await?;
+//! let client = Client::builder(TokioExecutor::new()).build_http::<Full<Bytes>>();
+//!
+//! // Mint a token for org 1 the way a service would.
+//! let login = || {
+//!     let body = serde_json::json!({
+//!         "username": DEFAULT_USER,
+//!         "password": DEFAULT_PASSWORD,
+//!         "org_id": 1,
+//!     });
+//!     http::Request::post(format!("{}/api/rest/2.0/auth/token/full", mock.base_url()))
+//!         .header("content-type", "application/json")
+//!         .header("accept", "application/json")
+//!         .body(Full::new(Bytes::from(body.to_string())))
+//!         .unwrap()
+//! };
+//!
+//! // The first attempt meets the rate limit, the second one succeeds.
+//! let limited = Fault::Status { status: 429, retry_after: Some(1) };
+//! mock.inject("/api/rest/2.0/auth/token/full", limited, 1);
+//! let first = client.request(login()).await?;
+//! assert_eq!(first.status(), 429);
+//! assert_eq!(first.headers()["retry-after"], "1");
+//!
+//! let second = client.request(login()).await?;
+//! assert_eq!(second.status(), 200);
+//! let bytes = second.into_body().collect().await?.to_bytes();
+//! let token: serde_json::Value = serde_json::from_slice(&bytes)?;
+//! assert_eq!(token["scope"]["org_id"], 1);
+//!
+//! // What the client did, as the server saw it.
+//! assert_eq!(mock.logins(), 2);
+//! assert_eq!(mock.live_tokens(), 1);
+//! let value = token["token"].as_str().unwrap();
+//! assert_eq!(mock.token_owner(value), Some((DEFAULT_USER.to_string(), 1)));
+//! mock.shutdown().await;
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! # Defaults
+//!
+//! [`MockThoughtSpot::start`] (and [`MockThoughtSpot::builder`]) start with orgs 0 "Primary",
+//! 1 "Sales" and 2 "Marketing"; the user [`DEFAULT_USER`] / [`DEFAULT_PASSWORD`] ("TS Admin")
+//! in orgs 0, 1 and 2; the user `analyst` / `analyst-password` in orgs 0 and 1; trusted
+//! authentication on with [`DEFAULT_SECRET_KEY`]; tokens valid 300 s by default and 86,400 s at
+//! most; cookie sessions valid 1,800 s; no clock offset; no path prefix; the beta's
+//! `extensions` spelling.
+//!
+//! # Credentials
+//!
+//! A request authenticates with `Authorization: Bearer <token>` or with the cookies
+//! `JSESSIONID` and `clientId` that a login sets (both must match). When both a bearer token
+//! and cookies are sent, the token decides. A credential is valid while it is known, not
+//! expired by the server clock, not revoked or ended, and its user is not locked. Sessions
+//! expire a fixed [`session_validity`](MockThoughtSpotBuilder::session_validity) after login
+//! (use does not extend them). A login without an explicit org lands in the user's last-used
+//! org, initially the first org of [`MockUser::orgs`].
+//!
+//! # Clock
+//!
+//! Server time is the wall clock read once at start, advanced by the *tokio* clock since then,
+//! shifted by the configured offset. In a `#[tokio::test(start_paused = true)]` test,
+//! `tokio::time::advance` therefore ages every token and session. The server and connection
+//! tasks run on the runtime that called `start`, and the mock sets no timers of its own (only
+//! [`Fault::Delay`] sleeps), so a paused clock only moves when the test moves it.
+//!
+//! # Errors per generation
+//!
+//! - v2.0 (`/api/rest/2.0/`): the real status with
+//!   `{"error":{"message":{"code","debug","incident_id_guid","trace_id_guid"}}}`; codes 10002
+//!   (400, 415), 10097 (401), 10023 (403), 10038 (500), none for other statuses.
+//! - v2 beta (`/tspublic/rest/v2/`): HTTP 500, the real status at
+//!   `error.errors[0].extensions.exception.upstreamResponse.status` (spelling per
+//!   [`ExtensionSpelling`]); a genuine 500 has the bare
+//!   `{"error":{"message":"Operation failed or unauthorized request"}}`.
+//! - v1 (`/callosum/`): the real status with `{"debug","incident_id_guid"}`.
+//!
+//! JSON endpoints answer 400 to a body that is not a JSON object and 415 to JSON sent with
+//! another (or no) `Content-Type`. Bodies over 1 MiB get a 413.
+//!
+//! # Secrets
+//!
+//! The request log records credentials by serial number, and the `Debug` output of every
+//! public type leaves out token, cookie, password and secret key values.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::net::{Ipv4Addr, SocketAddr};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+
+mod faults;
+mod log;
+mod routes_beta;
+mod routes_v1;
+mod routes_v2;
+mod server;
+mod state;
+mod wire;
+
+pub use faults::Fault;
+pub use log::{PresentedCredential, RecordedRequest};
+
+use server::{Shared, lock};
+use state::{State, signed_offset};
+
+/// Name of the administrator user every mock starts with.
+pub const DEFAULT_USER: &str = "tsadmin";
+/// Password of [`DEFAULT_USER`].
+pub const DEFAULT_PASSWORD: &str = "mock-admin-password";
+/// The trusted-authentication secret key every mock starts with.
+pub const DEFAULT_SECRET_KEY: &str = "mock-trusted-auth-secret-key";
+/// Name of the second user every mock starts with (orgs 0 and 1).
+pub const ANALYST_USER: &str = "analyst";
+/// Password of [`ANALYST_USER`].
+pub const ANALYST_PASSWORD: &str = "analyst-password";
+
+/// How the v2 beta spells the key that holds the upstream error: both are seen in the wild.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub enum ExtensionSpelling {
+    /// `error.errors[].extension`
+    Extension,
+    /// `error.errors[].extensions` (the default)
+    #[default]
+    Extensions,
+}
+
+/// A user of the mock ThoughtSpot.
+///
+/// `Debug` leaves the password out.
+#[derive(Clone, PartialEq, Eq)]
+pub struct MockUser {
+    /// The login name.
+    pub name: String,
+    /// The password for password logins.
+    pub password: String,
+    /// The display name reported by `session/user`.
+    pub display_name: String,
+    /// The orgs the user belongs to; the first one is where logins without an org land at
+    /// first. An empty list means org 0 for logins, and no explicit org is allowed.
+    pub orgs: Vec<i64>,
+    /// A locked user can't log in (403), and their tokens and sessions stop working.
+    pub locked: bool,
+}
+
+impl MockUser {
+    /// A user in org 0, not locked, whose display name is its name.
+    pub fn new(name: impl Into<String>, password: impl Into<String>) -> Self {
+        let name = name.into();
+        MockUser {
+            display_name: name.clone(),
+            name,
+            password: password.into(),
+            orgs: vec![0],
+            locked: false,
+        }
+    }
+
+    /// Sets the orgs the user belongs to (the first is their initial org).
+    pub fn orgs(mut self, orgs: impl IntoIterator<Item = i64>) -> Self {
+        self.orgs = orgs.into_iter().collect();
+        self
+    }
+
+    /// Sets the display name.
+    pub fn display_name(mut self, display_name: impl Into<String>) -> Self {
+        self.display_name = display_name.into();
+        self
+    }
+
+    /// Makes the user locked.
+    pub fn locked(mut self) -> Self {
+        self.locked = true;
+        self
+    }
+}
+
+impl fmt::Debug for MockUser {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("MockUser")
+            .field("name", &self.name)
+            .field("password", &"<redacted>")
+            .field("display_name", &self.display_name)
+            .field("orgs", &self.orgs)
+            .field("locked", &self.locked)
+            .finish()
+    }
+}
+
+/// Configures a [`MockThoughtSpot`] before it starts. [`Default`] is the configuration of
+/// [`MockThoughtSpot::start`] (see [the module docs](self#defaults)).
+#[derive(Clone)]
+pub struct MockThoughtSpotBuilder {
+    pub(crate) orgs: BTreeMap<i64, String>,
+    pub(crate) users: Vec<MockUser>,
+    pub(crate) secret_key: String,
+    pub(crate) trusted_auth: bool,
+    pub(crate) default_validity: Duration,
+    pub(crate) max_validity: Duration,
+    pub(crate) session_validity: Duration,
+    pub(crate) clock_offset_ms: i64,
+    pub(crate) prefix: String,
+    pub(crate) spelling: ExtensionSpelling,
+}
+
+impl Default for MockThoughtSpotBuilder {
+    fn default() -> Self {
+        MockThoughtSpotBuilder {
+            orgs: [(0, "Primary"), (1, "Sales"), (2, "Marketing")]
+                .into_iter()
+                .map(|(id, name)| (id, name.to_owned()))
+                .collect(),
+            users: vec![
+                MockUser::new(DEFAULT_USER, DEFAULT_PASSWORD)
+                    .orgs([0, 1, 2])
+                    .display_name("TS Admin"),
+                MockUser::new(ANALYST_USER, ANALYST_PASSWORD)
+                    .orgs([0, 1])
+                    .display_name("Analyst"),
+            ],
+            secret_key: DEFAULT_SECRET_KEY.to_owned(),
+            trusted_auth: true,
+            default_validity: Duration::from_secs(300),
+            max_validity: Duration::from_secs(86_400),
+            session_validity: Duration::from_secs(1_800),
+            clock_offset_ms: 0,
+            prefix: String::new(),
+            spelling: ExtensionSpelling::Extensions,
+        }
+    }
+}
+
+impl fmt::Debug for MockThoughtSpotBuilder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("MockThoughtSpotBuilder")
+            .field("orgs", &self.orgs)
+            .field("users", &self.users)
+            .field("secret_key", &"<redacted>")
+            .field("trusted_auth", &self.trusted_auth)
+            .field("default_validity", &self.default_validity)
+            .field("max_validity", &self.max_validity)
+            .field("session_validity", &self.session_validity)
+            .field("clock_offset_ms", &self.clock_offset_ms)
+            .field("prefix", &self.prefix)
+            .field("spelling", &self.spelling)
+            .finish()
+    }
+}
+
+impl MockThoughtSpotBuilder {
+    /// Adds a user in org 0 (replacing any user of that name).
+    pub fn user(self, name: impl Into<String>, password: impl Into<String>) -> Self {
+        self.user_with(MockUser::new(name, password))
+    }
+
+    /// Adds a user (replacing any user of that name).
+    pub fn user_with(mut self, user: MockUser) -> Self {
+        self.users.retain(|u| u.name != user.name);
+        self.users.push(user);
+        self
+    }
+
+    /// Removes every user added so far, the two default users included.
+    pub fn clear_users(mut self) -> Self {
+        self.users.clear();
+        self
+    }
+
+    /// Sets the trusted-authentication secret key.
+    pub fn secret_key(mut self, key: &str) -> Self {
+        self.secret_key = key.to_owned();
+        self
+    }
+
+    /// Turns trusted authentication (logins with the secret key) on or off. While it is off,
+    /// a secret-key login gets a 403.
+    pub fn trusted_auth(mut self, enabled: bool) -> Self {
+        self.trusted_auth = enabled;
+        self
+    }
+
+    /// Adds an org (replacing any org with that id).
+    pub fn org(mut self, id: i64, name: impl Into<String>) -> Self {
+        self.orgs.insert(id, name.into());
+        self
+    }
+
+    /// Validity of tokens minted without an explicit validity (default 300 s).
+    pub fn default_token_validity(mut self, validity: Duration) -> Self {
+        self.default_validity = validity;
+        self
+    }
+
+    /// Cap on the validity a token request may ask for (default 86,400 s).
+    pub fn max_token_validity(mut self, validity: Duration) -> Self {
+        self.max_validity = validity;
+        self
+    }
+
+    /// Lifetime of cookie sessions from their login (default 1,800 s).
+    pub fn session_validity(mut self, validity: Duration) -> Self {
+        self.session_validity = validity;
+        self
+    }
+
+    /// Puts the server clock `offset` ahead of (`ahead == true`) or behind the local clock.
+    pub fn clock_offset(mut self, offset: Duration, ahead: bool) -> Self {
+        self.clock_offset_ms = signed_offset(offset, ahead);
+        self
+    }
+
+    /// Serves every route under this prefix (e.g. `"/ts"`, as behind a reverse proxy);
+    /// [`MockThoughtSpot::base_url`] includes it and requests outside it get a 404.
+    pub fn path_prefix(mut self, prefix: &str) -> Self {
+        let trimmed = prefix.trim().trim_matches('/');
+        self.prefix = if trimmed.is_empty() {
+            String::new()
+        } else {
+            format!("/{trimmed}")
+        };
+        self
+    }
+
+    /// How beta error bodies spell the key holding the upstream error (default `extensions`).
+    pub fn beta_error_spelling(mut self, spelling: ExtensionSpelling) -> Self {
+        self.spelling = spelling;
+        self
+    }
+
+    /// Binds `127.0.0.1:0` and starts serving on the current tokio runtime.
+    ///
+    /// # Panics
+    ///
+    /// When called outside a tokio runtime.
+    pub async fn start(self) -> std::io::Result<MockThoughtSpot> {
+        let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).await?;
+        let addr = listener.local_addr()?;
+        let shared = Arc::new(Shared {
+            state: Mutex::new(State::new(&self)),
+            log: Mutex::default(),
+            faults: Mutex::default(),
+            ids: wire::Ids::default(),
+            prefix: self.prefix.clone(),
+            spelling: self.spelling,
+        });
+        let (shutdown, shutdown_rx) = watch::channel(false);
+        let task = tokio::spawn(server::accept_loop(listener, shared.clone(), shutdown_rx));
+        tracing::debug!(%addr, prefix = %self.prefix, "mock ThoughtSpot started");
+        Ok(MockThoughtSpot {
+            inner: Arc::new(Handle {
+                shared,
+                addr,
+                shutdown,
+                task: Mutex::new(Some(task)),
+            }),
+        })
+    }
+}
+
+/// The server side of a [`MockThoughtSpot`]; dropping it (with the last clone) drops the
+/// shutdown sender, which stops the accept loop and every connection.
+struct Handle {
+    shared: Arc<Shared>,
+    addr: SocketAddr,
+    shutdown: watch::Sender<bool>,
+    task: Mutex<Option<JoinHandle<()>>>,
+}
+
+/// An in-process ThoughtSpot serving real HTTP on `127.0.0.1` (see [the module docs](self)).
+///
+/// Cheap to clone: the clones share one server. The server stops when the last clone is
+/// dropped, or at [`shutdown`](Self::shutdown).
+#[derive(Clone)]
+pub struct MockThoughtSpot {
+    inner: Arc<Handle>,
+}
+
+impl fmt::Debug for MockThoughtSpot {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("MockThoughtSpot")
+            .field("base_url", &self.base_url())
+            .finish_non_exhaustive()
+    }
+}
+
+impl MockThoughtSpot {
+    /// Starts a mock with the default configuration (see [the module docs](self#defaults)).
+    ///
+    /// # Panics
+    ///
+    /// When called outside a tokio runtime.
+    pub async fn start() -> std::io::Result<MockThoughtSpot> {
+        MockThoughtSpotBuilder::default().start().await
+    }
+
+    /// A builder starting from the default configuration.
+    pub fn builder() -> MockThoughtSpotBuilder {
+        MockThoughtSpotBuilder::default()
+    }
+
+    /// `http://127.0.0.1:PORT` followed by the path prefix, if any; no trailing slash.
+    pub fn base_url(&self) -> String {
+        format!("http://{}{}", self.inner.addr, self.inner.shared.prefix)
+    }
+
+    /// The address the mock listens on.
+    pub fn addr(&self) -> SocketAddr {
+        self.inner.addr
+    }
+
+    fn state(&self) -> std::sync::MutexGuard<'_, State> {
+        self.inner.shared.state()
+    }
+
+    fn log(&self) -> std::sync::MutexGuard<'_, log::Log> {
+        lock(&self.inner.shared.log)
+    }
+
+    // ----- runtime configuration -----
+
+    /// Adds a user, or replaces the user of that name (their tokens and sessions stay).
+    pub fn add_user(&self, user: MockUser) {
+        self.state().add_user(user);
+    }
+
+    /// Locks a user: logins get a 403 and their tokens and sessions stop being valid. Unknown
+    /// names are ignored.
+    pub fn lock_user(&self, name: &str) {
+        if let Some(rec) = self.state().users.get_mut(name) {
+            rec.user.locked = true;
+        }
+    }
+
+    /// Unlocks a user; their unexpired, unrevoked tokens and sessions work again.
+    pub fn unlock_user(&self, name: &str) {
+        if let Some(rec) = self.state().users.get_mut(name) {
+            rec.user.locked = false;
+        }
+    }
+
+    /// Changes a user's password (existing tokens and sessions stay valid).
+    pub fn set_password(&self, name: &str, password: &str) {
+        if let Some(rec) = self.state().users.get_mut(name) {
+            rec.user.password = password.to_owned();
+        }
+    }
+
+    /// Puts the server clock `offset` ahead of (`ahead == true`) or behind the local clock,
+    /// from now on.
+    pub fn set_clock_offset(&self, offset: Duration, ahead: bool) {
+        self.state()
+            .clock
+            .set_offset_ms(signed_offset(offset, ahead));
+    }
+
+    /// Validity of tokens minted from now on without an explicit validity.
+    pub fn set_default_token_validity(&self, validity: Duration) {
+        self.state().config.default_validity = validity;
+    }
+
+    /// Cap on the validity of tokens minted from now on.
+    pub fn set_max_token_validity(&self, validity: Duration) {
+        self.state().config.max_validity = validity;
+    }
+
+    /// Lifetime of cookie sessions created from now on.
+    pub fn set_session_validity(&self, validity: Duration) {
+        self.state().config.session_validity = validity;
+    }
+
+    /// Turns trusted authentication (secret-key logins) on or off.
+    pub fn set_trusted_auth(&self, enabled: bool) {
+        self.state().config.trusted_auth = enabled;
+    }
+
+    /// Replaces the trusted-authentication secret key (as when an admin regenerates it).
+    pub fn set_secret_key(&self, key: &str) {
+        self.state().config.secret_key = key.to_owned();
+    }
+
+    /// Revokes every token; returns how many were not revoked before (expired ones included).
+    pub fn revoke_all_tokens(&self) -> usize {
+        self.state().revoke_where(|_| true)
+    }
+
+    /// Revokes every token of one user; returns how many were not revoked before.
+    pub fn revoke_tokens_of(&self, user: &str) -> usize {
+        self.state().revoke_where(|t| t.user == user)
+    }
+
+    /// Ends every cookie session; returns how many were not ended before.
+    pub fn end_all_sessions(&self) -> usize {
+        self.state().end_all_sessions()
+    }
+
+    /// Makes the next `times` requests to `path` (without the prefix, e.g.
+    /// `"/api/rest/2.0/auth/token/full"`; any method) meet `fault`. Faults injected for the
+    /// same path apply in injection order.
+    pub fn inject(&self, path: &str, fault: Fault, times: usize) {
+        lock(&self.inner.shared.faults).inject(path, fault, times);
+    }
+
+    /// Forgets every fault not applied yet.
+    pub fn clear_faults(&self) {
+        lock(&self.inner.shared.faults).clear();
+    }
+
+    // ----- observations -----
+
+    /// How many requests arrived for `path` (without the prefix; any method, faulted ones
+    /// included) since start or [`clear_log`](Self::clear_log).
+    pub fn count(&self, path: &str) -> usize {
+        self.log().count(path)
+    }
+
+    /// How many requests arrived at the credential-minting endpoints: v2.0 `auth/token/full`,
+    /// `auth/token/object` and `auth/session/login`; beta `session/login` and
+    /// `session/gettoken`; v1 `session/login`. Successful or not, faulted ones included.
+    pub fn logins(&self) -> usize {
+        self.log().logins()
+    }
+
+    /// The part of [`logins`](Self::logins) for one user: the username in the request body, or
+    /// for a bearer-token session login the token's user.
+    pub fn login_attempts_for(&self, user: &str) -> usize {
+        self.log().login_attempts_for(user)
+    }
+
+    /// The request log, in arrival order.
+    pub fn requests(&self) -> Vec<RecordedRequest> {
+        self.log().entries()
+    }
+
+    /// Empties the request log and resets every counter.
+    pub fn clear_log(&self) {
+        self.log().clear();
+    }
+
+    /// Tokens neither expired (by the server clock) nor revoked.
+    pub fn live_tokens(&self) -> usize {
+        self.state().live_tokens()
+    }
+
+    /// Cookie sessions neither expired (by the server clock) nor ended.
+    pub fn live_sessions(&self) -> usize {
+        self.state().live_sessions()
+    }
+
+    /// The user and org a token was minted for, if the mock minted it (whatever its state now).
+    pub fn token_owner(&self, token: &str) -> Option<(String, i64)> {
+        self.state()
+            .tokens
+            .get(token)
+            .map(|t| (t.user.clone(), t.org))
+    }
+
+    /// The server clock now, in milliseconds since the epoch.
+    pub fn server_time_millis(&self) -> i64 {
+        self.state().now_ms()
+    }
+
+    /// Stops the server, even if clones of this handle remain, and waits until the listener and
+    /// every connection are closed.
+    pub async fn shutdown(self) {
+        self.inner.shutdown.send_replace(true);
+        let task = lock(&self.inner.task).take();
+        if let Some(task) = task {
+            let _ = task.await;
+        }
+    }
+}

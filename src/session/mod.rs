@@ -1,0 +1,422 @@
+//! ThoughtSpot's session API, typed: one async method per operation, on every generation that
+//! has it. Knows nothing of middleware.
+//!
+//! A [`Session`] sends calls over any [`Transport`]. Operations are grouped by API generation:
+//! [`Session::v2`] (`/api/rest/2.0/auth/...`, current), [`Session::beta`]
+//! (`/tspublic/rest/v2/session/...`, the v2 beta) and [`Session::v1`] (the few v1 calls that
+//! help). Every call sends `Accept: application/json`, `User-Agent: thoughtspot-auth/<version>`,
+//! `X-Requested-By: ThoughtSpot` and, with a body, its `Content-Type`. Answers that are not
+//! successes become a classified [`Error`].
+//!
+//! ```
+//! use thoughtspot_auth::mock::{self, MockThoughtSpot};
+//! use thoughtspot_auth::session::{Session, TokenRequest};
+//! use thoughtspot_auth::transport::ServiceTransport;
+//! use thoughtspot_auth::BaseUrl;
+//!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let thoughtspot = MockThoughtSpot::start().await?;
+//! let client = hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
+//!     .build_http::<http_body_util::Full<bytes::Bytes>>();
+//! let session = Session::new(BaseUrl::parse(&thoughtspot.base_url())?, ServiceTransport::new(client));
+//!
+//! let login = session
+//!     .v2()
+//!     .token_full(&TokenRequest::password(mock::DEFAULT_USER, mock::DEFAULT_PASSWORD).org_id(1))
+//!     .await?;
+//! assert_eq!(login.lifetime, Some(std::time::Duration::from_secs(300)));
+//! let me = session.v2().session_user(&login.credential).await?;
+//! assert_eq!(me.current_org.and_then(|org| org.id), Some(1));
+//! # Ok(())
+//! # }
+//! ```
+
+mod beta;
+pub(crate) mod error;
+mod models;
+mod v1;
+mod v2;
+
+use std::fmt;
+use std::time::Duration;
+
+use bytes::Bytes;
+use http::header::{ACCEPT, CONTENT_TYPE, HeaderValue, USER_AGENT};
+use http::{Method, Request, Response};
+use serde::de::DeserializeOwned;
+
+pub use beta::Beta;
+pub use error::{ApiFailure, CODE_FORBIDDEN, CODE_UNAUTHORIZED, Error, ErrorKind, Malformed};
+pub use models::{
+    AccessLevel, BETA_DEFAULT_LIFETIME, BetaLoginRequest, BetaTokenRequest, Login,
+    MAX_PLAUSIBLE_LIFETIME, OrgRef, RevokeTokenRequest, SessionInfo, SessionLoginRequest,
+    SessionLoginResponse, SessionUser, Token, TokenRequest, TokenScope, TokenValidation,
+};
+pub use v1::V1;
+pub use v2::V2;
+
+use crate::config::BaseUrl;
+use crate::credential::SessionCredential;
+use crate::transport::{Transport, TransportError};
+
+/// The generations of ThoughtSpot's REST API.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+#[non_exhaustive]
+pub enum ApiVersion {
+    /// v2.0, `/api/rest/2.0/...`: the current API. Rejected credentials answer 401.
+    #[default]
+    V2,
+    /// The v2 beta, `/tspublic/rest/v2/...`: every error is a 500 with the real status nested.
+    Beta,
+    /// v1, `/callosum/v1/tspublic/v1/...`: form bodies.
+    V1,
+}
+
+/// The `User-Agent` every session call sends (v2.0 requires one).
+pub const USER_AGENT_VALUE: &str = concat!("thoughtspot-auth/", env!("CARGO_PKG_VERSION"));
+/// Default limit on a session answer's body: enough for any real answer, small enough that a
+/// hostile or broken server cannot make us buffer much.
+pub const DEFAULT_MAX_RESPONSE_BYTES: usize = 1024 * 1024;
+/// Default time a session call may take.
+pub const DEFAULT_CALL_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// ThoughtSpot's session API at one base URL, over one transport.
+///
+/// Cheap to share behind an `Arc`; every method takes `&self`.
+pub struct Session<T> {
+    base: BaseUrl,
+    transport: T,
+    max_response_bytes: usize,
+    timeout: Duration,
+}
+
+impl<T: Clone> Clone for Session<T> {
+    fn clone(&self) -> Self {
+        Self {
+            base: self.base.clone(),
+            transport: self.transport.clone(),
+            max_response_bytes: self.max_response_bytes,
+            timeout: self.timeout,
+        }
+    }
+}
+
+impl<T> fmt::Debug for Session<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Session")
+            .field("base", &self.base)
+            .field("max_response_bytes", &self.max_response_bytes)
+            .field("timeout", &self.timeout)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<T: Transport> Session<T> {
+    /// The session API of the cluster at `base`, reached through `transport`.
+    pub fn new(base: BaseUrl, transport: T) -> Self {
+        Self {
+            base,
+            transport,
+            max_response_bytes: DEFAULT_MAX_RESPONSE_BYTES,
+            timeout: DEFAULT_CALL_TIMEOUT,
+        }
+    }
+
+    /// Sets the largest answer body read (default 1 MiB); a larger one is an error.
+    pub fn max_response_bytes(mut self, limit: usize) -> Self {
+        self.max_response_bytes = limit;
+        self
+    }
+
+    /// Sets how long one call may take (default 30 s).
+    pub fn timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = timeout;
+        self
+    }
+
+    /// The cluster's base URL.
+    pub fn base_url(&self) -> &BaseUrl {
+        &self.base
+    }
+
+    /// The transport calls go over.
+    pub fn transport(&self) -> &T {
+        &self.transport
+    }
+
+    /// The current API, `/api/rest/2.0/auth/...`.
+    pub fn v2(&self) -> V2<'_, T> {
+        V2 { session: self }
+    }
+
+    /// The v2 beta API, `/tspublic/rest/v2/session/...` (the seeds' API).
+    pub fn beta(&self) -> Beta<'_, T> {
+        Beta { session: self }
+    }
+
+    /// The v1 calls that help: the cookie-session org switch, login and a liveness probe.
+    pub fn v1(&self) -> V1<'_, T> {
+        V1 { session: self }
+    }
+
+    /// Sends one call; a non-success answer becomes a classified error.
+    async fn execute(&self, call: Call<'_>) -> Result<Answer, Error> {
+        let method = call.method.clone();
+        let mut builder = Request::builder()
+            .method(call.method)
+            .uri(self.base.endpoint(call.path))
+            .header(ACCEPT, "application/json")
+            .header(USER_AGENT, USER_AGENT_VALUE)
+            .header("x-requested-by", "ThoughtSpot");
+        if let Some(credential) = call.auth {
+            let (name, value) = credential.header();
+            builder = builder.header(name, value);
+        }
+        let body = match call.body {
+            CallBody::Empty => Bytes::new(),
+            CallBody::Json(bytes) => {
+                builder = builder.header(CONTENT_TYPE, "application/json");
+                Bytes::from(bytes)
+            }
+            CallBody::Form(form) => {
+                builder = builder.header(CONTENT_TYPE, "application/x-www-form-urlencoded");
+                Bytes::from(form)
+            }
+        };
+        let request = builder
+            .body(body)
+            .map_err(|_| Error::config("a session call could not be built"))?;
+        let sent_at = tokio::time::Instant::now();
+        let response = tokio::time::timeout(
+            self.timeout,
+            self.transport.send(request, self.max_response_bytes),
+        )
+        .await
+        .map_err(|_| Error::Transport(TransportError::timeout()))
+        .and_then(|sent| sent.map_err(Error::Transport));
+        let response = match response {
+            Ok(response) => response,
+            Err(error) => {
+                tracing::debug!(%method, path = call.path, %error, "ThoughtSpot session call failed");
+                return Err(error);
+            }
+        };
+        tracing::debug!(
+            %method,
+            path = call.path,
+            status = response.status().as_u16(),
+            elapsed_ms = sent_at.elapsed().as_millis() as u64,
+            "ThoughtSpot session call"
+        );
+        let (parts, body) = response.into_parts();
+        if !parts.status.is_success() {
+            return Err(error::classify(
+                call.version,
+                parts.status,
+                &parts.headers,
+                body,
+                &call.secrets,
+            ));
+        }
+        Ok(Answer {
+            response: Response::from_parts(parts, body),
+            sent_at,
+        })
+    }
+}
+
+/// One session call, before it is sent.
+struct Call<'a> {
+    version: ApiVersion,
+    method: Method,
+    path: &'static str,
+    body: CallBody,
+    auth: Option<&'a SessionCredential>,
+    /// Everything secret the call sends, to scrub from whatever the server echoes.
+    secrets: Vec<&'a str>,
+}
+
+impl<'a> Call<'a> {
+    fn new(version: ApiVersion, method: Method, path: &'static str) -> Self {
+        Self {
+            version,
+            method,
+            path,
+            body: CallBody::Empty,
+            auth: None,
+            secrets: Vec::new(),
+        }
+    }
+
+    fn json(mut self, body: &impl serde::Serialize) -> Self {
+        // Serializing our own plain structs cannot fail.
+        self.body = CallBody::Json(serde_json::to_vec(body).unwrap_or_default());
+        self
+    }
+
+    fn form(mut self, body: String) -> Self {
+        self.body = CallBody::Form(body);
+        self
+    }
+
+    fn auth(mut self, credential: &'a SessionCredential) -> Self {
+        self.secrets.extend(credential.secrets());
+        self.auth = Some(credential);
+        self
+    }
+
+    fn secrets(mut self, secrets: impl IntoIterator<Item = &'a str>) -> Self {
+        self.secrets.extend(secrets);
+        self
+    }
+}
+
+enum CallBody {
+    Empty,
+    Json(Vec<u8>),
+    Form(String),
+}
+
+/// A success answer and when its request was sent.
+struct Answer {
+    response: Response<Bytes>,
+    sent_at: tokio::time::Instant,
+}
+
+impl Answer {
+    /// The body as JSON of type `D`. Not JSON at all (an HTML maintenance page, plain text) is
+    /// [`Error::Unavailable`]; JSON of the wrong shape is [`Error::MalformedResponse`]. Serde's
+    /// messages are not passed on as they are: they can quote values, and values can be secrets.
+    fn json<D: DeserializeOwned>(&self, version: ApiVersion) -> Result<D, Error> {
+        let status = self.response.status();
+        let body = self.response.body();
+        let trimmed = body.trim_ascii();
+        if trimmed.is_empty() {
+            return Err(Error::malformed(status, "the answer has an empty body"));
+        }
+        let starts_like_json = matches!(trimmed[0], b'{' | b'[' | b'"');
+        if error::looks_like_html(self.response.headers(), body)
+            || !(starts_like_json
+                || trimmed[0].is_ascii_digit()
+                || trimmed == b"true"
+                || trimmed == b"false")
+        {
+            return Err(error::classify(
+                version,
+                status,
+                &html_headers(),
+                body.clone(),
+                &[],
+            ));
+        }
+        serde_json::from_slice(body).map_err(|e| Error::malformed(status, describe_json_error(&e)))
+    }
+}
+
+fn html_headers() -> http::HeaderMap {
+    let mut headers = http::HeaderMap::new();
+    headers.insert(CONTENT_TYPE, HeaderValue::from_static("text/html"));
+    headers
+}
+
+/// A description of a JSON error that never quotes the offending value.
+fn describe_json_error(e: &serde_json::Error) -> String {
+    use serde_json::error::Category;
+    match e.classify() {
+        Category::Eof => "the JSON answer is cut short".to_owned(),
+        Category::Syntax => format!(
+            "the answer is not valid JSON (line {}, column {})",
+            e.line(),
+            e.column()
+        ),
+        Category::Io => "the answer could not be read".to_owned(),
+        Category::Data => {
+            let message = e.to_string();
+            match message.find("missing field `") {
+                Some(at) => {
+                    let field: String = message[at + 15..]
+                        .chars()
+                        .take_while(|c| *c != '`')
+                        .collect();
+                    format!("the answer lacks the field `{field}`")
+                }
+                None => "the answer has a field of the wrong type".to_owned(),
+            }
+        }
+    }
+}
+
+/// Form-encodes `key=value` pairs (v1 bodies).
+fn form_encode(pairs: &[(&str, &str)]) -> String {
+    let mut out = String::new();
+    for (i, (k, v)) in pairs.iter().enumerate() {
+        if i > 0 {
+            out.push('&');
+        }
+        percent_encode(k, &mut out);
+        out.push('=');
+        percent_encode(v, &mut out);
+    }
+    out
+}
+
+fn percent_encode(s: &str, out: &mut String) {
+    for b in s.bytes() {
+        match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                out.push(b as char)
+            }
+            b' ' => out.push('+'),
+            _ => out.push_str(&format!("%{b:02X}")),
+        }
+    }
+}
+
+/// A lifetime in seconds as the server gave it, checked for sense.
+fn lifetime_from_secs(status: http::StatusCode, secs: i64) -> Result<Duration, Error> {
+    lifetime_from_millis(status, secs.saturating_mul(1000))
+}
+
+/// A lifetime in milliseconds (`expiration - creation`), checked for sense: positive and below
+/// [`MAX_PLAUSIBLE_LIFETIME`].
+fn lifetime_from_millis(status: http::StatusCode, millis: i64) -> Result<Duration, Error> {
+    if millis <= 0 {
+        return Err(Error::malformed(
+            status,
+            "the credential expires before (or when) it was created",
+        ));
+    }
+    let lifetime = Duration::from_millis(millis as u64);
+    if lifetime > MAX_PLAUSIBLE_LIFETIME {
+        return Err(Error::malformed(
+            status,
+            "the credential's lifetime is implausibly long",
+        ));
+    }
+    Ok(lifetime)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn form_encoding() {
+        assert_eq!(form_encode(&[("orgid", "12")]), "orgid=12");
+        assert_eq!(form_encode(&[("a b", "x&y=z/é")]), "a+b=x%26y%3Dz%2F%C3%A9");
+    }
+
+    #[test]
+    fn lifetimes() {
+        let s = http::StatusCode::OK;
+        assert_eq!(
+            lifetime_from_millis(s, 300_000).unwrap(),
+            Duration::from_secs(300)
+        );
+        assert!(lifetime_from_millis(s, 0).is_err());
+        assert!(lifetime_from_millis(s, -5).is_err());
+        assert!(lifetime_from_secs(s, i64::MAX).is_err());
+        assert!(lifetime_from_secs(s, i64::MIN).is_err());
+    }
+}

@@ -1,12 +1,17 @@
-//! Configuration shared by every part of the crate: where ThoughtSpot lives.
+//! Configuration: where ThoughtSpot lives, how to log in, and every timing, with the builder
+//! that reads like tower-http's.
 
 use std::fmt;
 use std::net::IpAddr;
+use std::sync::Arc;
+use std::time::Duration;
 
 use http::Uri;
 use http::uri::{Authority, Scheme};
 
 use crate::Error;
+use crate::session::ApiVersion;
+use crate::transport::Transport;
 
 /// The address of a ThoughtSpot cluster: scheme, host, port and an optional path prefix.
 ///
@@ -155,6 +160,390 @@ impl fmt::Debug for BaseUrl {
     }
 }
 
+/// How the layer proves who it is when it logs in.
+#[derive(Clone)]
+pub(crate) enum Secret {
+    /// A user's password.
+    Password(secrecy::SecretString),
+    /// The cluster's trusted-authentication secret key.
+    SecretKey(secrecy::SecretString),
+}
+
+/// What the layer presents on each request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub enum CredentialKind {
+    /// A bearer token (`token/full`, or the beta's `session/gettoken`). The default.
+    #[default]
+    BearerToken,
+    /// A cookie session (`session/login`): `JSESSIONID` and `clientId`.
+    CookieSession,
+}
+
+/// Where the credential comes from.
+#[derive(Clone)]
+pub(crate) enum Source {
+    /// Log in as `user` with `secret`.
+    Login { user: String, secret: Secret },
+    /// A token the user supplied; it cannot be renewed.
+    Static(crate::SessionCredential),
+}
+
+/// Every timing the layer uses, with its default.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Timings {
+    /// Refresh this long before expiry at most (the margin is also at most 10 % of the lifetime).
+    pub(crate) refresh_margin: Duration,
+    /// How long a request waits for a login through transient failures before it gets the error.
+    pub(crate) login_deadline: Duration,
+    /// First wait after a transient login failure; doubles up to `transient_backoff_max`.
+    pub(crate) transient_backoff: Duration,
+    /// Longest wait between transient login failures.
+    pub(crate) transient_backoff_max: Duration,
+    /// No new attempt with the same password or key for this long after a permanent failure
+    /// (doubling for each further one, up to `permanent_backoff_max`).
+    pub(crate) permanent_backoff: Duration,
+    /// Longest wait after repeated permanent failures.
+    pub(crate) permanent_backoff_max: Duration,
+    /// Lifetime of a cookie session when the server does not say (v2.0 does not).
+    pub(crate) session_lifetime: Duration,
+    /// The requested token validity (`validity_time_in_sec`, `tokenExpiryDuration`).
+    pub(crate) token_validity: Option<Duration>,
+    /// Time limit of one session call.
+    pub(crate) call_timeout: Duration,
+}
+
+impl Default for Timings {
+    fn default() -> Self {
+        Self {
+            refresh_margin: Duration::from_secs(30),
+            login_deadline: Duration::from_secs(30),
+            transient_backoff: Duration::from_millis(250),
+            transient_backoff_max: Duration::from_secs(30),
+            permanent_backoff: Duration::from_secs(60),
+            permanent_backoff_max: Duration::from_secs(30 * 60),
+            session_lifetime: Duration::from_secs(30 * 60),
+            token_validity: None,
+            call_timeout: crate::session::DEFAULT_CALL_TIMEOUT,
+        }
+    }
+}
+
+/// Default limit on a request body kept for a replay.
+pub const DEFAULT_MAX_REPLAY_BODY_BYTES: usize = 64 * 1024;
+/// Default number of orgs whose credentials are cached at once.
+pub const DEFAULT_MAX_CACHED_ORGS: usize = 16;
+
+/// Everything the layer needs to know, checked. Built by [`AuthBuilder`].
+#[derive(Clone)]
+pub(crate) struct AuthConfig {
+    pub(crate) base: BaseUrl,
+    pub(crate) source: Source,
+    pub(crate) kind: CredentialKind,
+    pub(crate) api: ApiVersion,
+    pub(crate) org: Option<i64>,
+    pub(crate) timings: Timings,
+    pub(crate) replay: bool,
+    pub(crate) max_replay_body_bytes: usize,
+    pub(crate) max_cached_orgs: usize,
+    pub(crate) transport: Option<Arc<dyn Transport>>,
+}
+
+/// Configures a [`ThoughtSpotAuthLayer`](crate::ThoughtSpotAuthLayer) (or, with the `reqwest`
+/// feature, the reqwest-middleware adapter). Start with
+/// [`ThoughtSpotAuthLayer::builder`](crate::ThoughtSpotAuthLayer::builder) or
+/// [`AuthBuilder::from_env`].
+///
+/// ```
+/// use std::time::Duration;
+/// use thoughtspot_auth::ThoughtSpotAuthLayer;
+///
+/// let layer = ThoughtSpotAuthLayer::builder("https://analytics.example.com")
+///     .password("svc-reporting", "correct horse battery staple")
+///     .org(2)
+///     .token_validity(Duration::from_secs(900))
+///     .build()?;
+/// # Ok::<(), thoughtspot_auth::Error>(())
+/// ```
+#[must_use]
+pub struct AuthBuilder {
+    base: String,
+    source: Option<Source>,
+    kind: CredentialKind,
+    api: ApiVersion,
+    org: Option<i64>,
+    timings: Timings,
+    replay: bool,
+    max_replay_body_bytes: usize,
+    max_cached_orgs: usize,
+    allow_insecure_http: bool,
+    transport: Option<Arc<dyn Transport>>,
+}
+
+impl fmt::Debug for AuthBuilder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("AuthBuilder")
+            .field("kind", &self.kind)
+            .field("api", &self.api)
+            .field("org", &self.org)
+            .field("replay", &self.replay)
+            .finish_non_exhaustive()
+    }
+}
+
+impl AuthBuilder {
+    /// A builder for the cluster at `base_url`. Set a credential source next: [`password`],
+    /// [`secret_key`] or [`token`].
+    ///
+    /// [`password`]: AuthBuilder::password
+    /// [`secret_key`]: AuthBuilder::secret_key
+    /// [`token`]: AuthBuilder::token
+    pub fn new(base_url: impl Into<String>) -> Self {
+        Self {
+            base: base_url.into(),
+            source: None,
+            kind: CredentialKind::default(),
+            api: ApiVersion::V2,
+            org: None,
+            timings: Timings::default(),
+            replay: true,
+            max_replay_body_bytes: DEFAULT_MAX_REPLAY_BODY_BYTES,
+            max_cached_orgs: DEFAULT_MAX_CACHED_ORGS,
+            allow_insecure_http: false,
+            transport: None,
+        }
+    }
+
+    /// A builder from the environment: `THOUGHTSPOT_URL`, `THOUGHTSPOT_USERNAME`,
+    /// `THOUGHTSPOT_PASSWORD` or `THOUGHTSPOT_SECRET_KEY`, and optionally `THOUGHTSPOT_ORG_ID`,
+    /// `THOUGHTSPOT_TOKEN_VALIDITY_SECS` and `THOUGHTSPOT_API` (`v2`, the default, or `beta`).
+    pub fn from_env() -> Result<Self, Error> {
+        Self::from_lookup(|name| std::env::var(name).ok())
+    }
+
+    pub(crate) fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Result<Self, Error> {
+        let need = |name: &str| {
+            get(name)
+                .filter(|v| !v.trim().is_empty())
+                .ok_or_else(|| Error::config(format!("{name} is not set")))
+        };
+        let mut builder = Self::new(need("THOUGHTSPOT_URL")?);
+        let user = need("THOUGHTSPOT_USERNAME")?;
+        builder = match (get("THOUGHTSPOT_SECRET_KEY"), get("THOUGHTSPOT_PASSWORD")) {
+            (_, Some(password)) if !password.is_empty() => builder.password(user, password),
+            (Some(key), _) if !key.is_empty() => builder.secret_key(user, key),
+            _ => {
+                return Err(Error::config(
+                    "set THOUGHTSPOT_PASSWORD or THOUGHTSPOT_SECRET_KEY",
+                ));
+            }
+        };
+        if let Some(org) = get("THOUGHTSPOT_ORG_ID").filter(|v| !v.trim().is_empty()) {
+            let org = org
+                .trim()
+                .parse()
+                .map_err(|_| Error::config("THOUGHTSPOT_ORG_ID must be an integer"))?;
+            builder = builder.org(org);
+        }
+        if let Some(secs) = get("THOUGHTSPOT_TOKEN_VALIDITY_SECS").filter(|v| !v.trim().is_empty())
+        {
+            let secs: u64 = secs.trim().parse().map_err(|_| {
+                Error::config("THOUGHTSPOT_TOKEN_VALIDITY_SECS must be a whole number of seconds")
+            })?;
+            builder = builder.token_validity(Duration::from_secs(secs));
+        }
+        match get("THOUGHTSPOT_API").as_deref().map(str::trim) {
+            None | Some("") | Some("v2") | Some("V2") | Some("2.0") => {}
+            Some("beta") | Some("BETA") => builder = builder.api(ApiVersion::Beta),
+            Some(_) => return Err(Error::config("THOUGHTSPOT_API must be `v2` or `beta`")),
+        }
+        Ok(builder)
+    }
+
+    /// Log in as `user` with a password.
+    pub fn password(mut self, user: impl Into<String>, password: impl Into<String>) -> Self {
+        self.source = Some(Source::Login {
+            user: user.into(),
+            secret: Secret::Password(secrecy::SecretString::from(password.into())),
+        });
+        self
+    }
+
+    /// Log in as `user` with the cluster's trusted-authentication secret key (the way for
+    /// services; works with MFA on).
+    pub fn secret_key(mut self, user: impl Into<String>, secret_key: impl Into<String>) -> Self {
+        self.source = Some(Source::Login {
+            user: user.into(),
+            secret: Secret::SecretKey(secrecy::SecretString::from(secret_key.into())),
+        });
+        self
+    }
+
+    /// Present a token you obtained yourself. It cannot be renewed: when ThoughtSpot rejects it,
+    /// requests get ThoughtSpot's answer. An invalid token is reported by [`build`].
+    ///
+    /// [`build`]: AuthBuilder::build
+    pub fn token(mut self, token: impl Into<String>) -> Self {
+        self.source = Some(match crate::SessionCredential::bearer(token) {
+            Ok(credential) => Source::Static(credential),
+            // Reported by `build`, without the token.
+            Err(_) => Source::Login {
+                user: String::new(),
+                secret: Secret::Password(secrecy::SecretString::from(String::new())),
+            },
+        });
+        self
+    }
+
+    /// Use cookie sessions (`JSESSIONID` + `clientId`) instead of bearer tokens.
+    pub fn cookie_session(mut self) -> Self {
+        self.kind = CredentialKind::CookieSession;
+        self
+    }
+
+    /// Which credential to present (bearer token by default).
+    pub fn credential_kind(mut self, kind: CredentialKind) -> Self {
+        self.kind = kind;
+        self
+    }
+
+    /// Which API generation to log in with: [`ApiVersion::V2`] (default) or
+    /// [`ApiVersion::Beta`]. It also decides how rejected credentials look (401 or a 500 with an
+    /// upstream 401).
+    pub fn api(mut self, api: ApiVersion) -> Self {
+        self.api = api;
+        self
+    }
+
+    /// The org to work in. Always sent explicitly, since ThoughtSpot's default is documented two
+    /// ways. Change it later with `AuthHandle::switch_org`.
+    pub fn org(mut self, org_id: i64) -> Self {
+        self.org = Some(org_id);
+        self
+    }
+
+    /// The token validity to ask for (`validity_time_in_sec`; the server's default is 300 s and
+    /// it may cap what it grants: the granted lifetime is what counts).
+    pub fn token_validity(mut self, validity: Duration) -> Self {
+        self.timings.token_validity = Some(validity);
+        self
+    }
+
+    /// Refresh at most this long before expiry (default 30 s; the margin is also at most 10 % of
+    /// the lifetime, and a little jitter spreads refreshes out).
+    pub fn refresh_margin(mut self, margin: Duration) -> Self {
+        self.timings.refresh_margin = margin;
+        self
+    }
+
+    /// How long a request waits for a login, through transient failures, before it gets the
+    /// error (default 30 s).
+    pub fn login_deadline(mut self, deadline: Duration) -> Self {
+        self.timings.login_deadline = deadline;
+        self
+    }
+
+    /// Backoff after transient login failures (429, 5xx, maintenance, network): the first wait
+    /// and the longest (defaults 250 ms and 30 s; `Retry-After` wins when longer).
+    pub fn transient_backoff(mut self, first: Duration, max: Duration) -> Self {
+        self.timings.transient_backoff = first;
+        self.timings.transient_backoff_max = max.max(first);
+        self
+    }
+
+    /// Backoff after permanent login failures (bad credentials, locked account): no new attempt
+    /// with the same password or key for `first` (default 60 s), doubling for each further one up
+    /// to `max` (default 30 min). Repeated bad logins lock accounts.
+    pub fn permanent_failure_backoff(mut self, first: Duration, max: Duration) -> Self {
+        self.timings.permanent_backoff = first;
+        self.timings.permanent_backoff_max = max.max(first);
+        self
+    }
+
+    /// The lifetime assumed for a cookie session when the server does not say (default 30 min).
+    pub fn session_lifetime(mut self, lifetime: Duration) -> Self {
+        self.timings.session_lifetime = lifetime;
+        self
+    }
+
+    /// The time limit of one login or other session call (default 30 s).
+    pub fn call_timeout(mut self, timeout: Duration) -> Self {
+        self.timings.call_timeout = timeout;
+        self
+    }
+
+    /// Whether a request whose credential was rejected is sent once more with a new one (default
+    /// on). Turn it off if you retry elsewhere; the request then gets the rejection.
+    pub fn replay(mut self, enabled: bool) -> Self {
+        self.replay = enabled;
+        self
+    }
+
+    /// The largest request body kept for a replay (default 64 KiB). Larger or streaming bodies are
+    /// sent once, never refused.
+    pub fn max_replay_body_bytes(mut self, limit: usize) -> Self {
+        self.max_replay_body_bytes = limit;
+        self
+    }
+
+    /// How many orgs' credentials are cached at once (default 16); the least recently used goes.
+    pub fn max_cached_orgs(mut self, max: usize) -> Self {
+        self.max_cached_orgs = max.max(1);
+        self
+    }
+
+    /// Accept `http://` for a host that is not loopback. Credentials then travel in clear.
+    pub fn allow_insecure_http(mut self, allow: bool) -> Self {
+        self.allow_insecure_http = allow;
+        self
+    }
+
+    /// The transport for logins and other session calls. By default the tower layer uses a clone
+    /// of the service it wraps, which never passes through the layer itself.
+    pub fn transport(mut self, transport: impl Transport) -> Self {
+        self.transport = Some(Arc::new(transport));
+        self
+    }
+
+    /// Checks the configuration.
+    pub(crate) fn into_config(self) -> Result<AuthConfig, Error> {
+        let base = if self.allow_insecure_http {
+            BaseUrl::parse_allowing_http(&self.base)?
+        } else {
+            BaseUrl::parse(&self.base)?
+        };
+        let source = self.source.ok_or_else(|| {
+            Error::config("no credentials: call `.password(..)`, `.secret_key(..)` or `.token(..)`")
+        })?;
+        if let Source::Login { user, .. } = &source {
+            if user.trim().is_empty() {
+                return Err(Error::config(
+                    "the user name is empty, or the token is not a valid header value",
+                ));
+            }
+        }
+        if let Some(validity) = self.timings.token_validity {
+            if validity < Duration::from_secs(1) {
+                return Err(Error::config(
+                    "the token validity must be at least one second",
+                ));
+            }
+        }
+        Ok(AuthConfig {
+            base,
+            source,
+            kind: self.kind,
+            api: self.api,
+            org: self.org,
+            timings: self.timings,
+            replay: self.replay,
+            max_replay_body_bytes: self.max_replay_body_bytes,
+            max_cached_orgs: self.max_cached_orgs,
+            transport: self.transport,
+        })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -215,5 +604,118 @@ mod tests {
         ] {
             assert!(!base.is_same_origin(&no.parse().unwrap()), "{no}");
         }
+    }
+
+    fn env(pairs: &[(&str, &str)]) -> Result<AuthBuilder, Error> {
+        let map: std::collections::HashMap<String, String> = pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        AuthBuilder::from_lookup(|name| map.get(name).cloned())
+    }
+
+    #[test]
+    fn from_env_reads_every_variable() {
+        let config = env(&[
+            ("THOUGHTSPOT_URL", "https://ts.example.com/"),
+            ("THOUGHTSPOT_USERNAME", "svc"),
+            ("THOUGHTSPOT_SECRET_KEY", "key-123"),
+            ("THOUGHTSPOT_ORG_ID", "7"),
+            ("THOUGHTSPOT_TOKEN_VALIDITY_SECS", "900"),
+            ("THOUGHTSPOT_API", "beta"),
+        ])
+        .unwrap()
+        .into_config()
+        .unwrap();
+        assert_eq!(config.base.to_string(), "https://ts.example.com");
+        assert!(
+            matches!(&config.source, Source::Login { user, secret: Secret::SecretKey(_) } if user == "svc")
+        );
+        assert_eq!(config.org, Some(7));
+        assert_eq!(
+            config.timings.token_validity,
+            Some(Duration::from_secs(900))
+        );
+        assert_eq!(config.api, ApiVersion::Beta);
+
+        let config = env(&[
+            ("THOUGHTSPOT_URL", "https://ts.example.com"),
+            ("THOUGHTSPOT_USERNAME", "svc"),
+            ("THOUGHTSPOT_PASSWORD", "pw"),
+            ("THOUGHTSPOT_SECRET_KEY", "key"),
+        ])
+        .unwrap()
+        .into_config()
+        .unwrap();
+        assert!(matches!(
+            &config.source,
+            Source::Login {
+                secret: Secret::Password(_),
+                ..
+            }
+        ));
+        assert_eq!(config.api, ApiVersion::V2);
+        assert_eq!(config.org, None);
+    }
+
+    #[test]
+    fn from_env_says_what_is_missing_or_wrong_without_secrets() {
+        let cases: &[(&[(&str, &str)], &str)] = &[
+            (&[], "THOUGHTSPOT_URL is not set"),
+            (
+                &[("THOUGHTSPOT_URL", "https://x")],
+                "THOUGHTSPOT_USERNAME is not set",
+            ),
+            (
+                &[
+                    ("THOUGHTSPOT_URL", "https://x"),
+                    ("THOUGHTSPOT_USERNAME", "u"),
+                ],
+                "THOUGHTSPOT_PASSWORD or THOUGHTSPOT_SECRET_KEY",
+            ),
+            (
+                &[
+                    ("THOUGHTSPOT_URL", "https://x"),
+                    ("THOUGHTSPOT_USERNAME", "u"),
+                    ("THOUGHTSPOT_PASSWORD", "hunter2-secret"),
+                    ("THOUGHTSPOT_ORG_ID", "one"),
+                ],
+                "THOUGHTSPOT_ORG_ID must be an integer",
+            ),
+            (
+                &[
+                    ("THOUGHTSPOT_URL", "https://x"),
+                    ("THOUGHTSPOT_USERNAME", "u"),
+                    ("THOUGHTSPOT_PASSWORD", "hunter2-secret"),
+                    ("THOUGHTSPOT_API", "v3"),
+                ],
+                "THOUGHTSPOT_API must be",
+            ),
+            (
+                &[
+                    ("THOUGHTSPOT_URL", "https://x"),
+                    ("THOUGHTSPOT_USERNAME", "u"),
+                    ("THOUGHTSPOT_PASSWORD", "hunter2-secret"),
+                    ("THOUGHTSPOT_TOKEN_VALIDITY_SECS", "-1"),
+                ],
+                "THOUGHTSPOT_TOKEN_VALIDITY_SECS",
+            ),
+        ];
+        for (vars, expected) in cases {
+            let err = env(vars)
+                .and_then(AuthBuilder::into_config)
+                .err()
+                .unwrap()
+                .to_string();
+            assert!(err.contains(expected), "{err}");
+            assert!(!err.contains("hunter2-secret"));
+        }
+        let builder = env(&[
+            ("THOUGHTSPOT_URL", "https://x"),
+            ("THOUGHTSPOT_USERNAME", "u"),
+            ("THOUGHTSPOT_PASSWORD", "hunter2-secret"),
+        ])
+        .unwrap();
+        assert!(!format!("{builder:?}").contains("hunter2-secret"));
     }
 }

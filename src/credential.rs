@@ -4,6 +4,9 @@
 //! built once, when the credential is made, and marked sensitive so that HTTP/2 HPACK never
 //! indexes it and tower-http's tracing never prints it. Attaching it to a request is a cheap
 //! clone of that value.
+//!
+//! The layer keeps each in a `Credential`: the session credential, the cache key and generation
+//! it belongs to, and its soft and hard deadlines on the local monotonic clock.
 
 use std::fmt;
 
@@ -194,6 +197,100 @@ fn sensitive_header(value: String) -> Option<HeaderValue> {
     let mut header = HeaderValue::try_from(value).ok()?;
     header.set_sensitive(true);
     Some(header)
+}
+
+/// The org (and, later, user) a credential belongs to: the key of the credential cache.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub(crate) struct CacheKey {
+    pub(crate) org: Option<i64>,
+}
+
+/// How far a credential is through its life. Flipped by a timer task, so that the hot path
+/// reads an atomic instead of a clock.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[repr(u8)]
+pub(crate) enum Phase {
+    /// Use it.
+    Fresh = 0,
+    /// Use it, and start one background refresh.
+    Soft = 1,
+    /// Do not use it: wait for the shared login.
+    Hard = 2,
+}
+
+/// A credential in the layer's cache: the prebuilt header, whose it is, which login made it, and
+/// where it is in its life.
+pub(crate) struct Credential {
+    pub(crate) session: SessionCredential,
+    pub(crate) key: CacheKey,
+    /// Increases with every login; a rejection invalidates only the generation it saw.
+    pub(crate) generation: u64,
+    /// `None` for a static token, which never expires by our clock.
+    pub(crate) lifetime: Option<std::time::Duration>,
+    pub(crate) soft_at: Option<tokio::time::Instant>,
+    pub(crate) hard_at: Option<tokio::time::Instant>,
+    phase: std::sync::atomic::AtomicU8,
+    /// Set by the first request that sees the soft phase, so only one starts a refresh.
+    pub(crate) refresh_claimed: std::sync::atomic::AtomicBool,
+}
+
+impl Credential {
+    pub(crate) fn new(
+        session: SessionCredential,
+        key: CacheKey,
+        generation: u64,
+        lifetime: Option<std::time::Duration>,
+        soft_at: Option<tokio::time::Instant>,
+        hard_at: Option<tokio::time::Instant>,
+    ) -> Self {
+        Self {
+            session,
+            key,
+            generation,
+            lifetime,
+            soft_at,
+            hard_at,
+            phase: std::sync::atomic::AtomicU8::new(Phase::Fresh as u8),
+            refresh_claimed: std::sync::atomic::AtomicBool::new(false),
+        }
+    }
+
+    pub(crate) fn phase(&self) -> Phase {
+        match self.phase.load(std::sync::atomic::Ordering::Acquire) {
+            0 => Phase::Fresh,
+            1 => Phase::Soft,
+            _ => Phase::Hard,
+        }
+    }
+
+    /// Moves the credential on in its life; never back.
+    pub(crate) fn advance(&self, phase: Phase) {
+        self.phase
+            .fetch_max(phase as u8, std::sync::atomic::Ordering::AcqRel);
+    }
+
+    /// Brings the phase up to date with the clock (for the slow path, which may run before the
+    /// timer task did).
+    pub(crate) fn catch_up(&self, now: tokio::time::Instant) -> Phase {
+        if self.hard_at.is_some_and(|t| now >= t) {
+            self.advance(Phase::Hard);
+        } else if self.soft_at.is_some_and(|t| now >= t) {
+            self.advance(Phase::Soft);
+        }
+        self.phase()
+    }
+}
+
+impl fmt::Debug for Credential {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Credential")
+            .field("session", &self.session)
+            .field("key", &self.key)
+            .field("generation", &self.generation)
+            .field("lifetime", &self.lifetime)
+            .field("phase", &self.phase())
+            .finish_non_exhaustive()
+    }
 }
 
 #[cfg(test)]

@@ -201,3 +201,135 @@ async fn no_secret_in_any_debug_display_or_log_line() {
     assert_no_secret("formatted values and errors", &everything, &secrets);
     assert_no_secret("the TRACE log", &logs.text(), &secrets);
 }
+
+/// Every mode of the layer, its failures, org switching, logout and revoke, with a spy under the
+/// layer that records each credential value sent: none of them, and no password or key, may
+/// appear in any log line or formatted value. The log must still say what happened.
+#[tokio::test(start_paused = true)]
+async fn the_layer_leaks_nothing_and_logs_what_happened() {
+    use std::sync::{Arc, Mutex};
+    use thoughtspot_auth::{ApiVersion, ThoughtSpotAuthLayer};
+    use tower::{ServiceBuilder, ServiceExt};
+
+    let (logs, _guard) = LogCapture::install();
+    let ts = MockThoughtSpot::start().await.unwrap();
+    let sent: Arc<Mutex<Vec<String>>> = Arc::default();
+    let mut out = Vec::new();
+    let base = ts.base_url();
+
+    let password = || {
+        ThoughtSpotAuthLayer::builder(&base).password(mock::DEFAULT_USER, mock::DEFAULT_PASSWORD)
+    };
+    let configurations = [
+        (password().org(1), false),
+        (
+            ThoughtSpotAuthLayer::builder(&base).secret_key("analyst", mock::DEFAULT_SECRET_KEY),
+            false,
+        ),
+        (password().cookie_session(), false),
+        (
+            ThoughtSpotAuthLayer::builder(&base)
+                .secret_key(mock::DEFAULT_USER, mock::DEFAULT_SECRET_KEY)
+                .cookie_session()
+                .org(2),
+            false,
+        ),
+        (password().api(ApiVersion::Beta), true),
+        (
+            password().api(ApiVersion::Beta).cookie_session().org(1),
+            true,
+        ),
+        (
+            ThoughtSpotAuthLayer::builder(&base).password(mock::DEFAULT_USER, "a-wrong-password"),
+            false,
+        ),
+    ];
+    let beta_request = |base: &str| {
+        http::Request::get(format!("{base}/tspublic/rest/v2/session"))
+            .body(http_body_util::Full::new(bytes::Bytes::new()))
+            .unwrap()
+    };
+    for (builder, beta) in configurations {
+        let request = || {
+            if beta {
+                beta_request(&base)
+            } else {
+                common::search_request(&base)
+            }
+        };
+        out.push(format!("{builder:?}"));
+        let layer = builder.build().unwrap();
+        let handle = layer.handle();
+        let spy = sent.clone();
+        let service = ServiceBuilder::new()
+            .layer(layer.clone())
+            .map_request(
+                move |request: http::Request<http_body_util::Full<bytes::Bytes>>| {
+                    for name in [http::header::AUTHORIZATION, http::header::COOKIE] {
+                        if let Some(value) = request.headers().get(&name) {
+                            let value = value.to_str().unwrap().to_owned();
+                            // The whole header and each secret part of it.
+                            for part in value.split(&[' ', ';', '='][..]).filter(|p| p.len() > 12) {
+                                spy.lock().unwrap().push(part.to_owned());
+                            }
+                            spy.lock().unwrap().push(value);
+                        }
+                    }
+                    request
+                },
+            )
+            .service(common::hyper_client());
+        out.push(format!("{layer:?} {service:?} {handle:?}"));
+        for _ in 0..2 {
+            match service.clone().oneshot(request()).await {
+                Ok(response) => out.push(format!("{:?}", response.headers())),
+                Err(error) => out.push(format!("{error} {error:?}")),
+            }
+        }
+        ts.revoke_all_tokens();
+        ts.end_all_sessions();
+        let replayed = service.clone().oneshot(request()).await;
+        out.push(format!("{:?}", replayed.map(|r| r.status())));
+        out.push(format!("{:?}", handle.switch_org(1).await));
+        out.push(format!("{:?}", handle.switch_org(99).await));
+        out.push(format!("{:?}", handle.refresh().await));
+        out.push(format!("{:?}", handle.logout().await));
+        let _ = service.clone().oneshot(request()).await;
+        out.push(format!("{:?}", handle.revoke().await));
+        out.push(format!("{:?} {:#?}", handle.stats(), handle.stats()));
+    }
+
+    let mut secrets: Vec<String> = sent.lock().unwrap().clone();
+    assert!(secrets.len() > 20, "the spy saw the credentials sent");
+    secrets.extend([
+        mock::DEFAULT_PASSWORD.to_owned(),
+        mock::DEFAULT_SECRET_KEY.to_owned(),
+        "a-wrong-password".to_owned(),
+    ]);
+    secrets.sort();
+    secrets.dedup();
+    let text = logs.text();
+    assert_no_secret("formatted values", &out.join("\n"), &secrets);
+    assert_no_secret("the TRACE log", &text, &secrets);
+    assert_no_secret(
+        "the mock's request log",
+        &format!("{:?}", ts.requests()),
+        &secrets,
+    );
+
+    // What the log must say: one span per login with org, generation, lifetime and outcome;
+    // invalidations with their reason; replays.
+    assert!(
+        text.contains(
+            "thoughtspot.login{org=Some(1) generation=1 lifetime_secs=300.0 outcome=\"ok\"}"
+        ),
+        "{text}"
+    );
+    assert!(text.contains("outcome=Unauthorized"));
+    assert!(
+        text.contains("ThoughtSpot credential invalidated")
+            && text.contains("reason=\"rejected (401)\"")
+    );
+    assert!(text.contains("reason=\"rejected (beta 500, upstream 401)\""));
+    assert!(text.contains("replaying a request with a new ThoughtSpot credential"));
+}

@@ -75,3 +75,31 @@ pub fn assert_no_secret(what: &str, haystack: &str, secrets: &[String]) {
         );
     }
 }
+
+pub type AuthService = thoughtspot_auth::ThoughtSpotAuthService<HyperClient>;
+
+/// The tower stack under test: hyper-util's client wrapped in the layer.
+pub fn layered(
+    builder: thoughtspot_auth::AuthBuilder,
+) -> (AuthService, thoughtspot_auth::AuthHandle) {
+    let layer = builder.build().expect("the layer builds");
+    let handle = layer.handle();
+    (tower::Layer::layer(&layer, hyper_client()), handle)
+}
+
+pub fn search_request(base: &str) -> http::Request<Full<Bytes>> {
+    http::Request::post(format!("{base}/api/rest/2.0/metadata/search"))
+        .header("content-type", "application/json")
+        .body(Full::new(Bytes::new()))
+        .unwrap()
+}
+
+/// Sends one request through `service` (a clone, so callers can fan out) and returns the status.
+pub async fn send(
+    service: &AuthService,
+    request: http::Request<Full<Bytes>>,
+) -> Result<http::StatusCode, tower::BoxError> {
+    use tower::ServiceExt;
+    let response = service.clone().oneshot(request).await?;
+    Ok(response.status())
+}

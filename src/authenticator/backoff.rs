@@ -1,0 +1,150 @@
+//! When a slot may try to log in again after failures.
+
+use std::time::Duration;
+
+use tokio::time::Instant;
+
+use crate::Error;
+use crate::config::Timings;
+
+/// The failure history of one cache slot.
+#[derive(Debug, Default)]
+pub(crate) struct Failures {
+    transient_in_a_row: u32,
+    not_before: Option<Instant>,
+    permanent_in_a_row: u32,
+    /// A permanent failure and the end of its window: until then every login attempt for the
+    /// slot gets this error without anything being sent.
+    permanent: Option<(Error, Instant)>,
+}
+
+impl Failures {
+    /// The permanent failure still in its window, if any.
+    pub(crate) fn blocking_error(&self, now: Instant) -> Option<Error> {
+        match &self.permanent {
+            Some((error, until)) if now < *until => Some(error.clone()),
+            _ => None,
+        }
+    }
+
+    /// The earliest moment a transient retry may be made.
+    pub(crate) fn not_before(&self) -> Option<Instant> {
+        self.not_before
+    }
+
+    /// Records a permanent failure; returns how long no attempt will be made.
+    pub(crate) fn record_permanent(
+        &mut self,
+        error: &Error,
+        now: Instant,
+        t: &Timings,
+    ) -> Duration {
+        self.permanent_in_a_row = self.permanent_in_a_row.saturating_add(1);
+        let window = doubled(
+            t.permanent_backoff,
+            self.permanent_in_a_row,
+            t.permanent_backoff_max,
+        );
+        self.permanent = Some((error.clone(), now + window));
+        window
+    }
+
+    /// Records a transient failure; returns how long to wait before the next attempt: doubling
+    /// with each failure in a row, jittered, and never shorter than `Retry-After`.
+    pub(crate) fn record_transient(
+        &mut self,
+        error: &Error,
+        now: Instant,
+        t: &Timings,
+    ) -> Duration {
+        self.transient_in_a_row = self.transient_in_a_row.saturating_add(1);
+        let ceiling = doubled(
+            t.transient_backoff,
+            self.transient_in_a_row,
+            t.transient_backoff_max,
+        );
+        // "Equal jitter": half fixed, half random, so retries spread out but never collapse to 0.
+        let delay = ceiling.mul_f64(0.5 + 0.5 * random_fraction());
+        let delay = error.retry_after().map_or(delay, |r| delay.max(r));
+        self.not_before = Some(now + delay);
+        delay
+    }
+
+    /// A login succeeded: forget the history.
+    pub(crate) fn reset(&mut self) {
+        *self = Self::default();
+    }
+}
+
+fn doubled(first: Duration, nth: u32, max: Duration) -> Duration {
+    let factor = 2u32.saturating_pow(nth.saturating_sub(1).min(20));
+    first.saturating_mul(factor).min(max)
+}
+
+/// A number in `[0, 1)`, random enough to spread refreshes and retries (not for secrets).
+pub(crate) fn random_fraction() -> f64 {
+    use std::hash::{BuildHasher, Hasher};
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
+    hasher.write_u64(COUNTER.fetch_add(1, Ordering::Relaxed));
+    (hasher.finish() >> 11) as f64 / (1u64 << 53) as f64
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn unavailable() -> Error {
+        Error::Transport(crate::transport::TransportError::timeout())
+    }
+
+    #[test]
+    fn transient_backoff_doubles_with_jitter_and_caps() {
+        let t = Timings::default();
+        let mut f = Failures::default();
+        let now = Instant::now();
+        let mut last_ceiling = Duration::ZERO;
+        for n in 1..=12 {
+            let d = f.record_transient(&unavailable(), now, &t);
+            let ceiling = doubled(t.transient_backoff, n, t.transient_backoff_max);
+            assert!(
+                d >= ceiling / 2 && d <= ceiling,
+                "{n}: {d:?} vs {ceiling:?}"
+            );
+            assert!(ceiling >= last_ceiling);
+            last_ceiling = ceiling;
+        }
+        assert_eq!(last_ceiling, t.transient_backoff_max);
+        f.reset();
+        assert!(f.not_before().is_none());
+    }
+
+    #[test]
+    fn permanent_window_blocks_then_expires_and_doubles() {
+        let t = Timings::default();
+        let mut f = Failures::default();
+        let now = Instant::now();
+        let w1 = f.record_permanent(&unavailable(), now, &t);
+        assert_eq!(w1, t.permanent_backoff);
+        assert!(
+            f.blocking_error(now + w1 - Duration::from_millis(1))
+                .is_some()
+        );
+        assert!(f.blocking_error(now + w1).is_none());
+        let w2 = f.record_permanent(&unavailable(), now, &t);
+        assert_eq!(w2, t.permanent_backoff * 2);
+        for _ in 0..40 {
+            f.record_permanent(&unavailable(), now, &t);
+        }
+        assert!(f.blocking_error(now + t.permanent_backoff_max).is_none());
+    }
+
+    #[test]
+    fn random_fraction_is_in_range() {
+        for _ in 0..1000 {
+            let x = random_fraction();
+            assert!((0.0..1.0).contains(&x));
+        }
+    }
+}

@@ -1,0 +1,122 @@
+//! One login attempt for one cache key, in whichever mode is configured: which session calls
+//! make the credential.
+
+use std::sync::Arc;
+
+use secrecy::ExposeSecret;
+
+use crate::Error;
+use crate::config::{AuthConfig, CredentialKind, Secret, Source};
+use crate::credential::CacheKey;
+use crate::session::{
+    ApiVersion, BetaLoginRequest, BetaTokenRequest, ErrorKind, Login, Session, SessionLoginRequest,
+    TokenRequest,
+};
+use crate::transport::Transport;
+
+pub(crate) type SharedSession = Session<Arc<dyn Transport>>;
+
+/// Makes a credential for `key`:
+///
+/// | API | credential | calls |
+/// |---|---|---|
+/// | v2.0 | bearer | `token/full` with `org_id` |
+/// | v2.0 | cookie, password | `session/login` with `org_identifier` (v1 `session/orgs` as fallback) |
+/// | v2.0 | cookie, secret key | `token/full`, then `session/login` with the token |
+/// | beta | bearer | `session/gettoken` with `orgId` |
+/// | beta | cookie, password | `session/login`, then `PUT session/org` |
+/// | beta | cookie, secret key | `session/gettoken`, then `session/login` with the token, then `PUT session/org` |
+///
+/// Every org gets a session of its own, so switching one never moves requests in flight.
+pub(crate) async fn login(
+    session: &SharedSession,
+    config: &AuthConfig,
+    key: CacheKey,
+) -> Result<Login, Error> {
+    let (user, secret) = match &config.source {
+        Source::Login { user, secret } => (user.as_str(), secret),
+        Source::Static(credential) => {
+            return Ok(Login {
+                credential: credential.clone(),
+                lifetime: None,
+                user: None,
+                org: key.org,
+                sent_at: tokio::time::Instant::now(),
+            });
+        }
+    };
+    let validity = config.timings.token_validity.map(|d| d.as_secs().max(1));
+    match (config.api, config.kind) {
+        (ApiVersion::Beta, kind) => {
+            let token_request = || {
+                let mut request = match secret {
+                    Secret::Password(p) => BetaTokenRequest::password(user, p.expose_secret()),
+                    Secret::SecretKey(k) => BetaTokenRequest::secret_key(user, k.expose_secret()),
+                };
+                request.token_expiry_duration = validity;
+                request.org_id = key.org.map(|o| o.to_string());
+                request
+            };
+            if kind == CredentialKind::BearerToken {
+                return session.beta().get_token(&token_request()).await;
+            }
+            let mut login = match secret {
+                Secret::Password(p) => {
+                    session
+                        .beta()
+                        .login(&BetaLoginRequest::password(user, p.expose_secret()))
+                        .await?
+                }
+                Secret::SecretKey(_) => {
+                    let token = session.beta().get_token(&token_request()).await?;
+                    session.beta().login_with_token(&token.credential).await?
+                }
+            };
+            if let Some(org) = key.org {
+                session.beta().switch_org(&login.credential, org).await?;
+                login.org = Some(org);
+            }
+            Ok(login)
+        }
+        (_, CredentialKind::BearerToken) => {
+            let mut request = match secret {
+                Secret::Password(p) => TokenRequest::password(user, p.expose_secret()),
+                Secret::SecretKey(k) => TokenRequest::secret_key(user, k.expose_secret()),
+            };
+            request.validity_time_in_sec = validity;
+            request.org_id = key.org;
+            session.v2().token_full(&request).await
+        }
+        (_, CredentialKind::CookieSession) => match secret {
+            Secret::SecretKey(k) => {
+                let mut request = TokenRequest::secret_key(user, k.expose_secret());
+                request.org_id = key.org;
+                let token = session.v2().token_full(&request).await?;
+                let org = key.org.map(|o| o.to_string());
+                let mut login = session
+                    .v2()
+                    .session_login_with_token(&token.credential, org.as_deref())
+                    .await?;
+                login.user = token.user;
+                Ok(login)
+            }
+            Secret::Password(p) => {
+                let mut request = SessionLoginRequest::password(user, p.expose_secret());
+                request.org_identifier = key.org.map(|o| o.to_string());
+                match session.v2().session_login(&request).await {
+                    // Clusters whose v2.0 login predates `org_identifier` refuse it as a bad
+                    // request: log in without it and move the session with the v1 call.
+                    Err(e) if e.kind() == ErrorKind::BadRequest && key.org.is_some() => {
+                        request.org_identifier = None;
+                        let mut login = session.v2().session_login(&request).await?;
+                        let org = key.org.unwrap_or_default();
+                        session.v1().switch_org(&login.credential, org).await?;
+                        login.org = Some(org);
+                        Ok(login)
+                    }
+                    other => other,
+                }
+            }
+        },
+    }
+}

@@ -1,0 +1,775 @@
+//! The core both adapters share: the credential cache, single-flight logins, soft and hard
+//! expiry, generation-guarded invalidation, backoff, and the per-org map.
+//!
+//! The hot path ([`Core::attach`]) reads one `ArcSwap` (the current org's credential, mirrored
+//! in `fast`), checks the credential's phase (an atomic flipped by a timer task, so no clock is
+//! read) and clones its prebuilt header. Everything else — logins, refreshes, invalidation,
+//! org switches — runs on the slow path, and every login runs as a task of its own so that a
+//! caller who goes away never cancels it.
+
+mod backoff;
+pub(crate) mod login;
+mod stats;
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicI64, AtomicU32, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::Duration;
+
+use arc_swap::{ArcSwap, ArcSwapOption};
+use http::{Extensions, HeaderMap, StatusCode};
+use tokio::sync::watch;
+use tokio::task::AbortHandle;
+use tokio::time::Instant;
+use tracing::Instrument;
+
+use crate::Error;
+use crate::config::{AuthConfig, CredentialKind, Source};
+use crate::credential::{CacheKey, Credential, Phase};
+use crate::handle::{AuthStats, OrgOverride};
+use crate::session::{ApiVersion, ErrorKind, Login, Session};
+use crate::transport::Transport;
+
+use backoff::Failures;
+pub(crate) use backoff::random_fraction;
+use login::SharedSession;
+pub(crate) use stats::Counters;
+
+const NO_ORG: i64 = i64::MIN;
+
+type Outcome = Option<Result<Arc<Credential>, Error>>;
+
+/// Owns the core for the layer, its services, handles and response futures. When the last owner
+/// goes, every background task (logins, timers, checks) is stopped.
+pub(crate) struct Owner(Arc<Core>);
+
+impl Owner {
+    pub(crate) fn new(config: AuthConfig) -> Arc<Self> {
+        Arc::new(Self(Core::new(config)))
+    }
+
+    pub(crate) fn core(&self) -> &Arc<Core> {
+        &self.0
+    }
+}
+
+impl Drop for Owner {
+    fn drop(&mut self) {
+        self.0.shutdown();
+    }
+}
+
+/// What a response says about the credential it carried.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Verdict {
+    /// Not about the credential.
+    Fine,
+    /// Rejected (v2.0 401, beta 500 with upstream 401).
+    Rejected,
+    /// A beta 500: its body must be read to know.
+    ReadBody,
+}
+
+/// The shared core. See the module docs.
+pub(crate) struct Core {
+    pub(crate) config: AuthConfig,
+    session: OnceLock<SharedSession>,
+    current_org: AtomicI64,
+    /// The current org's credential, for the hot path.
+    fast: ArcSwapOption<Credential>,
+    /// Lock-free for readers; replaced whole (copy on write) when a key is added or evicted.
+    slots: ArcSwap<HashMap<CacheKey, Arc<Slot>>>,
+    slots_write: Mutex<()>,
+    generation: AtomicU64,
+    /// Rejections in a row with no accepted response between: slows relogins when ThoughtSpot
+    /// rejects even fresh credentials, so nothing loops.
+    rejection_streak: AtomicU32,
+    /// Bad credentials are the account's, not one org's: while their window lasts no org tries
+    /// the password or key again.
+    account_failures: Mutex<Failures>,
+    pub(crate) counters: Counters,
+    tick: AtomicU64,
+}
+
+/// One cache key's state.
+pub(crate) struct Slot {
+    key: CacheKey,
+    credential: ArcSwapOption<Credential>,
+    flight: Mutex<Option<Flight>>,
+    failures: Mutex<Failures>,
+    timer: Mutex<Option<AbortHandle>>,
+    check: Mutex<Option<Check>>,
+    last_used: AtomicU64,
+}
+
+struct Flight {
+    id: u64,
+    outcome: watch::Receiver<Outcome>,
+    task: AbortHandle,
+}
+
+struct Check {
+    generation: u64,
+    alive: watch::Receiver<Option<bool>>,
+    task: AbortHandle,
+}
+
+impl Slot {
+    fn new(key: CacheKey, tick: u64) -> Self {
+        Self {
+            key,
+            credential: ArcSwapOption::empty(),
+            flight: Mutex::new(None),
+            failures: Mutex::new(Failures::default()),
+            timer: Mutex::new(None),
+            check: Mutex::new(None),
+            last_used: AtomicU64::new(tick),
+        }
+    }
+
+    fn stop_tasks(&self) {
+        if let Some(flight) = lock(&self.flight).take() {
+            flight.task.abort();
+        }
+        if let Some(timer) = lock(&self.timer).take() {
+            timer.abort();
+        }
+        if let Some(check) = lock(&self.check).take() {
+            check.task.abort();
+        }
+    }
+
+    fn busy(&self) -> bool {
+        lock(&self.flight).is_some()
+    }
+}
+
+/// Locks a mutex that guards plain state; a panic elsewhere cannot leave that state torn.
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+fn spawn<F>(future: F) -> Option<AbortHandle>
+where
+    F: std::future::Future<Output = ()> + Send + 'static,
+{
+    let runtime = tokio::runtime::Handle::try_current().ok()?;
+    Some(runtime.spawn(future).abort_handle())
+}
+
+impl Core {
+    fn new(config: AuthConfig) -> Arc<Self> {
+        let session = OnceLock::new();
+        if let Some(transport) = &config.transport {
+            let _ = session.set(build_session(&config, transport.clone()));
+        }
+        Arc::new(Self {
+            current_org: AtomicI64::new(config.org.unwrap_or(NO_ORG)),
+            config,
+            session,
+            fast: ArcSwapOption::empty(),
+            slots: ArcSwap::from_pointee(HashMap::new()),
+            slots_write: Mutex::new(()),
+            generation: AtomicU64::new(0),
+            rejection_streak: AtomicU32::new(0),
+            account_failures: Mutex::new(Failures::default()),
+            counters: Counters::default(),
+            tick: AtomicU64::new(0),
+        })
+    }
+
+    /// Gives the core its transport if it has none yet (the tower layer offers a clone of the
+    /// service it wraps on the first request that needs a login).
+    pub(crate) fn offer_transport(&self, make: impl FnOnce() -> Arc<dyn Transport>) {
+        if self.session.get().is_none() {
+            let _ = self.session.set(build_session(&self.config, make()));
+        }
+    }
+
+    fn session(&self) -> Result<&SharedSession, Error> {
+        self.session.get().ok_or_else(|| {
+            Error::config(
+                "no transport to log in with yet: set one with `.transport(..)` on the builder, \
+                 or send a request through the layer first",
+            )
+        })
+    }
+
+    // ----- keys --------------------------------------------------------------------------------
+
+    pub(crate) fn current_org(&self) -> Option<i64> {
+        match self.current_org.load(Ordering::Acquire) {
+            NO_ORG => None,
+            org => Some(org),
+        }
+    }
+
+    pub(crate) fn current_key(&self) -> CacheKey {
+        CacheKey {
+            org: self.current_org(),
+        }
+    }
+
+    /// The key a request's credential comes from: its per-request org override, or the current
+    /// org.
+    pub(crate) fn key_for(&self, extensions: &Extensions) -> CacheKey {
+        match extensions.get::<OrgOverride>() {
+            Some(OrgOverride(org)) => CacheKey { org: Some(*org) },
+            None => self.current_key(),
+        }
+    }
+
+    fn slot(&self, key: CacheKey) -> Arc<Slot> {
+        let tick = self.tick.fetch_add(1, Ordering::Relaxed);
+        if let Some(slot) = self.slots.load().get(&key) {
+            slot.last_used.store(tick, Ordering::Relaxed);
+            return slot.clone();
+        }
+        let _writer = lock(&self.slots_write);
+        let current = self.slots.load_full();
+        if let Some(slot) = current.get(&key) {
+            return slot.clone();
+        }
+        let mut next = HashMap::clone(&current);
+        let slot = Arc::new(Slot::new(key, tick));
+        next.insert(key, slot.clone());
+        self.evict_beyond_capacity(&mut next, key);
+        self.slots.store(Arc::new(next));
+        slot
+    }
+
+    /// Drops the least recently used idle keys beyond the bound; never the current org's, the
+    /// one being added, or one with a login under way. Requests holding an evicted credential
+    /// keep it until they finish.
+    fn evict_beyond_capacity(&self, map: &mut HashMap<CacheKey, Arc<Slot>>, adding: CacheKey) {
+        let current = self.current_key();
+        while map.len() > self.config.max_cached_orgs {
+            let victim = map
+                .values()
+                .filter(|s| s.key != current && s.key != adding && !s.busy())
+                .min_by_key(|s| s.last_used.load(Ordering::Relaxed))
+                .map(|s| s.key);
+            let Some(victim) = victim else { break };
+            if let Some(slot) = map.remove(&victim) {
+                slot.stop_tasks();
+                tracing::debug!(org = ?victim.org, "evicted a cached ThoughtSpot credential");
+            }
+        }
+    }
+
+    // ----- the hot path ------------------------------------------------------------------------
+
+    /// Attaches the credential for `key` if one is usable without waiting; returns its
+    /// generation. A soft-expired credential is attached and one background refresh started.
+    #[inline]
+    pub(crate) fn attach(self: &Arc<Self>, key: CacheKey, headers: &mut HeaderMap) -> Option<u64> {
+        let fast = self.fast.load();
+        if let Some(credential) = fast.as_deref() {
+            if credential.key == key {
+                return self.attach_credential(credential, headers);
+            }
+        }
+        let slots = self.slots.load();
+        let slot = slots.get(&key)?;
+        let credential = slot.credential.load();
+        let credential = credential.as_deref()?;
+        self.attach_credential(credential, headers)
+    }
+
+    #[inline]
+    fn attach_credential(
+        self: &Arc<Self>,
+        credential: &Credential,
+        headers: &mut HeaderMap,
+    ) -> Option<u64> {
+        match credential.phase() {
+            Phase::Fresh => {}
+            Phase::Soft => self.refresh_in_background(credential),
+            Phase::Hard => return None,
+        }
+        headers.insert(
+            credential.session.header_name(),
+            credential.session.header_value().clone(),
+        );
+        Some(credential.generation)
+    }
+
+    fn refresh_in_background(self: &Arc<Self>, credential: &Credential) {
+        if credential.refresh_claimed.swap(true, Ordering::AcqRel) {
+            return;
+        }
+        if matches!(self.config.source, Source::Static(_)) || self.session.get().is_none() {
+            return;
+        }
+        let slot = self.slot(credential.key);
+        tracing::debug!(org = ?credential.key.org, generation = credential.generation, "credential near expiry: refreshing in the background");
+        let _ = self.join_flight(&slot);
+    }
+
+    // ----- the slow path -----------------------------------------------------------------------
+
+    /// The credential for `key`, waiting for the one shared login if there is none usable.
+    pub(crate) async fn credential(
+        self: &Arc<Self>,
+        key: CacheKey,
+    ) -> Result<Arc<Credential>, Error> {
+        let slot = self.slot(key);
+        if let Some(credential) = slot.credential.load_full() {
+            match credential.catch_up(Instant::now()) {
+                Phase::Fresh => return Ok(credential),
+                Phase::Soft => {
+                    self.refresh_in_background(&credential);
+                    return Ok(credential);
+                }
+                Phase::Hard => {}
+            }
+        }
+        let mut outcome = self.join_flight(&slot)?;
+        let wait = self.config.timings.login_deadline + self.config.timings.call_timeout;
+        match tokio::time::timeout(wait, outcome.wait_for(Option::is_some)).await {
+            Ok(Ok(result)) => result.clone().unwrap_or(Err(Error::Shutdown)),
+            Ok(Err(_)) => Err(Error::Shutdown),
+            Err(_) => Err(Error::Transport(crate::transport::TransportError::timeout())),
+        }
+    }
+
+    /// Joins the login under way for `slot`, or starts one as a task of its own.
+    fn join_flight(self: &Arc<Self>, slot: &Arc<Slot>) -> Result<watch::Receiver<Outcome>, Error> {
+        self.session()?;
+        let mut flight = lock(&slot.flight);
+        if let Some(flight) = flight.as_ref() {
+            return Ok(flight.outcome.clone());
+        }
+        let (tx, rx) = watch::channel(None);
+        let id = self.tick.fetch_add(1, Ordering::Relaxed);
+        let core = self.clone();
+        let task_slot = slot.clone();
+        let task = spawn(async move {
+            let result = core.run_flight(&task_slot).await;
+            {
+                let mut flight = lock(&task_slot.flight);
+                if flight.as_ref().is_some_and(|f| f.id == id) {
+                    *flight = None;
+                }
+            }
+            if result.is_err() {
+                // Let a later request start another refresh once the backoff allows.
+                if let Some(credential) = task_slot.credential.load_full() {
+                    credential.refresh_claimed.store(false, Ordering::Release);
+                }
+            }
+            let _ = tx.send(Some(result));
+        })
+        .ok_or_else(|| Error::config("logging in needs a tokio runtime"))?;
+        *flight = Some(Flight {
+            id,
+            outcome: rx.clone(),
+            task,
+        });
+        Ok(rx)
+    }
+
+    /// Logs in for `slot`, living through transient failures until the login deadline, and
+    /// refusing to try at all while a permanent failure's window lasts.
+    async fn run_flight(self: &Arc<Self>, slot: &Arc<Slot>) -> Result<Arc<Credential>, Error> {
+        let timings = self.config.timings;
+        let deadline = Instant::now() + timings.login_deadline;
+        let mut last_error = None;
+        loop {
+            let now = Instant::now();
+            let account_block = lock(&self.account_failures).blocking_error(now);
+            let wait_until = {
+                let failures = lock(&slot.failures);
+                if let Some(error) = account_block.or_else(|| failures.blocking_error(now)) {
+                    Counters::bump(&self.counters.refused_by_backoff);
+                    return Err(error);
+                }
+                failures.not_before().filter(|t| *t > now)
+            };
+            let streak = self.rejection_streak.load(Ordering::Relaxed);
+            let wait_until = match (wait_until, streak) {
+                (w, 0 | 1) => w,
+                (w, n) => {
+                    let pause = timings
+                        .transient_backoff
+                        .saturating_mul(1 << (n - 1).min(16))
+                        .min(timings.transient_backoff_max);
+                    Some(w.unwrap_or(now).max(now + pause))
+                }
+            };
+            if let Some(at) = wait_until {
+                if at > deadline {
+                    return Err(last_error.unwrap_or_else(|| {
+                        Error::Transport(crate::transport::TransportError::timeout())
+                    }));
+                }
+                tokio::time::sleep_until(at).await;
+            }
+            let session = self.session()?;
+            let span = tracing::info_span!(
+                "thoughtspot.login",
+                org = ?slot.key.org,
+                generation = tracing::field::Empty,
+                lifetime_secs = tracing::field::Empty,
+                outcome = tracing::field::Empty,
+            );
+            Counters::bump(&self.counters.login_attempts);
+            let attempt = login::login(session, &self.config, slot.key)
+                .instrument(span.clone())
+                .await;
+            match attempt {
+                Ok(login) => {
+                    let credential = self.publish(slot, login)?;
+                    span.record("generation", credential.generation);
+                    if let Some(lifetime) = credential.lifetime {
+                        span.record("lifetime_secs", lifetime.as_secs_f64());
+                    }
+                    span.record("outcome", "ok");
+                    span.in_scope(|| tracing::info!("logged in to ThoughtSpot"));
+                    lock(&slot.failures).reset();
+                    lock(&self.account_failures).reset();
+                    return Ok(credential);
+                }
+                Err(error) if error.is_permanent() => {
+                    self.counters.failure(error.kind());
+                    let failures = if error.kind() == ErrorKind::Unauthorized {
+                        &self.account_failures
+                    } else {
+                        &slot.failures
+                    };
+                    let window = lock(failures).record_permanent(&error, Instant::now(), &timings);
+                    span.record("outcome", tracing::field::debug(error.kind()));
+                    span.in_scope(|| {
+                        tracing::warn!(
+                            %error,
+                            no_retry_for_secs = window.as_secs(),
+                            "ThoughtSpot login failed permanently; not trying these credentials again for a while"
+                        )
+                    });
+                    return Err(error);
+                }
+                Err(error) => {
+                    self.counters.failure(error.kind());
+                    let delay =
+                        lock(&slot.failures).record_transient(&error, Instant::now(), &timings);
+                    span.record("outcome", tracing::field::debug(error.kind()));
+                    span.in_scope(|| {
+                        tracing::warn!(%error, retry_in_ms = delay.as_millis() as u64, "ThoughtSpot login failed; retrying")
+                    });
+                    last_error = Some(error);
+                }
+            }
+        }
+    }
+
+    /// Makes a login the slot's credential (and the hot path's, if it is the current org's), and
+    /// arms the timer that moves it through its phases.
+    fn publish(self: &Arc<Self>, slot: &Arc<Slot>, login: Login) -> Result<Arc<Credential>, Error> {
+        let generation = self.generation.fetch_add(1, Ordering::Relaxed) + 1;
+        let lifetime = match (&self.config.source, login.lifetime) {
+            (Source::Static(_), _) => None,
+            (_, Some(lifetime)) => Some(lifetime),
+            (_, None) => Some(self.config.timings.session_lifetime),
+        };
+        let (soft_at, hard_at) = match lifetime {
+            Some(lifetime) => {
+                let (soft, hard) = deadlines(lifetime, self.config.timings.refresh_margin);
+                (Some(login.sent_at + soft), Some(login.sent_at + hard))
+            }
+            None => (None, None),
+        };
+        let credential = Arc::new(Credential::new(
+            login.credential,
+            slot.key,
+            generation,
+            lifetime,
+            soft_at,
+            hard_at,
+        ));
+        let previous = slot.credential.swap(Some(credential.clone()));
+        if previous.is_some() {
+            Counters::bump(&self.counters.refreshes);
+        }
+        Counters::bump(&self.counters.logins);
+        self.mirror_if_current(&credential);
+        let timer = match (soft_at, hard_at) {
+            (Some(soft_at), Some(hard_at)) => {
+                let weak = Arc::downgrade(&credential);
+                spawn(async move {
+                    tokio::time::sleep_until(soft_at).await;
+                    let Some(c) = weak.upgrade() else { return };
+                    c.advance(Phase::Soft);
+                    drop(c);
+                    tokio::time::sleep_until(hard_at).await;
+                    if let Some(c) = weak.upgrade() {
+                        c.advance(Phase::Hard);
+                    }
+                })
+            }
+            _ => None,
+        };
+        if let Some(old) = std::mem::replace(&mut *lock(&slot.timer), timer) {
+            old.abort();
+        }
+        Ok(credential)
+    }
+
+    /// Puts `credential` on the hot path if its key is the current one and it is newer than what
+    /// is there.
+    fn mirror_if_current(&self, credential: &Arc<Credential>) {
+        if credential.key != self.current_key() {
+            return;
+        }
+        self.fast.rcu(|fast| match fast.as_deref() {
+            Some(existing)
+                if existing.key == credential.key
+                    && existing.generation > credential.generation =>
+            {
+                fast.clone()
+            }
+            _ => Some(credential.clone()),
+        });
+    }
+
+    /// Forgets the credential of `key` if it is still generation `generation`: a rejection seen
+    /// late never evicts a newer credential. Returns whether it was forgotten.
+    pub(crate) fn invalidate(&self, key: CacheKey, generation: u64, reason: &'static str) -> bool {
+        let Some(slot) = self.slots.load().get(&key).cloned() else {
+            return false;
+        };
+        let mut forgotten = false;
+        slot.credential.rcu(|current| match current.as_deref() {
+            Some(c) if c.generation == generation => {
+                forgotten = true;
+                None
+            }
+            _ => {
+                forgotten = false;
+                current.clone()
+            }
+        });
+        self.fast.rcu(|fast| match fast.as_deref() {
+            Some(c) if c.key == key && c.generation == generation => None,
+            _ => fast.clone(),
+        });
+        if forgotten {
+            Counters::bump(&self.counters.invalidations);
+            tracing::info!(org = ?key.org, generation, reason, "ThoughtSpot credential invalidated");
+        }
+        forgotten
+    }
+
+    // ----- responses ---------------------------------------------------------------------------
+
+    /// What a response's status says about the credential.
+    #[inline]
+    pub(crate) fn verdict(&self, status: StatusCode) -> Verdict {
+        match (self.config.api, status) {
+            (_, StatusCode::UNAUTHORIZED) => Verdict::Rejected,
+            (ApiVersion::Beta, StatusCode::INTERNAL_SERVER_ERROR) => Verdict::ReadBody,
+            _ => Verdict::Fine,
+        }
+    }
+
+    /// A response with the credential was not a rejection.
+    #[inline]
+    pub(crate) fn accepted(&self) {
+        if self.rejection_streak.load(Ordering::Relaxed) != 0 {
+            self.rejection_streak.store(0, Ordering::Relaxed);
+        }
+    }
+
+    /// A response rejected the credential.
+    pub(crate) fn rejected(&self) {
+        Counters::bump(&self.counters.rejected_responses);
+        self.rejection_streak.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Whether the credential of generation `generation` still works, asked once per generation
+    /// however many requests want to know (the beta's bare 500 is ambiguous). Anything but a
+    /// clear rejection counts as alive, so genuine server errors cause no logins.
+    pub(crate) async fn is_alive(self: &Arc<Self>, key: CacheKey, generation: u64) -> bool {
+        let slot = self.slot(key);
+        let mut alive = {
+            let mut check = lock(&slot.check);
+            match check.as_ref() {
+                Some(c) if c.generation == generation => c.alive.clone(),
+                _ => {
+                    let Some(credential) = slot
+                        .credential
+                        .load_full()
+                        .filter(|c| c.generation == generation)
+                    else {
+                        // Already replaced: the request should use the newer one.
+                        return false;
+                    };
+                    let Ok(session) = self.session() else {
+                        return true;
+                    };
+                    let session = session.clone();
+                    let (tx, rx) = watch::channel(None);
+                    let counters_core = self.clone();
+                    let Some(task) = spawn(async move {
+                        Counters::bump(&counters_core.counters.credential_checks);
+                        let answer = session.beta().session_info(&credential.session).await;
+                        let alive =
+                            !matches!(&answer, Err(e) if e.kind() == ErrorKind::Unauthorized);
+                        tracing::debug!(
+                            generation,
+                            alive,
+                            "checked a ThoughtSpot credential after an ambiguous 500"
+                        );
+                        let _ = tx.send(Some(alive));
+                    }) else {
+                        return true;
+                    };
+                    if let Some(old) = check.replace(Check {
+                        generation,
+                        alive: rx.clone(),
+                        task,
+                    }) {
+                        old.task.abort();
+                    }
+                    rx
+                }
+            }
+        };
+        match alive.wait_for(Option::is_some).await {
+            Ok(answer) => answer.unwrap_or(true),
+            Err(_) => true,
+        }
+    }
+
+    // ----- the handle's operations -------------------------------------------------------------
+
+    pub(crate) async fn switch_org(self: &Arc<Self>, org: i64) -> Result<(), Error> {
+        if matches!(self.config.source, Source::Static(_)) {
+            return Err(Error::config(
+                "a static token is bound to one org; configure a password or secret key to switch",
+            ));
+        }
+        let key = CacheKey { org: Some(org) };
+        let credential = self.credential(key).await?;
+        self.current_org.store(org, Ordering::Release);
+        self.fast.store(Some(credential));
+        tracing::info!(org, "switched ThoughtSpot org");
+        Ok(())
+    }
+
+    /// Logs in anew for the current org now, replacing a still-valid credential.
+    pub(crate) async fn refresh(self: &Arc<Self>) -> Result<(), Error> {
+        let key = self.current_key();
+        if let Some(current) = self.slot(key).credential.load_full() {
+            current.advance(Phase::Hard);
+        }
+        self.credential(key).await.map(drop)
+    }
+
+    /// Forgets every cached credential; the next request logs in.
+    pub(crate) fn invalidate_all(&self) -> Vec<Arc<Credential>> {
+        self.fast.store(None);
+        let mut dropped = Vec::new();
+        for slot in self.slots.load().values() {
+            if let Some(c) = slot.credential.swap(None) {
+                Counters::bump(&self.counters.invalidations);
+                dropped.push(c);
+            }
+            if let Some(timer) = lock(&slot.timer).take() {
+                timer.abort();
+            }
+        }
+        dropped
+    }
+
+    /// Ends every cached cookie session and, with `revoke`, revokes every cached token; then
+    /// forgets them all.
+    pub(crate) async fn end_all(self: &Arc<Self>, revoke: bool) -> Result<(), Error> {
+        let session = self.session()?;
+        let mut first_error = None;
+        for credential in self.invalidate_all() {
+            let result = match (credential.session.is_bearer(), self.config.api) {
+                (true, _) if !revoke => Ok(()),
+                (true, ApiVersion::Beta) => session.beta().revoke_token(&credential.session).await,
+                (true, _) => {
+                    session
+                        .v2()
+                        .token_revoke(&credential.session, &Default::default())
+                        .await
+                }
+                (false, ApiVersion::Beta) => session.beta().logout(&credential.session).await,
+                (false, _) => session.v2().session_logout(&credential.session).await,
+            };
+            if let Err(error) = result {
+                tracing::warn!(%error, "ending a ThoughtSpot credential failed");
+                first_error.get_or_insert(error);
+            }
+        }
+        first_error.map_or(Ok(()), Err)
+    }
+
+    pub(crate) fn stats(&self) -> AuthStats {
+        let mut stats = self.counters.snapshot();
+        stats.current_org = self.current_org();
+        stats.cached_credentials = self
+            .slots
+            .load()
+            .values()
+            .filter(|s| s.credential.load().is_some())
+            .count();
+        stats
+    }
+
+    pub(crate) fn kind(&self) -> CredentialKind {
+        self.config.kind
+    }
+
+    fn shutdown(&self) {
+        for slot in self.slots.load().values() {
+            slot.stop_tasks();
+        }
+    }
+}
+
+fn build_session(config: &AuthConfig, transport: Arc<dyn Transport>) -> SharedSession {
+    Session::new(config.base.clone(), transport).timeout(config.timings.call_timeout)
+}
+
+/// When a credential of `lifetime` turns soft (refresh in the background) and hard (wait for a
+/// login), counted from when its login was sent. The margin is the smaller of `margin` and 10 %
+/// of the lifetime, less up to half of it again as jitter so that a fleet does not refresh in
+/// step; the hard deadline keeps a small guard (5 s or 5 %) for the request's own trip.
+pub(crate) fn deadlines(lifetime: Duration, margin: Duration) -> (Duration, Duration) {
+    let margin = margin.min(lifetime / 10);
+    let jitter = margin.mul_f64(0.5 * random_fraction());
+    let guard = Duration::from_secs(5).min(lifetime / 20);
+    let soft = lifetime.saturating_sub(margin + jitter);
+    let hard = lifetime.saturating_sub(guard);
+    (soft.min(hard), hard)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn deadlines_keep_their_order_for_any_lifetime() {
+        for secs in [1u64, 2, 10, 60, 300, 3600, 86_400] {
+            let lifetime = Duration::from_secs(secs);
+            for _ in 0..100 {
+                let (soft, hard) = deadlines(lifetime, Duration::from_secs(30));
+                assert!(soft <= hard && hard < lifetime, "{secs}: {soft:?} {hard:?}");
+                assert!(soft >= lifetime.mul_f64(0.85), "{secs}: {soft:?}");
+            }
+        }
+        let (soft, hard) = deadlines(Duration::from_secs(300), Duration::from_secs(30));
+        assert!(
+            soft >= Duration::from_secs(255) && soft <= Duration::from_secs(270),
+            "{soft:?}"
+        );
+        assert_eq!(hard, Duration::from_secs(295));
+        let (soft, _) = deadlines(Duration::from_millis(100), Duration::from_secs(30));
+        assert!(soft >= Duration::from_millis(85));
+    }
+}

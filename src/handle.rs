@@ -1,0 +1,155 @@
+//! [`AuthHandle`]: switch org, refresh, invalidate, log out, revoke, and report — from anywhere.
+
+use std::fmt;
+use std::sync::Arc;
+
+use crate::Error;
+use crate::authenticator::Owner;
+use crate::config::CredentialKind;
+
+/// Sends one request in another org than the handle's current one: insert it into the request's
+/// extensions. The layer then uses (and if need be makes) a credential for that org.
+///
+/// ```
+/// use thoughtspot_auth::OrgOverride;
+///
+/// let mut request = http::Request::new(());
+/// request.extensions_mut().insert(OrgOverride(3));
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct OrgOverride(pub i64);
+
+/// A cloneable, `Send + Sync` handle on the credentials of one layer (and every service made
+/// from it). Get it with `ThoughtSpotAuthLayer::handle`.
+///
+/// Holding a handle keeps the layer's background work alive; when the last layer, service,
+/// handle and response future are gone, everything stops.
+#[derive(Clone)]
+pub struct AuthHandle {
+    owner: Arc<Owner>,
+}
+
+impl fmt::Debug for AuthHandle {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("AuthHandle")
+            .field("base", &self.owner.core().config.base)
+            .field("current_org", &self.current_org())
+            .finish_non_exhaustive()
+    }
+}
+
+impl AuthHandle {
+    pub(crate) fn new(owner: Arc<Owner>) -> Self {
+        Self { owner }
+    }
+
+    /// Makes `org_id` the org of every request that does not say otherwise. The credential for
+    /// it is made first (a token minted for the org; a cookie session logged in to it), so an
+    /// error such as "not a member of that org" comes back here and the current org is left as
+    /// it was. Requests already in flight keep the org they started with. Credentials are cached
+    /// per org, so switching back is free while the old one is valid.
+    pub async fn switch_org(&self, org_id: i64) -> Result<(), Error> {
+        self.owner.core().switch_org(org_id).await
+    }
+
+    /// The org requests go to, when one is configured.
+    pub fn current_org(&self) -> Option<i64> {
+        self.owner.core().current_org()
+    }
+
+    /// Logs in anew for the current org now (one shared login), replacing the credential.
+    pub async fn refresh(&self) -> Result<(), Error> {
+        self.owner.core().refresh().await
+    }
+
+    /// Forgets every cached credential without telling ThoughtSpot; the next request logs in.
+    pub fn invalidate(&self) {
+        self.owner.core().invalidate_all();
+    }
+
+    /// Ends every cached cookie session at ThoughtSpot and forgets every cached credential.
+    /// Bearer tokens are forgotten (use [`revoke`](Self::revoke) to kill them at the server).
+    pub async fn logout(&self) -> Result<(), Error> {
+        self.owner.core().end_all(false).await
+    }
+
+    /// Revokes every cached token and ends every cached cookie session at ThoughtSpot, then
+    /// forgets them. Nothing this layer held can be used afterwards.
+    pub async fn revoke(&self) -> Result<(), Error> {
+        self.owner.core().end_all(true).await
+    }
+
+    /// What the layer has done so far.
+    pub fn stats(&self) -> AuthStats {
+        self.owner.core().stats()
+    }
+
+    /// Whether the layer presents bearer tokens or cookie sessions.
+    pub fn credential_kind(&self) -> CredentialKind {
+        self.owner.core().kind()
+    }
+}
+
+/// What a layer has done: a snapshot from [`AuthHandle::stats`].
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct AuthStats {
+    /// Login calls made (each mode's whole exchange counts once).
+    pub login_attempts: u64,
+    /// Logins that produced a credential.
+    pub logins: u64,
+    /// Of those, logins that replaced an earlier credential (expiry, rejection, refresh).
+    pub refreshes: u64,
+    /// Credentials forgotten: rejected by ThoughtSpot, or dropped by the handle.
+    pub invalidations: u64,
+    /// Requests sent a second time with a new credential.
+    pub replays: u64,
+    /// Responses that rejected the credential they carried.
+    pub rejected_responses: u64,
+    /// Liveness checks after the beta API's ambiguous 500s.
+    pub credential_checks: u64,
+    /// Logins refused without an attempt because a permanent failure's backoff window lasted.
+    pub refused_by_backoff: u64,
+    /// Failed login attempts, by reason.
+    pub failures: FailureCounts,
+    /// The current org.
+    pub current_org: Option<i64>,
+    /// Credentials in the cache now.
+    pub cached_credentials: usize,
+}
+
+/// Failed login attempts by [`ErrorKind`](crate::ErrorKind).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct FailureCounts {
+    /// Bad credentials.
+    pub unauthorized: u64,
+    /// Locked or inactive account, trusted auth off, not in the org.
+    pub forbidden: u64,
+    /// 429.
+    pub rate_limited: u64,
+    /// 5xx, maintenance.
+    pub unavailable: u64,
+    /// Other 4xx.
+    pub bad_request: u64,
+    /// Unusable answers.
+    pub malformed_response: u64,
+    /// Network failures and time-outs.
+    pub transport: u64,
+    /// Configuration problems.
+    pub config: u64,
+}
+
+impl FailureCounts {
+    /// All failures together.
+    pub fn total(&self) -> u64 {
+        self.unauthorized
+            + self.forbidden
+            + self.rate_limited
+            + self.unavailable
+            + self.bad_request
+            + self.malformed_response
+            + self.transport
+            + self.config
+    }
+}

@@ -1,0 +1,151 @@
+//! The response body of `ThoughtSpotAuthService`: the inner body, after any frames the layer
+//! read ahead to look at a beta 500.
+
+use std::collections::VecDeque;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
+use bytes::Buf;
+use http_body::{Body, Frame, SizeHint};
+use pin_project_lite::pin_project;
+
+use crate::session::error::ErrorBody;
+
+pin_project! {
+    /// The body of a response that went through the layer: exactly the inner service's body.
+    /// Only for a beta 500 does the layer read the first frames (up to 64 KiB) to learn whether
+    /// the credential was rejected; they are given back here first, unchanged.
+    pub struct ResponseBody<B: Body> {
+        read_ahead: VecDeque<Frame<B::Data>>,
+        error: Option<B::Error>,
+        #[pin]
+        inner: Option<B>,
+    }
+}
+
+impl<B: Body> ResponseBody<B> {
+    #[inline]
+    pub(crate) fn new(inner: B) -> Self {
+        Self {
+            read_ahead: VecDeque::new(),
+            error: None,
+            inner: Some(inner),
+        }
+    }
+}
+
+impl<B: Body> Body for ResponseBody<B> {
+    type Data = B::Data;
+    type Error = B::Error;
+
+    #[inline]
+    fn poll_frame(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Self::Data>, Self::Error>>> {
+        let this = self.project();
+        if let Some(frame) = this.read_ahead.pop_front() {
+            return Poll::Ready(Some(Ok(frame)));
+        }
+        if let Some(error) = this.error.take() {
+            return Poll::Ready(Some(Err(error)));
+        }
+        match this.inner.as_pin_mut() {
+            Some(inner) => inner.poll_frame(cx),
+            None => Poll::Ready(None),
+        }
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.read_ahead.is_empty()
+            && self.error.is_none()
+            && self.inner.as_ref().is_none_or(Body::is_end_stream)
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        let ahead: u64 = self
+            .read_ahead
+            .iter()
+            .filter_map(|f| f.data_ref().map(|d| d.remaining() as u64))
+            .sum();
+        let mut hint = self
+            .inner
+            .as_ref()
+            .map_or_else(|| SizeHint::with_exact(0), Body::size_hint);
+        hint.set_lower(hint.lower() + ahead);
+        if let Some(upper) = hint.upper() {
+            hint.set_upper(upper + ahead);
+        }
+        hint
+    }
+}
+
+/// What a beta 500's body says.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Beta500 {
+    /// Upstream 401 (or code 10097): the credential was rejected.
+    Rejected,
+    /// No upstream detail: may or may not be the credential.
+    Ambiguous,
+    /// Something else (another upstream status): not about the credential.
+    Other,
+}
+
+/// Reads up to `limit` bytes of a beta 500's body to classify it; the bytes read are kept at the
+/// front of the returned body.
+pub(crate) async fn read_beta_500<B: Body + Unpin>(
+    mut body: B,
+    limit: usize,
+) -> (ResponseBody<B>, Beta500) {
+    use http_body_util::BodyExt;
+    let mut read_ahead = VecDeque::new();
+    let mut seen = Vec::new();
+    let mut error = None;
+    let mut ended = false;
+    while seen.len() <= limit {
+        match body.frame().await {
+            Some(Ok(frame)) => {
+                if let Some(data) = frame.data_ref() {
+                    let mut chunk = data.chunk();
+                    // A `Buf` may hold its bytes in several chunks.
+                    let mut copy = Vec::with_capacity(data.remaining());
+                    let mut rest = data.remaining();
+                    while rest > 0 && !chunk.is_empty() {
+                        copy.extend_from_slice(chunk);
+                        rest -= chunk.len();
+                        chunk = &[];
+                    }
+                    seen.extend_from_slice(&copy);
+                }
+                read_ahead.push_back(frame);
+            }
+            Some(Err(e)) => {
+                error = Some(e);
+                break;
+            }
+            None => {
+                ended = true;
+                break;
+            }
+        }
+    }
+    let parsed = ErrorBody::parse(&seen);
+    let verdict = match (parsed.upstream_status, parsed.code) {
+        (Some(401), _) | (None, Some(crate::session::CODE_UNAUTHORIZED)) => Beta500::Rejected,
+        (None, _) => Beta500::Ambiguous,
+        (Some(_), _) => Beta500::Other,
+    };
+    let inner = if ended || error.is_some() {
+        None
+    } else {
+        Some(body)
+    };
+    (
+        ResponseBody {
+            read_ahead,
+            error,
+            inner,
+        },
+        verdict,
+    )
+}

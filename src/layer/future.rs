@@ -1,0 +1,191 @@
+//! The response future of `ThoughtSpotAuthService`, and what happens when a credential is
+//! rejected.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll, ready};
+
+use http::{Request, Response};
+use http_body::Body;
+use pin_project_lite::pin_project;
+use tower::{Service, ServiceExt};
+
+use super::body::{Beta500, ResponseBody, read_beta_500};
+use crate::authenticator::{Counters, Owner, Verdict};
+use crate::credential::CacheKey;
+use crate::replay::Replay;
+use crate::transport::BoxError;
+
+/// How much of a beta 500 is read to learn whether it rejects the credential.
+const BETA_500_READ_LIMIT: usize = 64 * 1024;
+
+type BoxedResponse<RB> =
+    Pin<Box<dyn Future<Output = Result<Response<ResponseBody<RB>>, BoxError>> + Send + 'static>>;
+
+pin_project! {
+    /// The response future of [`ThoughtSpotAuthService`](super::ThoughtSpotAuthService).
+    pub struct ResponseFuture<F, S, B, RB: Body> {
+        #[pin]
+        state: State<F, S, B, RB>,
+    }
+}
+
+pin_project! {
+    #[project = StateProj]
+    enum State<F, S, B, RB: Body> {
+        // Not for ThoughtSpot: untouched.
+        Passthrough { #[pin] future: F },
+        // Sent with a credential that was ready: the hot path.
+        Sent { #[pin] future: F, sent: Option<Sent<S, B>> },
+        // Waiting for a login, or recovering from a rejection.
+        Boxed { future: BoxedResponse<RB> },
+    }
+}
+
+/// What a sent request needs if its credential turns out rejected.
+pub(crate) struct Sent<S, B> {
+    pub(crate) owner: Arc<Owner>,
+    pub(crate) key: CacheKey,
+    pub(crate) generation: u64,
+    /// The request kept for a replay, with a service to send it through.
+    pub(crate) replay: Option<(Replay, S)>,
+    pub(crate) _body: std::marker::PhantomData<fn() -> B>,
+}
+
+impl<F, S, B, RB: Body> ResponseFuture<F, S, B, RB> {
+    pub(crate) fn passthrough(future: F) -> Self {
+        Self {
+            state: State::Passthrough { future },
+        }
+    }
+
+    pub(crate) fn sent(future: F, sent: Sent<S, B>) -> Self {
+        Self {
+            state: State::Sent {
+                future,
+                sent: Some(sent),
+            },
+        }
+    }
+
+    pub(crate) fn boxed(future: BoxedResponse<RB>) -> Self {
+        Self {
+            state: State::Boxed { future },
+        }
+    }
+}
+
+impl<F, S, B, RB, E> Future for ResponseFuture<F, S, B, RB>
+where
+    F: Future<Output = Result<Response<RB>, E>>,
+    E: Into<BoxError>,
+    S: Service<Request<B>, Response = Response<RB>> + Send + 'static,
+    S::Future: Send,
+    S::Error: Into<BoxError>,
+    B: Default + From<bytes::Bytes> + Send + 'static,
+    RB: Body + Send + Unpin + 'static,
+    RB::Data: Send,
+    RB::Error: Send,
+{
+    type Output = Result<Response<ResponseBody<RB>>, BoxError>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let mut this = self.project();
+        loop {
+            match this.state.as_mut().project() {
+                StateProj::Passthrough { future } => {
+                    let response = ready!(future.poll(cx)).map_err(Into::into)?;
+                    return Poll::Ready(Ok(response.map(ResponseBody::new)));
+                }
+                StateProj::Sent { future, sent } => {
+                    let response = ready!(future.poll(cx)).map_err(Into::into)?;
+                    let Some(details) = sent.take() else {
+                        return Poll::Ready(Ok(response.map(ResponseBody::new)));
+                    };
+                    let core = details.owner.core();
+                    if core.verdict(response.status()) == Verdict::Fine {
+                        core.accepted();
+                        return Poll::Ready(Ok(response.map(ResponseBody::new)));
+                    }
+                    let future = Box::pin(recover(response, details));
+                    this.state.set(State::Boxed { future });
+                }
+                StateProj::Boxed { future } => return future.as_mut().poll(cx),
+            }
+        }
+    }
+}
+
+/// Decides what a suspicious response means for the credential it carried and, if it was
+/// rejected, invalidates that credential (only that generation), gets a new one from the shared
+/// login and sends the kept request once more. The replay's answer is final, whatever it is.
+/// Without a kept request, or if no new credential can be had, the original answer is returned.
+pub(crate) async fn recover<S, B, RB>(
+    response: Response<RB>,
+    sent: Sent<S, B>,
+) -> Result<Response<ResponseBody<RB>>, BoxError>
+where
+    S: Service<Request<B>, Response = Response<RB>> + Send + 'static,
+    S::Future: Send,
+    S::Error: Into<BoxError>,
+    B: Default + From<bytes::Bytes> + Send + 'static,
+    RB: Body + Send + Unpin + 'static,
+    RB::Data: Send,
+    RB::Error: Send,
+{
+    let core = sent.owner.core().clone();
+    let (parts, body) = response.into_parts();
+    let (response, reason) = match core.verdict(parts.status) {
+        Verdict::Fine => {
+            core.accepted();
+            return Ok(Response::from_parts(parts, ResponseBody::new(body)));
+        }
+        Verdict::Rejected => (
+            Response::from_parts(parts, ResponseBody::new(body)),
+            "rejected (401)",
+        ),
+        Verdict::ReadBody => {
+            let (body, about) = read_beta_500(body, BETA_500_READ_LIMIT).await;
+            let response = Response::from_parts(parts, body);
+            match about {
+                Beta500::Rejected => (response, "rejected (beta 500, upstream 401)"),
+                Beta500::Other => return Ok(response),
+                Beta500::Ambiguous => {
+                    if core.is_alive(sent.key, sent.generation).await {
+                        return Ok(response);
+                    }
+                    (response, "rejected (beta 500, credential found dead)")
+                }
+            }
+        }
+    };
+    core.rejected();
+    core.invalidate(sent.key, sent.generation, reason);
+    let Some((replay, service)) = sent.replay else {
+        tracing::debug!("the rejected request was not kept for a replay; returning the rejection");
+        return Ok(response);
+    };
+    let credential = match core.credential(sent.key).await {
+        Ok(credential) => credential,
+        Err(error) => {
+            tracing::warn!(%error, "no new ThoughtSpot credential for the replay; returning the rejection");
+            return Ok(response);
+        }
+    };
+    drop(response);
+    Counters::bump(&core.counters.replays);
+    tracing::info!(
+        org = ?sent.key.org,
+        generation = credential.generation,
+        "replaying a request with a new ThoughtSpot credential"
+    );
+    let replayed = service
+        .oneshot(replay.into_request(&credential.session))
+        .await
+        .map_err(Into::into)?;
+    if core.verdict(replayed.status()) == Verdict::Fine {
+        core.accepted();
+    }
+    Ok(replayed.map(ResponseBody::new))
+}

@@ -1,0 +1,293 @@
+//! The tower front door: [`ThoughtSpotAuthLayer`], [`ThoughtSpotAuthService`] and
+//! [`ResponseFuture`].
+//!
+//! ```
+//! use bytes::Bytes;
+//! use http_body_util::{BodyExt, Full};
+//! use thoughtspot_auth::mock::{self, MockThoughtSpot};
+//! use thoughtspot_auth::ThoughtSpotAuthLayer;
+//! use tower::{Service, ServiceBuilder, ServiceExt};
+//!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
+//! let thoughtspot = MockThoughtSpot::start().await?;
+//! let layer = ThoughtSpotAuthLayer::builder(thoughtspot.base_url())
+//!     .password(mock::DEFAULT_USER, mock::DEFAULT_PASSWORD)
+//!     .org(1)
+//!     .build()?;
+//! let handle = layer.handle();
+//!
+//! let client = hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
+//!     .build_http::<Full<Bytes>>();
+//! let mut service = ServiceBuilder::new().layer(layer).service(client);
+//!
+//! // No login code: the first request logs in, later ones reuse the token.
+//! for _ in 0..3 {
+//!     let request = http::Request::post(format!("{}/api/rest/2.0/metadata/search", thoughtspot.base_url()))
+//!         .header("content-type", "application/json")
+//!         .body(Full::new(Bytes::from_static(b"{}")))?;
+//!     let response = service.ready().await?.call(request).await?;
+//!     assert_eq!(response.status(), 200);
+//! }
+//! assert_eq!(handle.stats().logins, 1);
+//! # Ok(())
+//! # }
+//! ```
+
+mod body;
+mod future;
+
+use std::fmt;
+use std::marker::PhantomData;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+
+use bytes::Bytes;
+use http::{Request, Response};
+use http_body::Body;
+use http_body_util::{BodyExt, Limited};
+use tower::{Layer, Service, ServiceExt};
+
+pub use body::ResponseBody;
+pub use future::ResponseFuture;
+
+use crate::Error;
+use crate::authenticator::Owner;
+use crate::config::AuthBuilder;
+use crate::handle::AuthHandle;
+use crate::replay::{self, Keep, Replay};
+use crate::transport::{BoxError, ServiceTransport};
+use future::{Sent, recover};
+
+/// A tower [`Layer`] that authenticates every request to one ThoughtSpot cluster.
+///
+/// Build it with [`ThoughtSpotAuthLayer::builder`] or [`ThoughtSpotAuthLayer::from_env`]. Clones
+/// share one credential cache; [`handle`](Self::handle) gives an [`AuthHandle`] on it.
+#[derive(Clone)]
+pub struct ThoughtSpotAuthLayer {
+    owner: Arc<Owner>,
+}
+
+impl fmt::Debug for ThoughtSpotAuthLayer {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ThoughtSpotAuthLayer")
+            .field("base", &self.owner.core().config.base)
+            .finish_non_exhaustive()
+    }
+}
+
+impl ThoughtSpotAuthLayer {
+    /// A builder for the cluster at `base_url`.
+    pub fn builder(base_url: impl Into<String>) -> AuthBuilder {
+        AuthBuilder::new(base_url)
+    }
+
+    /// A layer configured from the environment (see [`AuthBuilder::from_env`]).
+    pub fn from_env() -> Result<Self, Error> {
+        AuthBuilder::from_env()?.build()
+    }
+
+    /// A handle on this layer's credentials: switch org, refresh, log out, revoke, stats.
+    pub fn handle(&self) -> AuthHandle {
+        AuthHandle::new(self.owner.clone())
+    }
+}
+
+impl AuthBuilder {
+    /// Builds the tower layer.
+    pub fn build(self) -> Result<ThoughtSpotAuthLayer, Error> {
+        Ok(ThoughtSpotAuthLayer {
+            owner: Owner::new(self.into_config()?),
+        })
+    }
+}
+
+impl<S> Layer<S> for ThoughtSpotAuthLayer {
+    type Service = ThoughtSpotAuthService<S>;
+
+    fn layer(&self, inner: S) -> Self::Service {
+        ThoughtSpotAuthService {
+            inner,
+            owner: self.owner.clone(),
+        }
+    }
+}
+
+/// The service [`ThoughtSpotAuthLayer`] makes: attaches a valid credential to every request for
+/// the ThoughtSpot origin and deals with expiry and rejection before the caller sees them.
+///
+/// A request's way through it:
+/// 1. Not for the configured origin (scheme, host, port)? Passed through untouched: a credential
+///    never leaves for another origin.
+/// 2. The credential for the request's org ([`OrgOverride`](crate::OrgOverride), else the
+///    handle's current org) is attached: one `ArcSwap` load and a clone of its prebuilt,
+///    sensitive header. Near expiry (the soft deadline: the lifetime less 30 s or 10 %, with
+///    jitter) it is still attached and one background refresh starts; nobody waits. With none, or
+///    past the hard deadline, the request waits for the one shared login.
+/// 3. With replay on (the default) the request is kept for one replay if that is cheap: an
+///    empty body, or one of known size up to 64 KiB. Anything else is sent once, never refused.
+/// 4. Sent. **401** (or, on the beta API, a **500 whose upstream status is 401**): that
+///    credential's generation is invalidated (a late 401 never evicts a newer credential), one
+///    login is shared by everyone who saw it, and the kept request is sent once more; the replay's
+///    answer is final. A **bare beta 500** is ambiguous: the credential is checked once per
+///    generation and replaced only if it is really dead, so genuine server errors cause no
+///    logins. **403** is authorization, not authentication: returned as it is, no login.
+///
+/// Login failures: bad credentials, a locked account, an unusable answer are permanent — every
+/// waiter gets the same [`Error`](crate::Error) and the password is not tried again (for any
+/// org) until a backoff window passes (60 s, doubling to 30 min). 429, 5xx, maintenance pages and
+/// network errors are transient — retried with jittered exponential backoff honouring
+/// `Retry-After`, while requests wait up to the login deadline (30 s); a still-valid credential
+/// keeps being served meanwhile. Errors reach the caller boxed ([`tower::BoxError`]); downcast
+/// to [`Error`](crate::Error).
+///
+/// Logins go over a clone of the inner service (never back through this one), unless the builder
+/// was given a transport. The response body is the inner one, wrapped in [`ResponseBody`].
+#[derive(Clone)]
+pub struct ThoughtSpotAuthService<S> {
+    inner: S,
+    owner: Arc<Owner>,
+}
+
+impl<S> fmt::Debug for ThoughtSpotAuthService<S> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ThoughtSpotAuthService")
+            .field("base", &self.owner.core().config.base)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<S> ThoughtSpotAuthService<S> {
+    /// A handle on the credentials.
+    pub fn handle(&self) -> AuthHandle {
+        AuthHandle::new(self.owner.clone())
+    }
+
+    /// The inner service.
+    pub fn get_ref(&self) -> &S {
+        &self.inner
+    }
+
+    /// The inner service, mutably.
+    pub fn get_mut(&mut self) -> &mut S {
+        &mut self.inner
+    }
+
+    /// The inner service.
+    pub fn into_inner(self) -> S {
+        self.inner
+    }
+}
+
+impl<S, B, RB> Service<Request<B>> for ThoughtSpotAuthService<S>
+where
+    S: Service<Request<B>, Response = Response<RB>> + Clone + Send + Sync + 'static,
+    S::Future: Send + 'static,
+    S::Error: Into<BoxError>,
+    B: Body + Default + From<Bytes> + Send + 'static,
+    B::Data: Send,
+    B::Error: Into<BoxError>,
+    RB: Body + Send + Unpin + 'static,
+    RB::Data: Send,
+    RB::Error: Into<BoxError> + Send,
+{
+    type Response = Response<ResponseBody<RB>>;
+    type Error = BoxError;
+    type Future = ResponseFuture<S::Future, S, B, RB>;
+
+    #[inline]
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx).map_err(Into::into)
+    }
+
+    fn call(&mut self, mut request: Request<B>) -> Self::Future {
+        let core = self.owner.core();
+        if !core.config.base.is_same_origin(request.uri()) {
+            // Not ThoughtSpot: a credential never leaves for another origin.
+            return ResponseFuture::passthrough(self.inner.call(request));
+        }
+        let key = core.key_for(request.extensions());
+        let keep = replay::keep(
+            request.body(),
+            core.config.replay,
+            core.config.max_replay_body_bytes,
+        );
+        if keep != Keep::Buffer {
+            let kept = (keep == Keep::Empty).then(|| Replay::copy(&request, None));
+            if let Some(generation) = core.attach(key, request.headers_mut()) {
+                let replay = kept.map(|kept| (kept, self.inner.clone()));
+                let future = self.inner.call(request);
+                return ResponseFuture::sent(
+                    future,
+                    Sent {
+                        owner: self.owner.clone(),
+                        key,
+                        generation,
+                        replay,
+                        _body: PhantomData,
+                    },
+                );
+            }
+        }
+        // Slow path: wait for a login, or read a small body so it can be sent twice. The inner
+        // service was made ready for this call, so take that one along (tower's rule) and leave a
+        // clone in its place.
+        let spare = self.inner.clone();
+        let ready = std::mem::replace(&mut self.inner, spare.clone());
+        let owner = self.owner.clone();
+        ResponseFuture::boxed(Box::pin(send_when_ready(
+            owner, ready, spare, request, key, keep,
+        )))
+    }
+}
+
+async fn send_when_ready<S, B, RB>(
+    owner: Arc<Owner>,
+    ready: S,
+    spare: S,
+    request: Request<B>,
+    key: crate::credential::CacheKey,
+    keep: Keep,
+) -> Result<Response<ResponseBody<RB>>, BoxError>
+where
+    S: Service<Request<B>, Response = Response<RB>> + Clone + Send + Sync + 'static,
+    S::Future: Send + 'static,
+    S::Error: Into<BoxError>,
+    B: Body + Default + From<Bytes> + Send + 'static,
+    B::Data: Send,
+    B::Error: Into<BoxError>,
+    RB: Body + Send + Unpin + 'static,
+    RB::Data: Send,
+    RB::Error: Into<BoxError> + Send,
+{
+    let core = owner.core().clone();
+    core.offer_transport(|| Arc::new(ServiceTransport::<S, B>::new(spare.clone())));
+    let (parts, body) = request.into_parts();
+    let (body, buffered) = match keep {
+        Keep::Buffer => {
+            let bytes = Limited::new(body, core.config.max_replay_body_bytes)
+                .collect()
+                .await?
+                .to_bytes();
+            (B::from(bytes.clone()), Some(bytes))
+        }
+        Keep::Empty | Keep::No => (body, None),
+    };
+    let mut request = Request::from_parts(parts, body);
+    let credential = core.credential(key).await.map_err(BoxError::from)?;
+    let replay = (keep != Keep::No).then(|| (Replay::copy(&request, buffered), spare));
+    let (name, value) = credential.session.header();
+    request.headers_mut().insert(name, value);
+    let response = ready.oneshot(request).await.map_err(Into::into)?;
+    recover(
+        response,
+        Sent {
+            owner,
+            key,
+            generation: credential.generation,
+            replay,
+            _body: PhantomData,
+        },
+    )
+    .await
+}

@@ -135,14 +135,25 @@ impl BaseUrl {
     /// Whether `uri` is for this cluster's origin (same scheme, host and port). A relative URI
     /// (no scheme and no host) counts as this origin: clients resolve it against the base.
     pub fn is_same_origin(&self, uri: &Uri) -> bool {
-        let (Some(scheme), Some(authority)) = (uri.scheme(), uri.authority()) else {
-            return uri.scheme().is_none() && uri.authority().is_none();
-        };
-        if *scheme != self.scheme || !authority.host().eq_ignore_ascii_case(self.authority.host()) {
-            return false;
+        match (uri.scheme(), uri.authority()) {
+            (Some(scheme), Some(authority)) => {
+                self.has_origin(scheme.as_str(), authority.host(), authority.port_u16())
+            }
+            (None, None) => true,
+            _ => false,
         }
-        let default = if *scheme == Scheme::HTTPS { 443 } else { 80 };
-        authority.port_u16().unwrap_or(default) == self.port()
+    }
+
+    /// Whether `scheme://host:port` (the port defaulting by scheme) is this cluster's origin.
+    pub(crate) fn has_origin(&self, scheme: &str, host: &str, port: Option<u16>) -> bool {
+        let default = match scheme {
+            s if s.eq_ignore_ascii_case("https") => 443,
+            s if s.eq_ignore_ascii_case("http") => 80,
+            _ => return false,
+        };
+        scheme.eq_ignore_ascii_case(self.scheme.as_str())
+            && host.eq_ignore_ascii_case(self.authority.host())
+            && port.unwrap_or(default) == self.port()
     }
 }
 
@@ -503,6 +514,10 @@ impl AuthBuilder {
     pub fn transport(mut self, transport: impl Transport) -> Self {
         self.transport = Some(Arc::new(transport));
         self
+    }
+
+    pub(crate) fn has_transport(&self) -> bool {
+        self.transport.is_some()
     }
 
     /// Checks the configuration.

@@ -65,6 +65,8 @@ pub mod credential;
 mod handle;
 mod layer;
 mod replay;
+#[cfg(feature = "reqwest")]
+mod reqwest;
 pub mod session;
 pub mod transport;
 
@@ -76,3 +78,6 @@ pub use credential::{SessionCookies, SessionCredential};
 pub use handle::{AuthHandle, AuthStats, FailureCounts, OrgOverride};
 pub use layer::{ResponseBody, ResponseFuture, ThoughtSpotAuthLayer, ThoughtSpotAuthService};
 pub use session::{ApiVersion, Error, ErrorKind, Login, Session};
+
+#[cfg(feature = "reqwest")]
+pub use crate::reqwest::ThoughtSpotAuthMiddleware;

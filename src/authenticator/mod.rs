@@ -70,6 +70,29 @@ pub(crate) enum Verdict {
     ReadBody,
 }
 
+/// What the body of a beta 500 says about the credential.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Beta500 {
+    /// Upstream 401 (or code 10097): rejected.
+    Rejected,
+    /// No upstream detail: may or may not be the credential.
+    Ambiguous,
+    /// Another upstream status: not about the credential.
+    Other,
+}
+
+impl Beta500 {
+    /// Reads the first bytes of a beta 500's body.
+    pub(crate) fn judge(body: &[u8]) -> Self {
+        let parsed = crate::session::error::ErrorBody::parse(body);
+        match (parsed.upstream_status, parsed.code) {
+            (Some(401), _) | (None, Some(crate::session::CODE_UNAUTHORIZED)) => Self::Rejected,
+            (None, _) => Self::Ambiguous,
+            (Some(_), _) => Self::Other,
+        }
+    }
+}
+
 /// The shared core. See the module docs.
 pub(crate) struct Core {
     pub(crate) config: AuthConfig,
@@ -581,10 +604,43 @@ impl Core {
         }
     }
 
-    /// A response rejected the credential.
-    pub(crate) fn rejected(&self) {
+    fn rejected(&self) {
         Counters::bump(&self.counters.rejected_responses);
         self.rejection_streak.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Whether a response that was not plainly fine rejected the credential of `generation`, and
+    /// why: a 401 does; a beta 500 does if its body says upstream 401, or if it says nothing and
+    /// the one check for that generation finds the credential dead.
+    pub(crate) async fn rejection(
+        self: &Arc<Self>,
+        key: CacheKey,
+        generation: u64,
+        beta_500: Option<Beta500>,
+    ) -> Option<&'static str> {
+        match beta_500 {
+            None => Some("rejected (401)"),
+            Some(Beta500::Rejected) => Some("rejected (beta 500, upstream 401)"),
+            Some(Beta500::Other) => None,
+            Some(Beta500::Ambiguous) => (!self.is_alive(key, generation).await)
+                .then_some("rejected (beta 500, credential found dead)"),
+        }
+    }
+
+    /// Records that a response rejected the credential of `generation`, and forgets it.
+    pub(crate) fn reject(&self, key: CacheKey, generation: u64, reason: &'static str) {
+        self.rejected();
+        self.invalidate(key, generation, reason);
+    }
+
+    /// Counts a replay.
+    pub(crate) fn replaying(&self, key: CacheKey, generation: u64) {
+        Counters::bump(&self.counters.replays);
+        tracing::info!(
+            org = ?key.org,
+            generation,
+            "replaying a request with a new ThoughtSpot credential"
+        );
     }
 
     /// Whether the credential of generation `generation` still works, asked once per generation

@@ -9,7 +9,7 @@ use bytes::Buf;
 use http_body::{Body, Frame, SizeHint};
 use pin_project_lite::pin_project;
 
-use crate::session::error::ErrorBody;
+use crate::authenticator::Beta500;
 
 pin_project! {
     /// The body of a response that went through the layer: exactly the inner service's body.
@@ -80,20 +80,10 @@ impl<B: Body> Body for ResponseBody<B> {
     }
 }
 
-/// What a beta 500's body says.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Beta500 {
-    /// Upstream 401 (or code 10097): the credential was rejected.
-    Rejected,
-    /// No upstream detail: may or may not be the credential.
-    Ambiguous,
-    /// Something else (another upstream status): not about the credential.
-    Other,
-}
-
 /// Reads up to `limit` bytes of a beta 500's body to classify it; the bytes read are kept at the
 /// front of the returned body.
 pub(crate) async fn read_beta_500<B: Body + Unpin>(
+    // Generic so that the reqwest adapter reads its bodies with it too.
     mut body: B,
     limit: usize,
 ) -> (ResponseBody<B>, Beta500) {
@@ -106,16 +96,13 @@ pub(crate) async fn read_beta_500<B: Body + Unpin>(
         match body.frame().await {
             Some(Ok(frame)) => {
                 if let Some(data) = frame.data_ref() {
-                    let mut chunk = data.chunk();
-                    // A `Buf` may hold its bytes in several chunks.
-                    let mut copy = Vec::with_capacity(data.remaining());
-                    let mut rest = data.remaining();
-                    while rest > 0 && !chunk.is_empty() {
-                        copy.extend_from_slice(chunk);
-                        rest -= chunk.len();
-                        chunk = &[];
+                    // A `Buf` may hold its bytes in several chunks; read them all without
+                    // consuming the frame, which is given back as it is.
+                    let mut slices = [std::io::IoSlice::new(&[]); 64];
+                    let filled = data.chunks_vectored(&mut slices);
+                    for slice in &slices[..filled] {
+                        seen.extend_from_slice(slice);
                     }
-                    seen.extend_from_slice(&copy);
                 }
                 read_ahead.push_back(frame);
             }
@@ -129,12 +116,7 @@ pub(crate) async fn read_beta_500<B: Body + Unpin>(
             }
         }
     }
-    let parsed = ErrorBody::parse(&seen);
-    let verdict = match (parsed.upstream_status, parsed.code) {
-        (Some(401), _) | (None, Some(crate::session::CODE_UNAUTHORIZED)) => Beta500::Rejected,
-        (None, _) => Beta500::Ambiguous,
-        (Some(_), _) => Beta500::Other,
-    };
+    let verdict = Beta500::judge(&seen);
     let inner = if ended || error.is_some() {
         None
     } else {

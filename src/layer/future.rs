@@ -11,14 +11,14 @@ use http_body::Body;
 use pin_project_lite::pin_project;
 use tower::{Service, ServiceExt};
 
-use super::body::{Beta500, ResponseBody, read_beta_500};
-use crate::authenticator::{Counters, Owner, Verdict};
+use super::body::{ResponseBody, read_beta_500};
+use crate::authenticator::{Owner, Verdict};
 use crate::credential::CacheKey;
 use crate::replay::Replay;
 use crate::transport::BoxError;
 
 /// How much of a beta 500 is read to learn whether it rejects the credential.
-const BETA_500_READ_LIMIT: usize = 64 * 1024;
+pub(crate) const BETA_500_READ_LIMIT: usize = 64 * 1024;
 
 type BoxedResponse<RB> =
     Pin<Box<dyn Future<Output = Result<Response<ResponseBody<RB>>, BoxError>> + Send + 'static>>;
@@ -136,32 +136,21 @@ where
 {
     let core = sent.owner.core().clone();
     let (parts, body) = response.into_parts();
-    let (response, reason) = match core.verdict(parts.status) {
+    let (response, beta_500) = match core.verdict(parts.status) {
         Verdict::Fine => {
             core.accepted();
             return Ok(Response::from_parts(parts, ResponseBody::new(body)));
         }
-        Verdict::Rejected => (
-            Response::from_parts(parts, ResponseBody::new(body)),
-            "rejected (401)",
-        ),
+        Verdict::Rejected => (Response::from_parts(parts, ResponseBody::new(body)), None),
         Verdict::ReadBody => {
             let (body, about) = read_beta_500(body, BETA_500_READ_LIMIT).await;
-            let response = Response::from_parts(parts, body);
-            match about {
-                Beta500::Rejected => (response, "rejected (beta 500, upstream 401)"),
-                Beta500::Other => return Ok(response),
-                Beta500::Ambiguous => {
-                    if core.is_alive(sent.key, sent.generation).await {
-                        return Ok(response);
-                    }
-                    (response, "rejected (beta 500, credential found dead)")
-                }
-            }
+            (Response::from_parts(parts, body), Some(about))
         }
     };
-    core.rejected();
-    core.invalidate(sent.key, sent.generation, reason);
+    let Some(reason) = core.rejection(sent.key, sent.generation, beta_500).await else {
+        return Ok(response);
+    };
+    core.reject(sent.key, sent.generation, reason);
     let Some((replay, service)) = sent.replay else {
         tracing::debug!("the rejected request was not kept for a replay; returning the rejection");
         return Ok(response);
@@ -174,12 +163,7 @@ where
         }
     };
     drop(response);
-    Counters::bump(&core.counters.replays);
-    tracing::info!(
-        org = ?sent.key.org,
-        generation = credential.generation,
-        "replaying a request with a new ThoughtSpot credential"
-    );
+    core.replaying(sent.key, credential.generation);
     let replayed = service
         .oneshot(replay.into_request(&credential.session))
         .await

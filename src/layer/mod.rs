@@ -49,6 +49,10 @@ use http_body_util::{BodyExt, Limited};
 use tower::{Layer, Service, ServiceExt};
 
 pub use body::ResponseBody;
+#[cfg(feature = "reqwest")]
+pub(crate) use body::read_beta_500;
+#[cfg(feature = "reqwest")]
+pub(crate) use future::BETA_500_READ_LIMIT;
 pub use future::ResponseFuture;
 
 use crate::Error;

@@ -1,0 +1,199 @@
+//! The reqwest-middleware front door (feature `reqwest`): [`ThoughtSpotAuthMiddleware`].
+//!
+//! The same core as the tower layer — one credential cache, single-flight logins, soft and hard
+//! expiry, generation-guarded invalidation, replay — behind `reqwest_middleware::Middleware`.
+//!
+//! ```
+//! use thoughtspot_auth::mock::{self, MockThoughtSpot};
+//! use thoughtspot_auth::ThoughtSpotAuthMiddleware;
+//!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
+//! let thoughtspot = MockThoughtSpot::start().await?;
+//! let client = reqwest::Client::new();
+//! let auth = ThoughtSpotAuthMiddleware::builder(thoughtspot.base_url())
+//!     .password(mock::DEFAULT_USER, mock::DEFAULT_PASSWORD)
+//!     .build_middleware(client.clone())?; // logins go over this plain client
+//! let handle = auth.handle();
+//! let client = reqwest_middleware::ClientBuilder::new(client).with(auth).build();
+//!
+//! let url = format!("{}/api/rest/2.0/metadata/search", thoughtspot.base_url());
+//! let response = client
+//!     .post(&url)
+//!     .header("content-type", "application/json")
+//!     .body("{}")
+//!     .send()
+//!     .await?;
+//! assert_eq!(response.status(), 200);
+//! assert_eq!(handle.stats().logins, 1);
+//! # Ok(())
+//! # }
+//! ```
+
+use std::fmt;
+use std::sync::Arc;
+
+use ::reqwest::{Request, Response, ResponseBuilderExt};
+use http::Extensions;
+use reqwest_middleware::{Middleware, Next};
+
+use crate::Error;
+use crate::authenticator::{Owner, Verdict};
+use crate::config::AuthBuilder;
+use crate::handle::AuthHandle;
+use crate::layer::{BETA_500_READ_LIMIT, read_beta_500};
+
+/// Authenticates every request of a `reqwest_middleware::ClientWithMiddleware` to one
+/// ThoughtSpot cluster. Build it with [`AuthBuilder::build_middleware`].
+///
+/// Requests to other origins pass through untouched. A rejected credential is replaced and the
+/// request replayed once if [`Request::try_clone`] can copy it; a streaming body that cannot be
+/// cloned is sent once, and its rejection returned. An org for one request:
+/// `client.get(url).with_extension(OrgOverride(2))` (see [`OrgOverride`](crate::OrgOverride)).
+#[derive(Clone)]
+pub struct ThoughtSpotAuthMiddleware {
+    owner: Arc<Owner>,
+}
+
+impl fmt::Debug for ThoughtSpotAuthMiddleware {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ThoughtSpotAuthMiddleware")
+            .field("base", &self.owner.core().config.base)
+            .finish_non_exhaustive()
+    }
+}
+
+impl ThoughtSpotAuthMiddleware {
+    /// A builder for the cluster at `base_url`; finish with [`AuthBuilder::build_middleware`].
+    pub fn builder(base_url: impl Into<String>) -> AuthBuilder {
+        AuthBuilder::new(base_url)
+    }
+
+    /// A middleware configured from the environment (see [`AuthBuilder::from_env`]), logging in
+    /// over `client`.
+    pub fn from_env(client: ::reqwest::Client) -> Result<Self, Error> {
+        AuthBuilder::from_env()?.build_middleware(client)
+    }
+
+    /// A handle on the credentials: switch org, refresh, log out, revoke, stats.
+    pub fn handle(&self) -> AuthHandle {
+        AuthHandle::new(self.owner.clone())
+    }
+}
+
+impl AuthBuilder {
+    /// Builds the reqwest-middleware adapter. Logins and other session calls go over `client`, a
+    /// plain `reqwest::Client` (never back through the middleware chain), unless
+    /// [`transport`](AuthBuilder::transport) set another.
+    pub fn build_middleware(
+        self,
+        client: ::reqwest::Client,
+    ) -> Result<ThoughtSpotAuthMiddleware, Error> {
+        let builder = if self.has_transport() {
+            self
+        } else {
+            self.transport(client)
+        };
+        Ok(ThoughtSpotAuthMiddleware {
+            owner: Owner::new(builder.into_config()?),
+        })
+    }
+}
+
+#[async_trait::async_trait]
+impl Middleware for ThoughtSpotAuthMiddleware {
+    async fn handle(
+        &self,
+        mut request: Request,
+        extensions: &mut Extensions,
+        next: Next<'_>,
+    ) -> reqwest_middleware::Result<Response> {
+        let core = self.owner.core();
+        let url = request.url();
+        let ours = core.config.base.has_origin(
+            url.scheme(),
+            url.host_str().unwrap_or_default(),
+            url.port(),
+        );
+        if !ours {
+            return next.run(request, extensions).await;
+        }
+        // `RequestBuilder::with_extension(OrgOverride(..))` puts it here.
+        let key = core.key_for(extensions);
+        let generation = match core.attach(key, request.headers_mut()) {
+            Some(generation) => generation,
+            None => {
+                let credential = core
+                    .credential(key)
+                    .await
+                    .map_err(reqwest_middleware::Error::middleware)?;
+                let (name, value) = credential.session.header();
+                request.headers_mut().insert(name, value);
+                credential.generation
+            }
+        };
+        let replay = if core.config.replay {
+            request.try_clone()
+        } else {
+            None
+        };
+        let response = next.clone().run(request, extensions).await?;
+        let (response, beta_500) = match core.verdict(response.status()) {
+            Verdict::Fine => {
+                core.accepted();
+                return Ok(response);
+            }
+            Verdict::Rejected => (response, None),
+            Verdict::ReadBody => {
+                let (response, about) = read_ahead(response).await;
+                (response, Some(about))
+            }
+        };
+        let Some(reason) = core.rejection(key, generation, beta_500).await else {
+            return Ok(response);
+        };
+        core.reject(key, generation, reason);
+        let Some(mut replay) = replay else {
+            tracing::debug!(
+                "the rejected request's body cannot be cloned; returning the rejection"
+            );
+            return Ok(response);
+        };
+        let credential = match core.credential(key).await {
+            Ok(credential) => credential,
+            Err(error) => {
+                tracing::warn!(%error, "no new ThoughtSpot credential for the replay; returning the rejection");
+                return Ok(response);
+            }
+        };
+        drop(response);
+        core.replaying(key, credential.generation);
+        let (name, value) = credential.session.header();
+        replay.headers_mut().insert(name, value);
+        let replayed = next.run(replay, extensions).await?;
+        if core.verdict(replayed.status()) == Verdict::Fine {
+            core.accepted();
+        }
+        Ok(replayed)
+    }
+}
+
+/// Reads the start of a beta 500's body to judge it, and gives back a response whose body still
+/// holds every byte.
+async fn read_ahead(response: Response) -> (Response, crate::authenticator::Beta500) {
+    let url = response.url().clone();
+    let (parts, body) = http::Response::<::reqwest::Body>::from(response).into_parts();
+    let (body, about) = read_beta_500(body, BETA_500_READ_LIMIT).await;
+    let mut rebuilt = http::Response::builder()
+        .status(parts.status)
+        .version(parts.version)
+        .url(url);
+    if let Some(headers) = rebuilt.headers_mut() {
+        *headers = parts.headers;
+    }
+    let rebuilt = rebuilt
+        .body(::reqwest::Body::wrap(body))
+        .map(Response::from)
+        .unwrap_or_else(|_| Response::from(http::Response::new(::reqwest::Body::from(Vec::new()))));
+    (rebuilt, about)
+}

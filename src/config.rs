@@ -516,6 +516,7 @@ impl AuthBuilder {
         self
     }
 
+    #[cfg(feature = "reqwest")]
     pub(crate) fn has_transport(&self) -> bool {
         self.transport.is_some()
     }

@@ -34,6 +34,17 @@ impl<B: Body> ResponseBody<B> {
     }
 }
 
+/// An empty body, for middleware that makes responses of its own (tower-http's `Timeout`).
+impl<B: Body> Default for ResponseBody<B> {
+    fn default() -> Self {
+        Self {
+            read_ahead: VecDeque::new(),
+            error: None,
+            inner: None,
+        }
+    }
+}
+
 impl<B: Body> Body for ResponseBody<B> {
     type Data = B::Data;
     type Error = B::Error;

@@ -51,6 +51,12 @@ pub enum Fault {
         /// The body.
         body: Bytes,
     },
+    /// A redirect (`302 Found`) to `location`, which may be another origin: for testing that
+    /// credentials do not follow redirects elsewhere.
+    Redirect {
+        /// The `Location` header value.
+        location: String,
+    },
 }
 
 /// Faults waiting for their requests, per path (without the prefix).
@@ -170,6 +176,14 @@ pub(crate) fn action(
             *resp.status_mut() = status;
             if let Ok(value) = HeaderValue::from_str(&content_type) {
                 resp.headers_mut().insert(header::CONTENT_TYPE, value);
+            }
+            FaultAction::Respond(resp)
+        }
+        Fault::Redirect { location } => {
+            let mut resp = Response::new(wire::full(Bytes::new()));
+            *resp.status_mut() = StatusCode::FOUND;
+            if let Ok(value) = HeaderValue::from_str(&location) {
+                resp.headers_mut().insert(header::LOCATION, value);
             }
             FaultAction::Respond(resp)
         }

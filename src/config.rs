@@ -198,6 +198,8 @@ pub(crate) enum Source {
     Login { user: String, secret: Secret },
     /// A token the user supplied; it cannot be renewed.
     Static(crate::SessionCredential),
+    /// Multi-user trusted authentication: each request names its user with `ActAs`.
+    ActAs { secret_key: secrecy::SecretString },
 }
 
 /// Every timing the layer uses, with its default.
@@ -244,6 +246,10 @@ impl Default for Timings {
 pub const DEFAULT_MAX_REPLAY_BODY_BYTES: usize = 64 * 1024;
 /// Default number of orgs whose credentials are cached at once.
 pub const DEFAULT_MAX_CACHED_ORGS: usize = 16;
+/// Default number of (user, org) credentials cached at once in multi-user mode.
+pub const DEFAULT_MAX_CACHED_USERS: usize = 10_000;
+/// Default time after which an unused cached credential is dropped.
+pub const DEFAULT_IDLE_TIMEOUT: Duration = Duration::from_secs(15 * 60);
 
 /// Everything the layer needs to know, checked. Built by [`AuthBuilder`].
 #[derive(Clone)]
@@ -256,8 +262,17 @@ pub(crate) struct AuthConfig {
     pub(crate) timings: Timings,
     pub(crate) replay: bool,
     pub(crate) max_replay_body_bytes: usize,
-    pub(crate) max_cached_orgs: usize,
+    /// How many credentials the cache holds at most.
+    pub(crate) max_cached: usize,
+    /// Credentials unused this long are dropped.
+    pub(crate) idle_timeout: Duration,
     pub(crate) transport: Option<Arc<dyn Transport>>,
+}
+
+impl AuthConfig {
+    pub(crate) fn multi_user(&self) -> bool {
+        matches!(self.source, Source::ActAs { .. })
+    }
 }
 
 /// Configures a [`ThoughtSpotAuthLayer`](crate::ThoughtSpotAuthLayer) (or, with the `reqwest`
@@ -287,6 +302,8 @@ pub struct AuthBuilder {
     replay: bool,
     max_replay_body_bytes: usize,
     max_cached_orgs: usize,
+    max_cached_users: usize,
+    idle_timeout: Duration,
     allow_insecure_http: bool,
     transport: Option<Arc<dyn Transport>>,
 }
@@ -320,6 +337,8 @@ impl AuthBuilder {
             replay: true,
             max_replay_body_bytes: DEFAULT_MAX_REPLAY_BODY_BYTES,
             max_cached_orgs: DEFAULT_MAX_CACHED_ORGS,
+            max_cached_users: DEFAULT_MAX_CACHED_USERS,
+            idle_timeout: DEFAULT_IDLE_TIMEOUT,
             allow_insecure_http: false,
             transport: None,
         }
@@ -402,6 +421,17 @@ impl AuthBuilder {
                 user: String::new(),
                 secret: Secret::Password(secrecy::SecretString::from(String::new())),
             },
+        });
+        self
+    }
+
+    /// Multi-user trusted authentication: act as whichever user each request names with
+    /// [`ActAs`](crate::ActAs), minting and caching one token per (user, org) with the cluster's
+    /// trusted-authentication secret key. A request without an `ActAs` fails before anything is
+    /// sent; it never gets another user's credential.
+    pub fn act_as_users(mut self, secret_key: impl Into<String>) -> Self {
+        self.source = Some(Source::ActAs {
+            secret_key: secrecy::SecretString::from(secret_key.into()),
         });
         self
     }
@@ -503,6 +533,20 @@ impl AuthBuilder {
         self
     }
 
+    /// How many (user, org) credentials are cached at once in multi-user mode (default 10,000);
+    /// the least recently used idle one goes first. Eviction never interrupts a request in
+    /// flight: it keeps the credential it was sent with.
+    pub fn max_cached_users(mut self, max: usize) -> Self {
+        self.max_cached_users = max.max(1);
+        self
+    }
+
+    /// Cached credentials unused for this long are dropped (default 15 min).
+    pub fn idle_timeout(mut self, idle: Duration) -> Self {
+        self.idle_timeout = idle.max(Duration::from_secs(1));
+        self
+    }
+
     /// Accept `http://` for a host that is not loopback. Credentials then travel in clear.
     pub fn allow_insecure_http(mut self, allow: bool) -> Self {
         self.allow_insecure_http = allow;
@@ -531,6 +575,13 @@ impl AuthBuilder {
         let source = self.source.ok_or_else(|| {
             Error::config("no credentials: call `.password(..)`, `.secret_key(..)` or `.token(..)`")
         })?;
+        if let Source::ActAs { secret_key } = &source {
+            if secrecy::ExposeSecret::expose_secret(secret_key).is_empty() {
+                return Err(Error::config(
+                    "the trusted-authentication secret key is empty",
+                ));
+            }
+        }
         if let Source::Login { user, .. } = &source {
             if user.trim().is_empty() {
                 return Err(Error::config(
@@ -545,6 +596,11 @@ impl AuthBuilder {
                 ));
             }
         }
+        let max_cached = if matches!(source, Source::ActAs { .. }) {
+            self.max_cached_users
+        } else {
+            self.max_cached_orgs
+        };
         Ok(AuthConfig {
             base,
             source,
@@ -554,7 +610,8 @@ impl AuthBuilder {
             timings: self.timings,
             replay: self.replay,
             max_replay_body_bytes: self.max_replay_body_bytes,
-            max_cached_orgs: self.max_cached_orgs,
+            max_cached,
+            idle_timeout: self.idle_timeout,
             transport: self.transport,
         })
     }

@@ -199,10 +199,18 @@ fn sensitive_header(value: String) -> Option<HeaderValue> {
     Some(header)
 }
 
-/// The org (and, later, user) a credential belongs to: the key of the credential cache.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+/// Whose a credential is: the key of the credential cache. `user` is set only in multi-user
+/// trusted authentication; otherwise the configured user is implied.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub(crate) struct CacheKey {
+    pub(crate) user: Option<std::sync::Arc<str>>,
     pub(crate) org: Option<i64>,
+}
+
+impl CacheKey {
+    pub(crate) fn org(org: Option<i64>) -> Self {
+        Self { user: None, org }
+    }
 }
 
 /// How far a credential is through its life. Flipped by a timer task, so that the hot path

@@ -7,18 +7,6 @@ use crate::Error;
 use crate::authenticator::Owner;
 use crate::config::CredentialKind;
 
-/// Sends one request in another org than the handle's current one: insert it into the request's
-/// extensions. The layer then uses (and if need be makes) a credential for that org.
-///
-/// ```
-/// use thoughtspot_auth::OrgOverride;
-///
-/// let mut request = http::Request::new(());
-/// request.extensions_mut().insert(OrgOverride(3));
-/// ```
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub struct OrgOverride(pub i64);
-
 /// A cloneable, `Send + Sync` handle on the credentials of one layer (and every service made
 /// from it). Get it with `ThoughtSpotAuthLayer::handle`.
 ///
@@ -84,6 +72,32 @@ impl AuthHandle {
         self.owner.core().stats()
     }
 
+    /// What the cache holds and did for one user (multi-user mode), over all its orgs.
+    pub fn user_stats(&self, user: &str) -> UserStats {
+        self.owner.core().user_stats(user)
+    }
+
+    /// Forgets every cached credential of `user` (multi-user mode); their next request mints
+    /// a new one. Other users are untouched.
+    pub fn invalidate_user(&self, user: &str) {
+        self.owner
+            .core()
+            .invalidate_where(|key| key.user.as_deref() == Some(user));
+    }
+
+    /// Revokes every cached token of `user` at ThoughtSpot (multi-user mode) and forgets them.
+    pub async fn revoke_user(&self, user: &str) -> Result<(), Error> {
+        self.owner
+            .core()
+            .end_where(true, |key| key.user.as_deref() == Some(user))
+            .await
+    }
+
+    /// How many credentials (orgs, or users and orgs) the cache holds now.
+    pub fn cache_size(&self) -> usize {
+        self.owner.core().cache_size()
+    }
+
     /// Whether the layer presents bearer tokens or cookie sessions.
     pub fn credential_kind(&self) -> CredentialKind {
         self.owner.core().kind()
@@ -116,6 +130,18 @@ pub struct AuthStats {
     pub current_org: Option<i64>,
     /// Credentials in the cache now.
     pub cached_credentials: usize,
+}
+
+/// What the cache holds and did for one user: from [`AuthHandle::user_stats`].
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct UserStats {
+    /// Tokens minted for the user (all orgs).
+    pub logins: u64,
+    /// Failed attempts to mint one.
+    pub failed_logins: u64,
+    /// The orgs the user has a cached credential for.
+    pub cached_orgs: Vec<Option<i64>>,
 }
 
 /// Failed login attempts by [`ErrorKind`](crate::ErrorKind).

@@ -63,6 +63,7 @@ mod authenticator;
 pub mod config;
 pub mod credential;
 mod handle;
+mod identity;
 mod layer;
 mod replay;
 #[cfg(feature = "reqwest")]
@@ -75,7 +76,8 @@ pub mod mock;
 
 pub use config::{AuthBuilder, BaseUrl, CredentialKind};
 pub use credential::{SessionCookies, SessionCredential};
-pub use handle::{AuthHandle, AuthStats, FailureCounts, OrgOverride};
+pub use handle::{AuthHandle, AuthStats, FailureCounts, UserStats};
+pub use identity::{ActAs, OrgOverride, Provisioning};
 pub use layer::{ResponseBody, ResponseFuture, ThoughtSpotAuthLayer, ThoughtSpotAuthService};
 pub use session::{ApiVersion, Error, ErrorKind, Login, Session};
 

@@ -119,12 +119,15 @@ impl Middleware for ThoughtSpotAuthMiddleware {
             return next.run(request, extensions).await;
         }
         // `RequestBuilder::with_extension(OrgOverride(..))` puts it here.
-        let key = core.key_for(extensions);
-        let generation = match core.attach(key, request.headers_mut()) {
+        let key = core
+            .key_for(extensions)
+            .map_err(reqwest_middleware::Error::middleware)?;
+        let generation = match core.attach(&key, request.headers_mut()) {
             Some(generation) => generation,
             None => {
+                core.provision(&key, extensions);
                 let credential = core
-                    .credential(key)
+                    .credential(&key)
                     .await
                     .map_err(reqwest_middleware::Error::middleware)?;
                 let (name, value) = credential.session.header();
@@ -149,17 +152,17 @@ impl Middleware for ThoughtSpotAuthMiddleware {
                 (response, Some(about))
             }
         };
-        let Some(reason) = core.rejection(key, generation, beta_500).await else {
+        let Some(reason) = core.rejection(&key, generation, beta_500).await else {
             return Ok(response);
         };
-        core.reject(key, generation, reason);
+        core.reject(&key, generation, reason);
         let Some(mut replay) = replay else {
             tracing::debug!(
                 "the rejected request's body cannot be cloned; returning the rejection"
             );
             return Ok(response);
         };
-        let credential = match core.credential(key).await {
+        let credential = match core.credential(&key).await {
             Ok(credential) => credential,
             Err(error) => {
                 tracing::warn!(%error, "no new ThoughtSpot credential for the replay; returning the rejection");
@@ -167,7 +170,7 @@ impl Middleware for ThoughtSpotAuthMiddleware {
             }
         };
         drop(response);
-        core.replaying(key, credential.generation);
+        core.replaying(&key, credential.generation);
         let (name, value) = credential.session.header();
         replay.headers_mut().insert(name, value);
         let replayed = next.run(replay, extensions).await?;

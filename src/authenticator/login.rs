@@ -8,6 +8,7 @@ use secrecy::ExposeSecret;
 use crate::Error;
 use crate::config::{AuthConfig, CredentialKind, Secret, Source};
 use crate::credential::CacheKey;
+use crate::identity::Provisioning;
 use crate::session::{
     ApiVersion, BetaLoginRequest, BetaTokenRequest, ErrorKind, Login, Session, SessionLoginRequest,
     TokenRequest,
@@ -27,15 +28,29 @@ pub(crate) type SharedSession = Session<Arc<dyn Transport>>;
 /// | beta | cookie, password | `session/login`, then `PUT session/org` |
 /// | beta | cookie, secret key | `session/gettoken`, then `session/login` with the token, then `PUT session/org` |
 ///
-/// Every org gets a session of its own, so switching one never moves requests in flight.
+/// Every org gets a session of its own, so switching one never moves requests in flight. In
+/// multi-user mode the user is the key's and the secret the trusted-authentication key, and a
+/// user asked to be created just in time is minted with `auto_create` (v2.0 only: the beta API
+/// has no such parameter).
 pub(crate) async fn login(
     session: &SharedSession,
     config: &AuthConfig,
-    key: CacheKey,
+    key: &CacheKey,
+    provisioning: Option<&Provisioning>,
 ) -> Result<Login, Error> {
-    let (user, secret) = match &config.source {
-        Source::Login { user, secret } => (user.as_str(), secret),
-        Source::Static(credential) => {
+    let act_as_secret;
+    let (user, secret) = match (&config.source, key.user.as_deref()) {
+        (Source::Login { user, secret }, _) => (user.as_str(), secret),
+        (Source::ActAs { secret_key }, Some(user)) => {
+            act_as_secret = Secret::SecretKey(secret_key.clone());
+            (user, &act_as_secret)
+        }
+        (Source::ActAs { .. }, None) => {
+            return Err(Error::config(
+                "multi-user trusted authentication needs a user to act as",
+            ));
+        }
+        (Source::Static(credential), _) => {
             return Ok(Login {
                 credential: credential.clone(),
                 lifetime: None,
@@ -85,12 +100,14 @@ pub(crate) async fn login(
             };
             request.validity_time_in_sec = validity;
             request.org_id = key.org;
+            provision(&mut request, provisioning);
             session.v2().token_full(&request).await
         }
         (_, CredentialKind::CookieSession) => match secret {
             Secret::SecretKey(k) => {
                 let mut request = TokenRequest::secret_key(user, k.expose_secret());
                 request.org_id = key.org;
+                provision(&mut request, provisioning);
                 let token = session.v2().token_full(&request).await?;
                 let org = key.org.map(|o| o.to_string());
                 let mut login = session
@@ -118,5 +135,17 @@ pub(crate) async fn login(
                 }
             }
         },
+    }
+}
+
+/// Asks `token/full` to create the user if it does not exist.
+fn provision(request: &mut TokenRequest, provisioning: Option<&Provisioning>) {
+    if let Some(p) = provisioning {
+        request.auto_create = Some(true);
+        request.email.clone_from(&p.email);
+        request.display_name.clone_from(&p.display_name);
+        if !p.groups.is_empty() {
+            request.group_identifiers = Some(p.groups.clone());
+        }
     }
 }

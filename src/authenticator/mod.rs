@@ -9,14 +9,14 @@
 
 mod backoff;
 pub(crate) mod login;
+mod slots;
 mod stats;
 
-use std::collections::HashMap;
 use std::sync::atomic::{AtomicI64, AtomicU32, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
-use arc_swap::{ArcSwap, ArcSwapOption};
+use arc_swap::ArcSwapOption;
 use http::{Extensions, HeaderMap, StatusCode};
 use tokio::sync::watch;
 use tokio::task::AbortHandle;
@@ -26,13 +26,15 @@ use tracing::Instrument;
 use crate::Error;
 use crate::config::{AuthConfig, CredentialKind, Source};
 use crate::credential::{CacheKey, Credential, Phase};
-use crate::handle::{AuthStats, OrgOverride};
+use crate::handle::{AuthStats, UserStats};
+use crate::identity::{ActAs, OrgOverride, Provisioning};
 use crate::session::{ApiVersion, ErrorKind, Login, Session};
 use crate::transport::Transport;
 
 use backoff::Failures;
 pub(crate) use backoff::random_fraction;
 use login::SharedSession;
+use slots::SlotMap;
 pub(crate) use stats::Counters;
 
 const NO_ORG: i64 = i64::MIN;
@@ -100,9 +102,9 @@ pub(crate) struct Core {
     current_org: AtomicI64,
     /// The current org's credential, for the hot path.
     fast: ArcSwapOption<Credential>,
-    /// Lock-free for readers; replaced whole (copy on write) when a key is added or evicted.
-    slots: ArcSwap<HashMap<CacheKey, Arc<Slot>>>,
-    slots_write: Mutex<()>,
+    slots: SlotMap,
+    /// Drops idle credentials; started with the first slot.
+    sweeper: Mutex<Option<AbortHandle>>,
     generation: AtomicU64,
     /// Rejections in a row with no accepted response between: slows relogins when ThoughtSpot
     /// rejects even fresh credentials, so nothing loops.
@@ -112,6 +114,8 @@ pub(crate) struct Core {
     account_failures: Mutex<Failures>,
     pub(crate) counters: Counters,
     tick: AtomicU64,
+    /// A weak reference to this core, for the tasks it starts itself.
+    myself: OnceLock<std::sync::Weak<Core>>,
 }
 
 /// One cache key's state.
@@ -123,6 +127,11 @@ pub(crate) struct Slot {
     timer: Mutex<Option<AbortHandle>>,
     check: Mutex<Option<Check>>,
     last_used: AtomicU64,
+    sequence: u64,
+    /// Just-in-time user creation asked for by the requests of this key.
+    provisioning: Mutex<Option<Arc<Provisioning>>>,
+    logins: AtomicU64,
+    failed_logins: AtomicU64,
 }
 
 struct Flight {
@@ -138,7 +147,7 @@ struct Check {
 }
 
 impl Slot {
-    fn new(key: CacheKey, tick: u64) -> Self {
+    fn new(key: CacheKey, epoch: u64, sequence: u64) -> Self {
         Self {
             key,
             credential: ArcSwapOption::empty(),
@@ -146,7 +155,11 @@ impl Slot {
             failures: Mutex::new(Failures::default()),
             timer: Mutex::new(None),
             check: Mutex::new(None),
-            last_used: AtomicU64::new(tick),
+            last_used: AtomicU64::new(epoch),
+            sequence,
+            provisioning: Mutex::new(None),
+            logins: AtomicU64::new(0),
+            failed_logins: AtomicU64::new(0),
         }
     }
 
@@ -188,19 +201,22 @@ impl Core {
         if let Some(transport) = &config.transport {
             let _ = session.set(build_session(&config, transport.clone()));
         }
-        Arc::new(Self {
+        let core = Arc::new(Self {
             current_org: AtomicI64::new(config.org.unwrap_or(NO_ORG)),
             config,
             session,
             fast: ArcSwapOption::empty(),
-            slots: ArcSwap::from_pointee(HashMap::new()),
-            slots_write: Mutex::new(()),
+            slots: SlotMap::new(),
+            sweeper: Mutex::new(None),
             generation: AtomicU64::new(0),
             rejection_streak: AtomicU32::new(0),
             account_failures: Mutex::new(Failures::default()),
             counters: Counters::default(),
             tick: AtomicU64::new(0),
-        })
+            myself: OnceLock::new(),
+        });
+        let _ = core.myself.set(Arc::downgrade(&core));
+        core
     }
 
     /// Gives the core its transport if it has none yet (the tower layer offers a clone of the
@@ -230,56 +246,70 @@ impl Core {
     }
 
     pub(crate) fn current_key(&self) -> CacheKey {
-        CacheKey {
-            org: self.current_org(),
+        CacheKey::org(self.current_org())
+    }
+
+    /// The key a request's credential comes from: in multi-user mode its [`ActAs`] (required),
+    /// and its org from the `ActAs`, an [`OrgOverride`] or the current org.
+    #[inline]
+    pub(crate) fn key_for(&self, extensions: &Extensions) -> Result<CacheKey, Error> {
+        let org = || match extensions.get::<OrgOverride>() {
+            Some(OrgOverride(org)) => Some(*org),
+            None => self.current_org(),
+        };
+        if !self.config.multi_user() {
+            return Ok(CacheKey::org(org()));
+        }
+        match extensions.get::<ActAs>() {
+            Some(act_as) => Ok(CacheKey {
+                user: Some(act_as.user.clone()),
+                org: act_as.org.or_else(org),
+            }),
+            None => Err(Error::config(
+                "multi-user trusted authentication: the request names no user (insert an \
+                 `ActAs` into its extensions); nothing was sent",
+            )),
         }
     }
 
-    /// The key a request's credential comes from: its per-request org override, or the current
-    /// org.
-    pub(crate) fn key_for(&self, extensions: &Extensions) -> CacheKey {
-        match extensions.get::<OrgOverride>() {
-            Some(OrgOverride(org)) => CacheKey { org: Some(*org) },
-            None => self.current_key(),
+    /// Remembers a request's wish to create its user just in time.
+    pub(crate) fn provision(&self, key: &CacheKey, extensions: &Extensions) {
+        if let Some(provisioning) = extensions
+            .get::<ActAs>()
+            .and_then(|a| a.provisioning.clone())
+        {
+            lock(&self.slot(key).provisioning).get_or_insert(provisioning);
         }
     }
 
-    fn slot(&self, key: CacheKey) -> Arc<Slot> {
-        let tick = self.tick.fetch_add(1, Ordering::Relaxed);
-        if let Some(slot) = self.slots.load().get(&key) {
-            slot.last_used.store(tick, Ordering::Relaxed);
-            return slot.clone();
-        }
-        let _writer = lock(&self.slots_write);
-        let current = self.slots.load_full();
-        if let Some(slot) = current.get(&key) {
-            return slot.clone();
-        }
-        let mut next = HashMap::clone(&current);
-        let slot = Arc::new(Slot::new(key, tick));
-        next.insert(key, slot.clone());
-        self.evict_beyond_capacity(&mut next, key);
-        self.slots.store(Arc::new(next));
+    fn slot(&self, key: &CacheKey) -> Arc<Slot> {
+        let current = self.current_key();
+        let slot = self
+            .slots
+            .get_or_insert(key, self.config.max_cached, |s| s.key == current);
+        self.start_sweeper();
         slot
     }
 
-    /// Drops the least recently used idle keys beyond the bound; never the current org's, the
-    /// one being added, or one with a login under way. Requests holding an evicted credential
-    /// keep it until they finish.
-    fn evict_beyond_capacity(&self, map: &mut HashMap<CacheKey, Arc<Slot>>, adding: CacheKey) {
-        let current = self.current_key();
-        while map.len() > self.config.max_cached_orgs {
-            let victim = map
-                .values()
-                .filter(|s| s.key != current && s.key != adding && !s.busy())
-                .min_by_key(|s| s.last_used.load(Ordering::Relaxed))
-                .map(|s| s.key);
-            let Some(victim) = victim else { break };
-            if let Some(slot) = map.remove(&victim) {
-                slot.stop_tasks();
-                tracing::debug!(org = ?victim.org, "evicted a cached ThoughtSpot credential");
-            }
+    /// Drops credentials unused for the idle timeout, checking four times per timeout.
+    fn start_sweeper(&self) {
+        let mut sweeper = lock(&self.sweeper);
+        if sweeper.is_some() {
+            return;
         }
+        let Some(weak) = self.myself.get().cloned() else {
+            return;
+        };
+        let period = self.config.idle_timeout / 4;
+        *sweeper = spawn(async move {
+            let mut interval = tokio::time::interval_at(Instant::now() + period, period);
+            loop {
+                interval.tick().await;
+                let Some(core) = weak.upgrade() else { return };
+                let current = core.current_key();
+                core.slots.sweep(4, |s| s.key == current);
+            }
+        });
     }
 
     // ----- the hot path ------------------------------------------------------------------------
@@ -287,18 +317,19 @@ impl Core {
     /// Attaches the credential for `key` if one is usable without waiting; returns its
     /// generation. A soft-expired credential is attached and one background refresh started.
     #[inline]
-    pub(crate) fn attach(self: &Arc<Self>, key: CacheKey, headers: &mut HeaderMap) -> Option<u64> {
+    pub(crate) fn attach(self: &Arc<Self>, key: &CacheKey, headers: &mut HeaderMap) -> Option<u64> {
         let fast = self.fast.load();
         if let Some(credential) = fast.as_deref() {
-            if credential.key == key {
+            if credential.key == *key {
                 return self.attach_credential(credential, headers);
             }
         }
-        let slots = self.slots.load();
-        let slot = slots.get(&key)?;
-        let credential = slot.credential.load();
-        let credential = credential.as_deref()?;
-        self.attach_credential(credential, headers)
+        self.slots
+            .with(key, |slot| {
+                let credential = slot.credential.load();
+                self.attach_credential(credential.as_deref()?, headers)
+            })
+            .flatten()
     }
 
     #[inline]
@@ -326,7 +357,7 @@ impl Core {
         if matches!(self.config.source, Source::Static(_)) || self.session.get().is_none() {
             return;
         }
-        let slot = self.slot(credential.key);
+        let slot = self.slot(&credential.key);
         tracing::debug!(org = ?credential.key.org, generation = credential.generation, "credential near expiry: refreshing in the background");
         let _ = self.join_flight(&slot);
     }
@@ -336,7 +367,7 @@ impl Core {
     /// The credential for `key`, waiting for the one shared login if there is none usable.
     pub(crate) async fn credential(
         self: &Arc<Self>,
-        key: CacheKey,
+        key: &CacheKey,
     ) -> Result<Arc<Credential>, Error> {
         let slot = self.slot(key);
         if let Some(credential) = slot.credential.load_full() {
@@ -402,7 +433,11 @@ impl Core {
         let mut last_error = None;
         loop {
             let now = Instant::now();
-            let account_block = lock(&self.account_failures).blocking_error(now);
+            let account_block = if self.config.multi_user() {
+                None
+            } else {
+                lock(&self.account_failures).blocking_error(now)
+            };
             let wait_until = {
                 let failures = lock(&slot.failures);
                 if let Some(error) = account_block.or_else(|| failures.blocking_error(now)) {
@@ -433,13 +468,15 @@ impl Core {
             let session = self.session()?;
             let span = tracing::info_span!(
                 "thoughtspot.login",
+                user = slot.key.user.as_deref(),
                 org = ?slot.key.org,
                 generation = tracing::field::Empty,
                 lifetime_secs = tracing::field::Empty,
                 outcome = tracing::field::Empty,
             );
             Counters::bump(&self.counters.login_attempts);
-            let attempt = login::login(session, &self.config, slot.key)
+            let provisioning = lock(&slot.provisioning).clone();
+            let attempt = login::login(session, &self.config, &slot.key, provisioning.as_deref())
                 .instrument(span.clone())
                 .await;
             match attempt {
@@ -457,11 +494,15 @@ impl Core {
                 }
                 Err(error) if error.is_permanent() => {
                     self.counters.failure(error.kind());
-                    let failures = if error.kind() == ErrorKind::Unauthorized {
-                        &self.account_failures
-                    } else {
-                        &slot.failures
-                    };
+                    slot.failed_logins.fetch_add(1, Ordering::Relaxed);
+                    // Bad credentials are the account's, not one org's; in multi-user mode
+                    // they are one user's.
+                    let failures =
+                        if error.kind() == ErrorKind::Unauthorized && !self.config.multi_user() {
+                            &self.account_failures
+                        } else {
+                            &slot.failures
+                        };
                     let window = lock(failures).record_permanent(&error, Instant::now(), &timings);
                     span.record("outcome", tracing::field::debug(error.kind()));
                     span.in_scope(|| {
@@ -475,6 +516,7 @@ impl Core {
                 }
                 Err(error) => {
                     self.counters.failure(error.kind());
+                    slot.failed_logins.fetch_add(1, Ordering::Relaxed);
                     let delay =
                         lock(&slot.failures).record_transient(&error, Instant::now(), &timings);
                     span.record("outcome", tracing::field::debug(error.kind()));
@@ -505,7 +547,7 @@ impl Core {
         };
         let credential = Arc::new(Credential::new(
             login.credential,
-            slot.key,
+            slot.key.clone(),
             generation,
             lifetime,
             soft_at,
@@ -516,6 +558,7 @@ impl Core {
             Counters::bump(&self.counters.refreshes);
         }
         Counters::bump(&self.counters.logins);
+        slot.logins.fetch_add(1, Ordering::Relaxed);
         self.mirror_if_current(&credential);
         let timer = match (soft_at, hard_at) {
             (Some(soft_at), Some(hard_at)) => {
@@ -558,28 +601,37 @@ impl Core {
 
     /// Forgets the credential of `key` if it is still generation `generation`: a rejection seen
     /// late never evicts a newer credential. Returns whether it was forgotten.
-    pub(crate) fn invalidate(&self, key: CacheKey, generation: u64, reason: &'static str) -> bool {
-        let Some(slot) = self.slots.load().get(&key).cloned() else {
-            return false;
-        };
-        let mut forgotten = false;
-        slot.credential.rcu(|current| match current.as_deref() {
-            Some(c) if c.generation == generation => {
-                forgotten = true;
-                None
-            }
-            _ => {
-                forgotten = false;
-                current.clone()
-            }
-        });
+    pub(crate) fn invalidate(&self, key: &CacheKey, generation: u64, reason: &'static str) -> bool {
+        let forgotten = self
+            .slots
+            .with(key, |slot| {
+                let mut forgotten = false;
+                slot.credential.rcu(|current| match current.as_deref() {
+                    Some(c) if c.generation == generation => {
+                        forgotten = true;
+                        None
+                    }
+                    _ => {
+                        forgotten = false;
+                        current.clone()
+                    }
+                });
+                forgotten
+            })
+            .unwrap_or(false);
         self.fast.rcu(|fast| match fast.as_deref() {
-            Some(c) if c.key == key && c.generation == generation => None,
+            Some(c) if c.key == *key && c.generation == generation => None,
             _ => fast.clone(),
         });
         if forgotten {
             Counters::bump(&self.counters.invalidations);
-            tracing::info!(org = ?key.org, generation, reason, "ThoughtSpot credential invalidated");
+            tracing::info!(
+                user = key.user.as_deref(),
+                org = ?key.org,
+                generation,
+                reason,
+                "ThoughtSpot credential invalidated"
+            );
         }
         forgotten
     }
@@ -614,7 +666,7 @@ impl Core {
     /// the one check for that generation finds the credential dead.
     pub(crate) async fn rejection(
         self: &Arc<Self>,
-        key: CacheKey,
+        key: &CacheKey,
         generation: u64,
         beta_500: Option<Beta500>,
     ) -> Option<&'static str> {
@@ -628,15 +680,16 @@ impl Core {
     }
 
     /// Records that a response rejected the credential of `generation`, and forgets it.
-    pub(crate) fn reject(&self, key: CacheKey, generation: u64, reason: &'static str) {
+    pub(crate) fn reject(&self, key: &CacheKey, generation: u64, reason: &'static str) {
         self.rejected();
         self.invalidate(key, generation, reason);
     }
 
     /// Counts a replay.
-    pub(crate) fn replaying(&self, key: CacheKey, generation: u64) {
+    pub(crate) fn replaying(&self, key: &CacheKey, generation: u64) {
         Counters::bump(&self.counters.replays);
         tracing::info!(
+            user = key.user.as_deref(),
             org = ?key.org,
             generation,
             "replaying a request with a new ThoughtSpot credential"
@@ -646,7 +699,7 @@ impl Core {
     /// Whether the credential of generation `generation` still works, asked once per generation
     /// however many requests want to know (the beta's bare 500 is ambiguous). Anything but a
     /// clear rejection counts as alive, so genuine server errors cause no logins.
-    pub(crate) async fn is_alive(self: &Arc<Self>, key: CacheKey, generation: u64) -> bool {
+    pub(crate) async fn is_alive(self: &Arc<Self>, key: &CacheKey, generation: u64) -> bool {
         let slot = self.slot(key);
         let mut alive = {
             let mut check = lock(&slot.check);
@@ -706,8 +759,13 @@ impl Core {
                 "a static token is bound to one org; configure a password or secret key to switch",
             ));
         }
-        let key = CacheKey { org: Some(org) };
-        let credential = self.credential(key).await?;
+        if self.config.multi_user() {
+            // Credentials are made per user, when their requests come.
+            self.current_org.store(org, Ordering::Release);
+            return Ok(());
+        }
+        let key = CacheKey::org(Some(org));
+        let credential = self.credential(&key).await?;
         self.current_org.store(org, Ordering::Release);
         self.fast.store(Some(credential));
         tracing::info!(org, "switched ThoughtSpot org");
@@ -716,18 +774,34 @@ impl Core {
 
     /// Logs in anew for the current org now, replacing a still-valid credential.
     pub(crate) async fn refresh(self: &Arc<Self>) -> Result<(), Error> {
+        if self.config.multi_user() {
+            return Err(Error::config(
+                "multi-user mode has no single credential to refresh; use `invalidate_user`",
+            ));
+        }
         let key = self.current_key();
-        if let Some(current) = self.slot(key).credential.load_full() {
+        if let Some(current) = self.slot(&key).credential.load_full() {
             current.advance(Phase::Hard);
         }
-        self.credential(key).await.map(drop)
+        self.credential(&key).await.map(drop)
     }
 
     /// Forgets every cached credential; the next request logs in.
     pub(crate) fn invalidate_all(&self) -> Vec<Arc<Credential>> {
-        self.fast.store(None);
+        self.invalidate_where(|_| true)
+    }
+
+    /// Forgets the cached credentials whose key matches.
+    pub(crate) fn invalidate_where(
+        &self,
+        matches: impl Fn(&CacheKey) -> bool,
+    ) -> Vec<Arc<Credential>> {
+        self.fast.rcu(|fast| match fast.as_deref() {
+            Some(c) if matches(&c.key) => None,
+            _ => fast.clone(),
+        });
         let mut dropped = Vec::new();
-        for slot in self.slots.load().values() {
+        for slot in self.slots.all().iter().filter(|s| matches(&s.key)) {
             if let Some(c) = slot.credential.swap(None) {
                 Counters::bump(&self.counters.invalidations);
                 dropped.push(c);
@@ -742,9 +816,18 @@ impl Core {
     /// Ends every cached cookie session and, with `revoke`, revokes every cached token; then
     /// forgets them all.
     pub(crate) async fn end_all(self: &Arc<Self>, revoke: bool) -> Result<(), Error> {
+        self.end_where(revoke, |_| true).await
+    }
+
+    /// Ends at ThoughtSpot (and forgets) the cached credentials whose key matches.
+    pub(crate) async fn end_where(
+        self: &Arc<Self>,
+        revoke: bool,
+        matches: impl Fn(&CacheKey) -> bool,
+    ) -> Result<(), Error> {
         let session = self.session()?;
         let mut first_error = None;
-        for credential in self.invalidate_all() {
+        for credential in self.invalidate_where(matches) {
             let result = match (credential.session.is_bearer(), self.config.api) {
                 (true, _) if !revoke => Ok(()),
                 (true, ApiVersion::Beta) => session.beta().revoke_token(&credential.session).await,
@@ -770,11 +853,33 @@ impl Core {
         stats.current_org = self.current_org();
         stats.cached_credentials = self
             .slots
-            .load()
-            .values()
+            .all()
+            .iter()
             .filter(|s| s.credential.load().is_some())
             .count();
         stats
+    }
+
+    /// What the cache holds and did for one user (multi-user mode), over all its orgs.
+    pub(crate) fn user_stats(&self, user: &str) -> UserStats {
+        let mut stats = UserStats::default();
+        for slot in self.slots.all() {
+            if slot.key.user.as_deref() != Some(user) {
+                continue;
+            }
+            stats.logins += slot.logins.load(Ordering::Relaxed);
+            stats.failed_logins += slot.failed_logins.load(Ordering::Relaxed);
+            if slot.credential.load().is_some() {
+                stats.cached_orgs.push(slot.key.org);
+            }
+        }
+        stats.cached_orgs.sort_unstable();
+        stats
+    }
+
+    /// How many keys (orgs, or users and orgs) the cache holds.
+    pub(crate) fn cache_size(&self) -> usize {
+        self.slots.len()
     }
 
     pub(crate) fn kind(&self) -> CredentialKind {
@@ -782,7 +887,10 @@ impl Core {
     }
 
     fn shutdown(&self) {
-        for slot in self.slots.load().values() {
+        if let Some(sweeper) = lock(&self.sweeper).take() {
+            sweeper.abort();
+        }
+        for slot in self.slots.all() {
             slot.stop_tasks();
         }
     }

@@ -147,15 +147,15 @@ where
             (Response::from_parts(parts, body), Some(about))
         }
     };
-    let Some(reason) = core.rejection(sent.key, sent.generation, beta_500).await else {
+    let Some(reason) = core.rejection(&sent.key, sent.generation, beta_500).await else {
         return Ok(response);
     };
-    core.reject(sent.key, sent.generation, reason);
+    core.reject(&sent.key, sent.generation, reason);
     let Some((replay, service)) = sent.replay else {
         tracing::debug!("the rejected request was not kept for a replay; returning the rejection");
         return Ok(response);
     };
-    let credential = match core.credential(sent.key).await {
+    let credential = match core.credential(&sent.key).await {
         Ok(credential) => credential,
         Err(error) => {
             tracing::warn!(%error, "no new ThoughtSpot credential for the replay; returning the rejection");
@@ -163,7 +163,7 @@ where
         }
     };
     drop(response);
-    core.replaying(sent.key, credential.generation);
+    core.replaying(&sent.key, credential.generation);
     let replayed = service
         .oneshot(replay.into_request(&credential.session))
         .await

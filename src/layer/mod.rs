@@ -210,7 +210,12 @@ where
             // Not ThoughtSpot: a credential never leaves for another origin.
             return ResponseFuture::passthrough(self.inner.call(request));
         }
-        let key = core.key_for(request.extensions());
+        let key = match core.key_for(request.extensions()) {
+            Ok(key) => key,
+            Err(error) => {
+                return ResponseFuture::boxed(Box::pin(std::future::ready(Err(error.into()))));
+            }
+        };
         let keep = replay::keep(
             request.body(),
             core.config.replay,
@@ -218,7 +223,7 @@ where
         );
         if keep != Keep::Buffer {
             let kept = (keep == Keep::Empty).then(|| Replay::copy(&request, None));
-            if let Some(generation) = core.attach(key, request.headers_mut()) {
+            if let Some(generation) = core.attach(&key, request.headers_mut()) {
                 let replay = kept.map(|kept| (kept, self.inner.clone()));
                 let future = self.inner.call(request);
                 return ResponseFuture::sent(
@@ -266,6 +271,7 @@ where
 {
     let core = owner.core().clone();
     core.offer_transport(|| Arc::new(ServiceTransport::<S, B>::new(spare.clone())));
+    core.provision(&key, request.extensions());
     let (parts, body) = request.into_parts();
     let (body, buffered) = match keep {
         Keep::Buffer => {
@@ -278,7 +284,7 @@ where
         Keep::Empty | Keep::No => (body, None),
     };
     let mut request = Request::from_parts(parts, body);
-    let credential = core.credential(key).await.map_err(BoxError::from)?;
+    let credential = core.credential(&key).await.map_err(BoxError::from)?;
     let replay = (keep != Keep::No).then(|| (Replay::copy(&request, buffered), spare));
     let (name, value) = credential.session.header();
     request.headers_mut().insert(name, value);

@@ -1,0 +1,353 @@
+//! Multi-user trusted authentication: one layer acting for many users, one token per
+//! (user, org), a bounded cache, and never another user's credential.
+
+mod common;
+
+use std::time::Duration;
+
+use bytes::Bytes;
+use futures_util::future::join_all;
+use http_body_util::Full;
+use thoughtspot_auth::mock::{self, Fault, MockThoughtSpot, MockUser, PresentedCredential};
+use thoughtspot_auth::{ActAs, Error, ErrorKind, Provisioning, ThoughtSpotAuthLayer};
+use tokio::time::Instant;
+use tower::ServiceExt;
+
+const TOKEN_FULL: &str = "/api/rest/2.0/auth/token/full";
+
+async fn mock_with_users(n: usize) -> MockThoughtSpot {
+    let ts = MockThoughtSpot::start().await.unwrap();
+    for i in 0..n {
+        ts.add_user(MockUser::new(format!("user-{i}"), "unused").orgs([0, 1, 2]));
+    }
+    ts
+}
+
+fn layered(
+    ts: &MockThoughtSpot,
+    configure: impl FnOnce(thoughtspot_auth::AuthBuilder) -> thoughtspot_auth::AuthBuilder,
+) -> (common::AuthService, thoughtspot_auth::AuthHandle) {
+    common::layered(configure(
+        ThoughtSpotAuthLayer::builder(ts.base_url()).act_as_users(mock::DEFAULT_SECRET_KEY),
+    ))
+}
+
+/// A request acting as `user` (in `org`, if given) to a path that names both, so the mock's log
+/// shows whose request each was.
+fn request_as(base: &str, user: &str, org: Option<i64>) -> http::Request<Full<Bytes>> {
+    let mut request = http::Request::get(format!(
+        "{base}/api/rest/2.0/echo/{user}/{}",
+        org.unwrap_or(-1)
+    ))
+    .body(Full::new(Bytes::new()))
+    .unwrap();
+    let act_as = ActAs::user(user);
+    request.extensions_mut().insert(match org {
+        Some(org) => act_as.org(org),
+        None => act_as,
+    });
+    request
+}
+
+async fn send(
+    service: &common::AuthService,
+    request: http::Request<Full<Bytes>>,
+) -> Result<u16, Error> {
+    match service.clone().oneshot(request).await {
+        Ok(response) => Ok(response.status().as_u16()),
+        Err(error) => Err(error
+            .downcast_ref::<Error>()
+            .cloned()
+            .expect("a thoughtspot_auth::Error")),
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_thousand_first_requests_for_one_user_mint_once() {
+    let ts = mock_with_users(1).await;
+    let (service, handle) = layered(&ts, |b| b);
+    let results =
+        join_all((0..1000).map(|_| send(&service, request_as(&ts.base_url(), "user-0", None))))
+            .await;
+    assert!(
+        results.into_iter().all(|r| r.unwrap() == 404),
+        "authenticated: the echo path is unknown"
+    );
+    assert_eq!(ts.login_attempts_for("user-0"), 1);
+    assert_eq!(handle.user_stats("user-0").logins, 1);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_thousand_users_at_once_mint_a_thousand_tokens_in_parallel() {
+    let ts = mock_with_users(1000).await;
+    // Every mint takes a second at the server: serialized, a thousand would take 1000 s.
+    ts.inject(TOKEN_FULL, Fault::Delay(Duration::from_secs(1)), 1000);
+    let (service, handle) = layered(&ts, |b| b);
+    let started = Instant::now();
+    let results = join_all((0..1000).map(|i| {
+        send(
+            &service,
+            request_as(&ts.base_url(), &format!("user-{i}"), None),
+        )
+    }))
+    .await;
+    let failed: Vec<_> = results
+        .iter()
+        .filter_map(|r| r.as_ref().err())
+        .map(|e| e.to_string())
+        .take(3)
+        .collect();
+    assert!(failed.is_empty(), "{failed:?}");
+    // One after another they would take 1,000 s. (The paused clock may jump a few seconds while
+    // a thousand loopback connections are being accepted, hence the margin.)
+    assert!(
+        started.elapsed() < Duration::from_secs(10),
+        "not serialized: {:?}",
+        started.elapsed()
+    );
+    assert_eq!(ts.logins(), 1000);
+    assert_eq!(handle.stats().logins, 1000);
+    assert_eq!(handle.cache_size(), 1000);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_request_without_an_identity_fails_before_anything_is_sent() {
+    let ts = mock_with_users(1).await;
+    let (service, _) = layered(&ts, |b| b);
+    send(&service, request_as(&ts.base_url(), "user-0", None))
+        .await
+        .unwrap();
+    let sent = ts.requests().len();
+    let anonymous = http::Request::get(format!("{}/api/rest/2.0/metadata/search", ts.base_url()))
+        .body(Full::new(Bytes::new()))
+        .unwrap();
+    let error = send(&service, anonymous).await.unwrap_err();
+    assert_eq!(error.kind(), ErrorKind::Config);
+    assert!(error.to_string().contains("names no user"), "{error}");
+    assert_eq!(ts.requests().len(), sent, "nothing was sent");
+}
+
+#[tokio::test(start_paused = true)]
+async fn under_concurrency_no_request_carries_another_users_or_orgs_token() {
+    let ts = mock_with_users(20).await;
+    let (service, _) = layered(&ts, |b| b.org(0));
+    let calls: Vec<(String, Option<i64>)> = (0..3000)
+        .map(|i| {
+            (
+                format!("user-{}", (i * 7) % 20),
+                [None, Some(1), Some(2)][i % 3],
+            )
+        })
+        .collect();
+    let mut rounds = Vec::new();
+    for chunk in calls.chunks(500) {
+        rounds.push(
+            join_all(
+                chunk
+                    .iter()
+                    .map(|(u, o)| send(&service, request_as(&ts.base_url(), u, *o))),
+            )
+            .await,
+        );
+        // Revocations and expiry on the way force replays and refreshes.
+        ts.revoke_tokens_of("user-3");
+        tokio::time::advance(Duration::from_secs(61)).await;
+    }
+    assert!(rounds.into_iter().flatten().all(|r| r.unwrap() == 404));
+    let mut checked = 0;
+    for request in ts
+        .requests()
+        .into_iter()
+        .filter(|r| r.path.starts_with("/api/rest/2.0/echo/"))
+    {
+        let mut parts = request
+            .path
+            .trim_start_matches("/api/rest/2.0/echo/")
+            .split('/');
+        let (user, org) = (
+            parts.next().unwrap().to_owned(),
+            parts.next().unwrap().parse::<i64>().unwrap(),
+        );
+        let org = if org < 0 { 0 } else { org };
+        match request.credential {
+            PresentedCredential::Token {
+                user: ref presented,
+                org: presented_org,
+                ..
+            } => {
+                assert_eq!((presented.as_str(), presented_org), (user.as_str(), org));
+                checked += 1;
+            }
+            ref other => panic!("{} carried {other:?}", request.path),
+        }
+    }
+    assert!(checked >= 3000, "{checked}");
+}
+
+#[tokio::test(start_paused = true)]
+async fn the_cache_is_bounded_and_eviction_never_interrupts_a_request() {
+    let ts = mock_with_users(300).await;
+    let (service, handle) = layered(&ts, |b| b.max_cached_users(50));
+    // user-0's request is held 5 s at the server while the cache churns through 300 users.
+    ts.inject(
+        "/api/rest/2.0/echo/user-0/-1",
+        Fault::Delay(Duration::from_secs(5)),
+        1,
+    );
+    let slow = tokio::spawn({
+        let service = service.clone();
+        let base = ts.base_url();
+        async move { send(&service, request_as(&base, "user-0", None)).await }
+    });
+    tokio::task::yield_now().await;
+    for i in 1..300 {
+        send(
+            &service,
+            request_as(&ts.base_url(), &format!("user-{i}"), None),
+        )
+        .await
+        .unwrap();
+        assert!(handle.cache_size() <= 50, "{}", handle.cache_size());
+    }
+    assert_eq!(
+        slow.await.unwrap().unwrap(),
+        404,
+        "the evicted user's request went through"
+    );
+    assert!(
+        handle.user_stats("user-0").cached_orgs.is_empty(),
+        "user-0 was evicted"
+    );
+    // Coming back costs one new mint.
+    send(&service, request_as(&ts.base_url(), "user-0", None))
+        .await
+        .unwrap();
+    assert_eq!(ts.login_attempts_for("user-0"), 2);
+}
+
+#[tokio::test(start_paused = true)]
+async fn idle_credentials_are_dropped() {
+    let ts = mock_with_users(10).await;
+    let (service, handle) = layered(&ts, |b| b.idle_timeout(Duration::from_secs(60)));
+    for i in 0..10 {
+        send(
+            &service,
+            request_as(&ts.base_url(), &format!("user-{i}"), None),
+        )
+        .await
+        .unwrap();
+    }
+    assert_eq!(handle.cache_size(), 10);
+    // user-0 stays busy; the others go idle.
+    for _ in 0..12 {
+        tokio::time::sleep(Duration::from_secs(10)).await;
+        send(&service, request_as(&ts.base_url(), "user-0", None))
+            .await
+            .unwrap();
+    }
+    assert_eq!(handle.cache_size(), 1);
+    assert_eq!(handle.user_stats("user-0").cached_orgs, vec![None]);
+}
+
+#[tokio::test(start_paused = true)]
+async fn per_user_handle_operations() {
+    let ts = mock_with_users(2).await;
+    let (service, handle) = layered(&ts, |b| b);
+    for user in ["user-0", "user-1"] {
+        for org in [None, Some(1)] {
+            send(&service, request_as(&ts.base_url(), user, org))
+                .await
+                .unwrap();
+        }
+    }
+    let stats = handle.user_stats("user-0");
+    assert_eq!(
+        (stats.logins, stats.cached_orgs.clone()),
+        (2, vec![None, Some(1)])
+    );
+    assert_eq!(handle.stats().cached_credentials, 4);
+
+    handle.revoke_user("user-0").await.unwrap();
+    assert!(handle.user_stats("user-0").cached_orgs.is_empty());
+    assert_eq!(
+        ts.live_tokens(),
+        2,
+        "only user-1's tokens are alive at the server"
+    );
+    handle.invalidate_user("user-1");
+    assert_eq!(handle.stats().cached_credentials, 0);
+    send(&service, request_as(&ts.base_url(), "user-1", None))
+        .await
+        .unwrap();
+    assert_eq!(handle.user_stats("user-1").logins, 3);
+    // The handle's org is the default for requests that name none.
+    handle.switch_org(2).await.unwrap();
+    send(&service, request_as(&ts.base_url(), "user-1", None))
+        .await
+        .unwrap();
+    assert!(handle.user_stats("user-1").cached_orgs.contains(&Some(2)));
+    assert_eq!(
+        handle.refresh().await.unwrap_err().kind(),
+        ErrorKind::Config
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn users_can_be_created_just_in_time() {
+    let ts = mock_with_users(0).await;
+    let (service, _) = layered(&ts, |b| b);
+    let unknown = send(&service, request_as(&ts.base_url(), "newcomer", None))
+        .await
+        .unwrap_err();
+    assert_eq!(unknown.kind(), ErrorKind::Unauthorized);
+
+    let mut request = request_as(&ts.base_url(), "jit-user", Some(1));
+    request
+        .extensions_mut()
+        .insert(
+            ActAs::user("jit-user")
+                .org(1)
+                .create_if_missing(Provisioning {
+                    email: Some("jit@example.com".into()),
+                    display_name: Some("Just In Time".into()),
+                    groups: vec![],
+                }),
+        );
+    assert_eq!(send(&service, request).await.unwrap(), 404);
+    assert!(matches!(
+        ts.requests().last().unwrap().credential,
+        PresentedCredential::Token { ref user, org: 1, valid: true, .. } if user == "jit-user"
+    ));
+}
+
+#[tokio::test(start_paused = true)]
+async fn the_reqwest_adapter_acts_as_users_too() {
+    let ts = mock_with_users(3).await;
+    let plain = reqwest::Client::new();
+    let auth = ThoughtSpotAuthLayer::builder(ts.base_url())
+        .act_as_users(mock::DEFAULT_SECRET_KEY)
+        .build_middleware(plain.clone())
+        .unwrap();
+    let handle = auth.handle();
+    let client = reqwest_middleware::ClientBuilder::new(plain)
+        .with(auth)
+        .build();
+    let results = join_all((0..300).map(|i| {
+        let user = format!("user-{}", i % 3);
+        client
+            .get(format!("{}/api/rest/2.0/echo/{user}/-1", ts.base_url()))
+            .with_extension(ActAs::user(user))
+            .send()
+    }))
+    .await;
+    assert!(results.into_iter().all(|r| r.unwrap().status() == 404));
+    assert_eq!(handle.stats().logins, 3);
+    let missing = client
+        .get(format!("{}/api/rest/2.0/metadata/search", ts.base_url()))
+        .send()
+        .await;
+    assert!(matches!(
+        missing,
+        Err(reqwest_middleware::Error::Middleware(_))
+    ));
+}

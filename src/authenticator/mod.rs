@@ -656,11 +656,6 @@ impl Core {
         }
     }
 
-    fn rejected(&self) {
-        Counters::bump(&self.counters.rejected_responses);
-        self.rejection_streak.fetch_add(1, Ordering::Relaxed);
-    }
-
     /// Whether a response that was not plainly fine rejected the credential of `generation`, and
     /// why: a 401 does; a beta 500 does if its body says upstream 401, or if it says nothing and
     /// the one check for that generation finds the credential dead.
@@ -680,9 +675,14 @@ impl Core {
     }
 
     /// Records that a response rejected the credential of `generation`, and forgets it.
+    ///
+    /// The rejection streak counts rejected *credentials*, not responses: the many requests in
+    /// flight with one revoked credential are one rejection, and must not delay the relogin.
     pub(crate) fn reject(&self, key: &CacheKey, generation: u64, reason: &'static str) {
-        self.rejected();
-        self.invalidate(key, generation, reason);
+        Counters::bump(&self.counters.rejected_responses);
+        if self.invalidate(key, generation, reason) {
+            self.rejection_streak.fetch_add(1, Ordering::Relaxed);
+        }
     }
 
     /// Counts a replay.

@@ -11,6 +11,7 @@ use http::uri::{Authority, Scheme};
 
 use crate::Error;
 use crate::session::ApiVersion;
+use crate::store::CredentialStore;
 use crate::transport::Transport;
 
 /// The address of a ThoughtSpot cluster: scheme, host, port and an optional path prefix.
@@ -224,6 +225,10 @@ pub(crate) struct Timings {
     pub(crate) token_validity: Option<Duration>,
     /// Time limit of one session call.
     pub(crate) call_timeout: Duration,
+    /// Time limit of one credential store call; past it the replica logs in alone.
+    pub(crate) store_timeout: Duration,
+    /// How long a replica's lease on a fleet-wide login lasts unless renewed.
+    pub(crate) store_lease: Duration,
 }
 
 impl Default for Timings {
@@ -238,6 +243,8 @@ impl Default for Timings {
             session_lifetime: Duration::from_secs(30 * 60),
             token_validity: None,
             call_timeout: crate::session::DEFAULT_CALL_TIMEOUT,
+            store_timeout: DEFAULT_STORE_TIMEOUT,
+            store_lease: DEFAULT_STORE_LEASE,
         }
     }
 }
@@ -250,6 +257,10 @@ pub const DEFAULT_MAX_CACHED_ORGS: usize = 16;
 pub const DEFAULT_MAX_CACHED_USERS: usize = 10_000;
 /// Default time after which an unused cached credential is dropped.
 pub const DEFAULT_IDLE_TIMEOUT: Duration = Duration::from_secs(15 * 60);
+/// Default time limit of one credential store call.
+pub const DEFAULT_STORE_TIMEOUT: Duration = Duration::from_millis(500);
+/// Default lease on a fleet-wide login (renewed while the login runs).
+pub const DEFAULT_STORE_LEASE: Duration = Duration::from_secs(5);
 
 /// Everything the layer needs to know, checked. Built by [`AuthBuilder`].
 #[derive(Clone)]
@@ -267,6 +278,8 @@ pub(crate) struct AuthConfig {
     /// Credentials unused this long are dropped.
     pub(crate) idle_timeout: Duration,
     pub(crate) transport: Option<Arc<dyn Transport>>,
+    /// Where a fleet of replicas shares its credentials; `None`: this process only.
+    pub(crate) store: Option<Arc<dyn CredentialStore>>,
 }
 
 impl AuthConfig {
@@ -306,6 +319,7 @@ pub struct AuthBuilder {
     idle_timeout: Duration,
     allow_insecure_http: bool,
     transport: Option<Arc<dyn Transport>>,
+    store: Option<Arc<dyn CredentialStore>>,
 }
 
 impl fmt::Debug for AuthBuilder {
@@ -315,6 +329,7 @@ impl fmt::Debug for AuthBuilder {
             .field("api", &self.api)
             .field("org", &self.org)
             .field("replay", &self.replay)
+            .field("credential_store", &self.store.is_some())
             .finish_non_exhaustive()
     }
 }
@@ -341,12 +356,21 @@ impl AuthBuilder {
             idle_timeout: DEFAULT_IDLE_TIMEOUT,
             allow_insecure_http: false,
             transport: None,
+            store: None,
         }
     }
 
     /// A builder from the environment: `THOUGHTSPOT_URL`, `THOUGHTSPOT_USERNAME`,
     /// `THOUGHTSPOT_PASSWORD` or `THOUGHTSPOT_SECRET_KEY`, and optionally `THOUGHTSPOT_ORG_ID`,
     /// `THOUGHTSPOT_TOKEN_VALIDITY_SECS` and `THOUGHTSPOT_API` (`v2`, the default, or `beta`).
+    ///
+    /// With the `redis` feature, `THOUGHTSPOT_REDIS_URL` (`redis://` or `rediss://`) shares
+    /// credentials with the rest of the fleet through a [`RedisCredentialStore`], with
+    /// `THOUGHTSPOT_REDIS_USERNAME`, `THOUGHTSPOT_REDIS_PASSWORD` (an ACL user and password,
+    /// if not in the URL) and `THOUGHTSPOT_REDIS_KEY_PREFIX` optionally. Without the feature a
+    /// set `THOUGHTSPOT_REDIS_URL` is an error rather than silently ignored.
+    ///
+    /// [`RedisCredentialStore`]: crate::store::RedisCredentialStore
     pub fn from_env() -> Result<Self, Error> {
         Self::from_lookup(|name| std::env::var(name).ok())
     }
@@ -387,7 +411,42 @@ impl AuthBuilder {
             Some("beta") | Some("BETA") => builder = builder.api(ApiVersion::Beta),
             Some(_) => return Err(Error::config("THOUGHTSPOT_API must be `v2` or `beta`")),
         }
+        if let Some(url) = get("THOUGHTSPOT_REDIS_URL").filter(|v| !v.trim().is_empty()) {
+            builder = builder.redis_from_lookup(url.trim(), &get)?;
+        }
         Ok(builder)
+    }
+
+    #[cfg(feature = "redis")]
+    fn redis_from_lookup(
+        self,
+        url: &str,
+        get: &impl Fn(&str) -> Option<String>,
+    ) -> Result<Self, Error> {
+        let set = |name: &str| get(name).filter(|v| !v.is_empty());
+        let mut store = crate::store::RedisCredentialStore::builder(url);
+        if let Some(user) = set("THOUGHTSPOT_REDIS_USERNAME") {
+            store = store.username(user);
+        }
+        if let Some(password) = set("THOUGHTSPOT_REDIS_PASSWORD") {
+            store = store.password(password);
+        }
+        if let Some(prefix) = set("THOUGHTSPOT_REDIS_KEY_PREFIX") {
+            store = store.key_prefix(prefix);
+        }
+        Ok(self.credential_store(store.build()?))
+    }
+
+    #[cfg(not(feature = "redis"))]
+    fn redis_from_lookup(
+        self,
+        _url: &str,
+        _get: &impl Fn(&str) -> Option<String>,
+    ) -> Result<Self, Error> {
+        Err(Error::config(
+            "THOUGHTSPOT_REDIS_URL is set, but thoughtspot-auth was built without its `redis` \
+             feature",
+        ))
     }
 
     /// Log in as `user` with a password.
@@ -560,6 +619,32 @@ impl AuthBuilder {
         self
     }
 
+    /// Shares credentials with the other replicas of a fleet through `store` (with the `redis`
+    /// feature, a [`RedisCredentialStore`](crate::store::RedisCredentialStore)): one login per
+    /// token lifetime for the whole fleet, one password attempt per backoff window, values
+    /// sealed with a key derived from the password or secret key. The store is consulted only
+    /// when a credential must be made or dropped; if it fails, this replica logs in alone. See
+    /// [`store`](crate::store). Without a store (the default) credentials stay in this process.
+    /// A static [`token`](Self::token) is never shared.
+    pub fn credential_store(mut self, store: impl CredentialStore) -> Self {
+        self.store = Some(Arc::new(store));
+        self
+    }
+
+    /// The time limit of one credential store call (default 500 ms). A store that does not
+    /// answer in time is left alone for a second, and this replica logs in by itself.
+    pub fn credential_store_timeout(mut self, timeout: Duration) -> Self {
+        self.timings.store_timeout = timeout.max(Duration::from_millis(1));
+        self
+    }
+
+    /// How long a replica's lease on a fleet-wide login lasts (default 5 s). The leader renews it
+    /// while its login runs; if the leader dies, another replica takes over when it expires.
+    pub fn credential_store_lease(mut self, lease: Duration) -> Self {
+        self.timings.store_lease = lease.max(Duration::from_millis(30));
+        self
+    }
+
     #[cfg(feature = "reqwest")]
     pub(crate) fn has_transport(&self) -> bool {
         self.transport.is_some()
@@ -613,6 +698,7 @@ impl AuthBuilder {
             max_cached,
             idle_timeout: self.idle_timeout,
             transport: self.transport,
+            store: self.store,
         })
     }
 }
@@ -729,6 +815,34 @@ mod tests {
         ));
         assert_eq!(config.api, ApiVersion::V2);
         assert_eq!(config.org, None);
+    }
+
+    #[test]
+    fn from_env_reads_the_redis_url_without_leaking_its_password() {
+        let mut vars = vec![
+            ("THOUGHTSPOT_URL", "https://ts.example.com"),
+            ("THOUGHTSPOT_USERNAME", "svc"),
+            ("THOUGHTSPOT_PASSWORD", "pw"),
+        ];
+        assert!(env(&vars).unwrap().into_config().unwrap().store.is_none());
+        vars.push((
+            "THOUGHTSPOT_REDIS_URL",
+            "redis://:redis-pw-123@127.0.0.1:6379/0",
+        ));
+        vars.push(("THOUGHTSPOT_REDIS_KEY_PREFIX", "svc:"));
+        let result = env(&vars).and_then(AuthBuilder::into_config);
+        #[cfg(feature = "redis")]
+        assert!(result.unwrap().store.is_some());
+        #[cfg(not(feature = "redis"))]
+        {
+            let error = result.err().unwrap().to_string();
+            assert!(error.contains("`redis` feature"), "{error}");
+            assert!(!error.contains("redis-pw-123"));
+        }
+        vars.retain(|(k, _)| *k != "THOUGHTSPOT_REDIS_URL");
+        vars.push(("THOUGHTSPOT_REDIS_URL", "memcached://:redis-pw-123@host"));
+        let error = env(&vars).err().unwrap().to_string();
+        assert!(!error.contains("redis-pw-123"), "{error}");
     }
 
     #[test]

@@ -122,8 +122,20 @@ pub struct AuthStats {
     pub rejected_responses: u64,
     /// Liveness checks after the beta API's ambiguous 500s.
     pub credential_checks: u64,
-    /// Logins refused without an attempt because a permanent failure's backoff window lasted.
+    /// Logins refused without an attempt because a permanent failure's backoff window lasted
+    /// (this replica's, or one another replica of the fleet shared through the credential store).
     pub refused_by_backoff: u64,
+    /// Credentials adopted from the credential store: logins another replica made (or this one
+    /// made earlier), which this one did not have to make.
+    pub store_adoptions: u64,
+    /// Credentials this replica logged in with and published to the credential store.
+    pub store_publications: u64,
+    /// Credential store calls that failed or took longer than the store time-out; each made
+    /// this replica go on alone (local logins) for a while.
+    pub store_errors: u64,
+    /// Times the credential store became unavailable (one warning each); the replica rejoins
+    /// the store when it answers again.
+    pub store_outages: u64,
     /// Failed login attempts, by reason.
     pub failures: FailureCounts,
     /// The current org.

@@ -51,6 +51,9 @@
 //!   logout, revoke, [`AuthStats`].
 //! - [`session`]: ThoughtSpot's session API, typed, for all three API generations, over any
 //!   [`transport::Transport`].
+//! - [`store`]: a fleet of replicas sharing one credential through a [`store::CredentialStore`]
+//!   (with the `redis` feature, `RedisCredentialStore`): one login per token lifetime for the
+//!   whole fleet, sealed values, lockout safety.
 //! - [`mock`] (feature `mock`): `MockThoughtSpot`, an in-process ThoughtSpot over real HTTP for
 //!   your own tests.
 //!
@@ -69,6 +72,7 @@ mod replay;
 #[cfg(feature = "reqwest")]
 mod reqwest;
 pub mod session;
+pub mod store;
 pub mod transport;
 
 #[cfg(feature = "mock")]

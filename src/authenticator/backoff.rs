@@ -49,6 +49,22 @@ impl Failures {
         window
     }
 
+    /// How many permanent failures in a row were recorded.
+    pub(crate) fn permanent_in_a_row(&self) -> u32 {
+        self.permanent_in_a_row
+    }
+
+    /// Takes on a permanent failure another replica met and shared: blocked until `until`, and
+    /// the count in a row at least `in_a_row`, so later windows keep doubling fleet-wide.
+    pub(crate) fn adopt_permanent(&mut self, error: &Error, until: Instant, in_a_row: u32) {
+        self.permanent_in_a_row = self.permanent_in_a_row.max(in_a_row);
+        let until = match &self.permanent {
+            Some((_, existing)) if *existing > until => *existing,
+            _ => until,
+        };
+        self.permanent = Some((error.clone(), until));
+    }
+
     /// Records a transient failure; returns how long to wait before the next attempt: doubling
     /// with each failure in a row, jittered, and never shorter than `Retry-After`.
     pub(crate) fn record_transient(

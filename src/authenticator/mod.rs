@@ -8,6 +8,7 @@
 //! caller who goes away never cancels it.
 
 mod backoff;
+mod fleet;
 pub(crate) mod login;
 mod slots;
 mod stats;
@@ -29,6 +30,7 @@ use crate::credential::{CacheKey, Credential, Phase};
 use crate::handle::{AuthStats, UserStats};
 use crate::identity::{ActAs, OrgOverride, Provisioning};
 use crate::session::{ApiVersion, ErrorKind, Login, Session};
+use crate::store::Generation;
 use crate::transport::Transport;
 
 use backoff::Failures;
@@ -113,6 +115,8 @@ pub(crate) struct Core {
     /// the password or key again.
     account_failures: Mutex<Failures>,
     pub(crate) counters: Counters,
+    /// The credential store a fleet of replicas shares, if one is configured.
+    fleet: Option<fleet::Fleet>,
     tick: AtomicU64,
     /// A weak reference to this core, for the tasks it starts itself.
     myself: OnceLock<std::sync::Weak<Core>>,
@@ -132,6 +136,23 @@ pub(crate) struct Slot {
     provisioning: Mutex<Option<Arc<Provisioning>>>,
     logins: AtomicU64,
     failed_logins: AtomicU64,
+    /// What this slot knows of its entry in the credential store.
+    fleet: Mutex<fleet::SlotFleet>,
+}
+
+/// Where a published credential came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Origin {
+    /// This replica logged in.
+    Login,
+    /// Another replica logged in and published it to the credential store.
+    Adopted,
+}
+
+/// This flight's lease on a fleet-wide login.
+struct Lease {
+    holder: Generation,
+    held: bool,
 }
 
 struct Flight {
@@ -160,6 +181,7 @@ impl Slot {
             provisioning: Mutex::new(None),
             logins: AtomicU64::new(0),
             failed_logins: AtomicU64::new(0),
+            fleet: Mutex::new(fleet::SlotFleet::default()),
         }
     }
 
@@ -201,6 +223,7 @@ impl Core {
         if let Some(transport) = &config.transport {
             let _ = session.set(build_session(&config, transport.clone()));
         }
+        let fleet = fleet::Fleet::new(&config);
         let core = Arc::new(Self {
             current_org: AtomicI64::new(config.org.unwrap_or(NO_ORG)),
             config,
@@ -212,6 +235,7 @@ impl Core {
             rejection_streak: AtomicU32::new(0),
             account_failures: Mutex::new(Failures::default()),
             counters: Counters::default(),
+            fleet,
             tick: AtomicU64::new(0),
             myself: OnceLock::new(),
         });
@@ -426,8 +450,28 @@ impl Core {
     }
 
     /// Logs in for `slot`, living through transient failures until the login deadline, and
-    /// refusing to try at all while a permanent failure's window lasts.
+    /// refusing to try at all while a permanent failure's window lasts. With a credential store,
+    /// the fleet protocol decides first whether this replica logs in at all (see `fleet`).
     async fn run_flight(self: &Arc<Self>, slot: &Arc<Slot>) -> Result<Arc<Credential>, Error> {
+        let Some(fleet) = &self.fleet else {
+            return self.flight_loop(slot, None).await;
+        };
+        let mut lease = Lease {
+            holder: Generation::random(),
+            held: false,
+        };
+        let result = self.flight_loop(slot, Some(&mut lease)).await;
+        if lease.held {
+            fleet.release(&self.counters, &slot.key, lease.holder).await;
+        }
+        result
+    }
+
+    async fn flight_loop(
+        self: &Arc<Self>,
+        slot: &Arc<Slot>,
+        mut lease: Option<&mut Lease>,
+    ) -> Result<Arc<Credential>, Error> {
         let timings = self.config.timings;
         let deadline = Instant::now() + timings.login_deadline;
         let mut last_error = None;
@@ -466,6 +510,54 @@ impl Core {
                 tokio::time::sleep_until(at).await;
             }
             let session = self.session()?;
+            let mut leading = None;
+            if let (Some(fleet), Some(lease)) = (&self.fleet, lease.as_deref_mut()) {
+                match fleet
+                    .before_login(
+                        &self.counters,
+                        &slot.key,
+                        &slot.fleet,
+                        lease.holder,
+                        deadline,
+                    )
+                    .await
+                {
+                    fleet::Step::Adopt(adopted) => {
+                        lease.held = false;
+                        let credential = self.adopt(slot, adopted)?;
+                        lock(&slot.failures).reset();
+                        return Ok(credential);
+                    }
+                    fleet::Step::Blocked {
+                        error,
+                        until,
+                        in_a_row,
+                    } => {
+                        lease.held = false;
+                        Counters::bump(&self.counters.refused_by_backoff);
+                        lock(self.failures_for(slot, &error))
+                            .adopt_permanent(&error, until, in_a_row);
+                        tracing::warn!(
+                            user = slot.key.user.as_deref(),
+                            org = ?slot.key.org,
+                            %error,
+                            "another replica's ThoughtSpot login failed permanently; not trying \
+                             these credentials until its window ends"
+                        );
+                        return Err(error);
+                    }
+                    fleet::Step::Lead => {
+                        lease.held = true;
+                        leading = Some(lease.holder);
+                    }
+                    fleet::Step::Alone => {}
+                    fleet::Step::TimedOut => {
+                        return Err(last_error.unwrap_or_else(|| {
+                            Error::Transport(crate::transport::TransportError::timeout())
+                        }));
+                    }
+                }
+            }
             let span = tracing::info_span!(
                 "thoughtspot.login",
                 user = slot.key.user.as_deref(),
@@ -477,11 +569,22 @@ impl Core {
             Counters::bump(&self.counters.login_attempts);
             let provisioning = lock(&slot.provisioning).clone();
             let attempt = login::login(session, &self.config, &slot.key, provisioning.as_deref())
-                .instrument(span.clone())
-                .await;
+                .instrument(span.clone());
+            let attempt = match (&self.fleet, leading) {
+                (Some(fleet), Some(holder)) => {
+                    fleet
+                        .renewing(&self.counters, &slot.key, holder, attempt)
+                        .await
+                }
+                _ => attempt.await,
+            };
             match attempt {
                 Ok(login) => {
-                    let credential = self.publish(slot, login)?;
+                    let sent_at = login.sent_at;
+                    let (user, org) = (login.user.clone(), login.org);
+                    let stored = self.fleet.as_ref().map(|_| Generation::random());
+                    let credential =
+                        self.publish_as(slot, login, Origin::Login, stored.map(|g| (g, sent_at)))?;
                     span.record("generation", credential.generation);
                     if let Some(lifetime) = credential.lifetime {
                         span.record("lifetime_secs", lifetime.as_secs_f64());
@@ -490,6 +593,26 @@ impl Core {
                     span.in_scope(|| tracing::info!("logged in to ThoughtSpot"));
                     lock(&slot.failures).reset();
                     lock(&self.account_failures).reset();
+                    if let (Some(fleet), Some(stored), Some(lifetime)) =
+                        (&self.fleet, stored, credential.lifetime)
+                    {
+                        fleet
+                            .publish(
+                                &self.counters,
+                                &slot.key,
+                                leading,
+                                stored,
+                                &credential.session,
+                                lifetime,
+                                sent_at,
+                                user,
+                                org,
+                            )
+                            .await;
+                        if let Some(lease) = lease.as_deref_mut() {
+                            lease.held = false;
+                        }
+                    }
                     return Ok(credential);
                 }
                 Err(error) if error.is_permanent() => {
@@ -497,13 +620,11 @@ impl Core {
                     slot.failed_logins.fetch_add(1, Ordering::Relaxed);
                     // Bad credentials are the account's, not one org's; in multi-user mode
                     // they are one user's.
-                    let failures =
-                        if error.kind() == ErrorKind::Unauthorized && !self.config.multi_user() {
-                            &self.account_failures
-                        } else {
-                            &slot.failures
-                        };
-                    let window = lock(failures).record_permanent(&error, Instant::now(), &timings);
+                    let (window, in_a_row) = {
+                        let mut failures = lock(self.failures_for(slot, &error));
+                        let window = failures.record_permanent(&error, Instant::now(), &timings);
+                        (window, failures.permanent_in_a_row())
+                    };
                     span.record("outcome", tracing::field::debug(error.kind()));
                     span.in_scope(|| {
                         tracing::warn!(
@@ -512,6 +633,21 @@ impl Core {
                             "ThoughtSpot login failed permanently; not trying these credentials again for a while"
                         )
                     });
+                    if let Some(fleet) = &self.fleet {
+                        fleet
+                            .record_failure(
+                                &self.counters,
+                                &slot.key,
+                                leading,
+                                &error,
+                                window,
+                                in_a_row,
+                            )
+                            .await;
+                        if let Some(lease) = lease.as_deref_mut() {
+                            lease.held = false;
+                        }
+                    }
                     return Err(error);
                 }
                 Err(error) => {
@@ -523,15 +659,68 @@ impl Core {
                     span.in_scope(|| {
                         tracing::warn!(%error, retry_in_ms = delay.as_millis() as u64, "ThoughtSpot login failed; retrying")
                     });
+                    if let (Some(fleet), Some(holder)) = (&self.fleet, leading) {
+                        // The fleet waits for this replica's next attempt, not makes its own.
+                        fleet.hold(&self.counters, &slot.key, holder, delay).await;
+                    }
                     last_error = Some(error);
                 }
             }
         }
     }
 
+    /// Where a permanent failure is remembered: bad credentials are the account's (every org)
+    /// except in multi-user mode, where they are one user's; everything else the slot's.
+    fn failures_for<'a>(&'a self, slot: &'a Slot, error: &Error) -> &'a Mutex<Failures> {
+        if error.kind() == ErrorKind::Unauthorized && !self.config.multi_user() {
+            &self.account_failures
+        } else {
+            &slot.failures
+        }
+    }
+
+    /// Makes a credential another replica published the slot's, its lifetime what the store
+    /// said was left, counted from when this replica asked.
+    fn adopt(
+        self: &Arc<Self>,
+        slot: &Arc<Slot>,
+        adopted: fleet::Adopted,
+    ) -> Result<Arc<Credential>, Error> {
+        let login = Login {
+            credential: adopted.credential,
+            lifetime: Some(adopted.remaining),
+            user: adopted.user,
+            org: adopted.org,
+            sent_at: adopted.asked_at,
+        };
+        let credential = self.publish_as(
+            slot,
+            login,
+            Origin::Adopted,
+            Some((adopted.generation, adopted.minted_at)),
+        )?;
+        tracing::info!(
+            user = slot.key.user.as_deref(),
+            org = ?slot.key.org,
+            generation = credential.generation,
+            remaining_secs = adopted.remaining.as_secs_f64(),
+            "adopted a ThoughtSpot credential another replica published"
+        );
+        Ok(credential)
+    }
+
     /// Makes a login the slot's credential (and the hot path's, if it is the current org's), and
     /// arms the timer that moves it through its phases.
-    fn publish(self: &Arc<Self>, slot: &Arc<Slot>, login: Login) -> Result<Arc<Credential>, Error> {
+    ///
+    /// `stored` is the credential's generation in the credential store, if it has one, and when
+    /// it was minted.
+    fn publish_as(
+        self: &Arc<Self>,
+        slot: &Arc<Slot>,
+        login: Login,
+        origin: Origin,
+        stored: Option<(Generation, Instant)>,
+    ) -> Result<Arc<Credential>, Error> {
         let generation = self.generation.fetch_add(1, Ordering::Relaxed) + 1;
         let lifetime = match (&self.config.source, login.lifetime) {
             (Source::Static(_), _) => None,
@@ -553,12 +742,20 @@ impl Core {
             soft_at,
             hard_at,
         ));
-        let previous = slot.credential.swap(Some(credential.clone()));
-        if previous.is_some() {
-            Counters::bump(&self.counters.refreshes);
+        if let Some((stored, minted_at)) = stored {
+            lock(&slot.fleet).holding(generation, stored, minted_at);
         }
-        Counters::bump(&self.counters.logins);
-        slot.logins.fetch_add(1, Ordering::Relaxed);
+        let previous = slot.credential.swap(Some(credential.clone()));
+        match origin {
+            Origin::Login => {
+                if previous.is_some() {
+                    Counters::bump(&self.counters.refreshes);
+                }
+                Counters::bump(&self.counters.logins);
+                slot.logins.fetch_add(1, Ordering::Relaxed);
+            }
+            Origin::Adopted => Counters::bump(&self.counters.store_adoptions),
+        }
         self.mirror_if_current(&credential);
         let timer = match (soft_at, hard_at) {
             (Some(soft_at), Some(hard_at)) => {
@@ -616,6 +813,10 @@ impl Core {
                         current.clone()
                     }
                 });
+                if forgotten && self.fleet.is_some() {
+                    // The next login removes it from the store too, if it is still there.
+                    lock(&slot.fleet).dropped(generation);
+                }
                 forgotten
             })
             .unwrap_or(false);
@@ -804,6 +1005,9 @@ impl Core {
         for slot in self.slots.all().iter().filter(|s| matches(&s.key)) {
             if let Some(c) = slot.credential.swap(None) {
                 Counters::bump(&self.counters.invalidations);
+                if self.fleet.is_some() {
+                    lock(&slot.fleet).dropped(c.generation);
+                }
                 dropped.push(c);
             }
             if let Some(timer) = lock(&slot.timer).take() {

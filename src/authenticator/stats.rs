@@ -15,6 +15,10 @@ pub(crate) struct Counters {
     pub(crate) rejected_responses: AtomicU64,
     pub(crate) credential_checks: AtomicU64,
     pub(crate) refused_by_backoff: AtomicU64,
+    pub(crate) store_adoptions: AtomicU64,
+    pub(crate) store_publications: AtomicU64,
+    pub(crate) store_errors: AtomicU64,
+    pub(crate) store_outages: AtomicU64,
     failures: [AtomicU64; 9],
 }
 
@@ -53,6 +57,10 @@ impl Counters {
             rejected_responses: get(&self.rejected_responses),
             credential_checks: get(&self.credential_checks),
             refused_by_backoff: get(&self.refused_by_backoff),
+            store_adoptions: get(&self.store_adoptions),
+            store_publications: get(&self.store_publications),
+            store_errors: get(&self.store_errors),
+            store_outages: get(&self.store_outages),
             failures: FailureCounts {
                 unauthorized: f(0),
                 forbidden: f(1),

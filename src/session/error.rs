@@ -158,6 +158,85 @@ impl Error {
     }
 }
 
+/// A permanent login failure as a fleet of replicas shares it through a credential store: enough
+/// to rebuild an [`Error`] of the same kind with the same ThoughtSpot detail (status, code,
+/// message, incident and trace ids), but not the raw body.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub(crate) struct SharedError {
+    kind: String,
+    status: u16,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    upstream: Option<u16>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    code: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    message: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    incident: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    trace: Option<String>,
+}
+
+impl Error {
+    /// The parts of a permanent failure ThoughtSpot answered, to share with other replicas;
+    /// `None` for errors that are this replica's own (configuration, transport, shutdown).
+    pub(crate) fn to_shared(&self) -> Option<SharedError> {
+        let kind = match self {
+            Self::Unauthorized(_) => "unauthorized",
+            Self::Forbidden(_) => "forbidden",
+            Self::BadRequest(_) => "bad_request",
+            Self::MalformedResponse(m) => {
+                return Some(SharedError {
+                    kind: "malformed".into(),
+                    status: m.status.as_u16(),
+                    upstream: None,
+                    code: None,
+                    message: Some(m.reason.clone()),
+                    incident: None,
+                    trace: None,
+                });
+            }
+            _ => return None,
+        };
+        let f = self.api_failure()?;
+        Some(SharedError {
+            kind: kind.into(),
+            status: f.status().as_u16(),
+            upstream: f.upstream_status().map(|s| s.as_u16()),
+            code: f.code(),
+            message: f.inner.message.clone(),
+            incident: f.inner.incident_id.clone(),
+            trace: f.inner.trace_id.clone(),
+        })
+    }
+
+    /// Rebuilds the error another replica shared; `None` if the parts make no sense.
+    pub(crate) fn from_shared(shared: SharedError) -> Option<Self> {
+        let status = StatusCode::from_u16(shared.status).ok()?;
+        if shared.kind == "malformed" {
+            return Some(Self::malformed(status, shared.message.unwrap_or_default()));
+        }
+        let failure = ApiFailure {
+            inner: std::sync::Arc::new(FailureDetail {
+                status,
+                upstream_status: shared.upstream.and_then(|s| StatusCode::from_u16(s).ok()),
+                code: shared.code,
+                message: shared.message,
+                incident_id: shared.incident,
+                trace_id: shared.trace,
+                retry_after: None,
+                raw_body: Bytes::new(),
+            }),
+        };
+        match shared.kind.as_str() {
+            "unauthorized" => Some(Self::Unauthorized(failure)),
+            "forbidden" => Some(Self::Forbidden(failure)),
+            "bad_request" => Some(Self::BadRequest(failure)),
+            _ => None,
+        }
+    }
+}
+
 /// ThoughtSpot's error answer: status, ThoughtSpot code, incident id and message, as far as the
 /// body carried them. The raw body is kept too (see [`ApiFailure::raw_body`]).
 #[derive(Clone, PartialEq, Eq)]
@@ -644,6 +723,28 @@ mod tests {
         assert!(!e.to_string().contains("tok-SECRET-123"));
         assert!(!format!("{e:?}").contains("tok-SECRET-123"));
         assert!(!String::from_utf8_lossy(f.raw_body()).contains("tok-SECRET-123"));
+    }
+
+    #[test]
+    fn shared_errors_rebuild_the_same_kind_and_detail() {
+        let original = classify_json(
+            ApiVersion::V2,
+            403,
+            r#"{"error":{"message":{"code":10023,"debug":"User is locked","incident_id_guid":"inc-7"}}}"#,
+        );
+        let json = serde_json::to_string(&original.to_shared().unwrap()).unwrap();
+        let rebuilt = Error::from_shared(serde_json::from_str(&json).unwrap()).unwrap();
+        assert_eq!(rebuilt.kind(), ErrorKind::Forbidden);
+        assert_eq!(rebuilt.to_string(), original.to_string());
+        let malformed = Error::malformed(StatusCode::OK, "no token");
+        let rebuilt = Error::from_shared(malformed.to_shared().unwrap()).unwrap();
+        assert_eq!(rebuilt.to_string(), malformed.to_string());
+        assert!(Error::Shutdown.to_shared().is_none());
+        assert!(
+            classify_json(ApiVersion::V2, 503, "{}")
+                .to_shared()
+                .is_none()
+        );
     }
 
     #[test]

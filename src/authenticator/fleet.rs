@@ -1,0 +1,553 @@
+//! The fleet protocol: how replicas that share a [`CredentialStore`] make one login where each
+//! would make its own. Used by `run_flight` (before and after a login), `publish` and
+//! `invalidate`; never by the hot path.
+//!
+//! Per cache key (user, org) the store holds, under keyed-hash names:
+//! - `cred:…` — the sealed credential, its generation, time to live = its remaining lifetime;
+//! - `lease:…` — who is logging in now (a random holder id), a few seconds, renewed while the
+//!   login runs;
+//! - `fail:…` — a sealed permanent failure, time to live = its backoff window (in single-user
+//!   modes bad credentials are the account's: they go under the org `*`, as locally).
+//!
+//! Before logging in a replica removes a credential it saw rejected (compare-and-delete on its
+//! generation), then reads: a stored failure → every waiter gets it; a fresh credential that is
+//! not the one it already holds → adopt it; otherwise take the lease and log in, or, if another
+//! replica holds it, poll until something is published, the lease frees, or the deadline comes.
+
+use std::sync::Mutex;
+use std::time::Duration;
+
+use futures_util::future::Either;
+use secrecy::ExposeSecret;
+use tokio::time::Instant;
+use zeroize::Zeroizing;
+
+use super::{Counters, lock};
+use crate::Error;
+use crate::config::{AuthConfig, Secret, Source};
+use crate::credential::{CacheKey, SessionCookies, SessionCredential};
+use crate::session::error::SharedError;
+use crate::store::sealed::Keys;
+use crate::store::{CredentialStore, Generation, StoreFuture, StoredEntry};
+
+/// After a failed store call, the store is left alone this long.
+const RETRY_AFTER_OUTAGE: Duration = Duration::from_secs(1);
+/// Waiting for another replica's login: the first pause between looks, doubling to the longest.
+const FIRST_POLL: Duration = Duration::from_millis(25);
+const LONGEST_POLL: Duration = Duration::from_millis(200);
+
+/// A replica's side of the fleet: the store, the keys that seal for it, its health.
+pub(crate) struct Fleet {
+    store: std::sync::Arc<dyn CredentialStore>,
+    keys: Keys,
+    /// The configured user in single-user modes (multi-user keys name their own).
+    user: Option<String>,
+    multi_user: bool,
+    timeout: Duration,
+    lease: Duration,
+    margin: Duration,
+    health: Mutex<Health>,
+}
+
+#[derive(Default)]
+struct Health {
+    down: bool,
+    retry_at: Option<Instant>,
+}
+
+/// What a cache slot remembers of the store.
+#[derive(Debug, Default)]
+pub(crate) struct SlotFleet {
+    /// The credential the slot holds: its local generation, its stored generation, and when
+    /// it was minted (on the local clock; estimated for an adopted one).
+    held: Option<(u64, Generation, Instant)>,
+    /// The last credential rejected (or dropped) here: its stored generation, whether that has
+    /// been removed from the store yet, and when it was minted. Neither it nor anything minted
+    /// before it is adopted: a revocation kills every older token too, and a credential left in
+    /// the store while it was out of reach may be one of them.
+    rejected: Option<Rejected>,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Rejected {
+    generation: Generation,
+    removed: bool,
+    minted_at: Instant,
+}
+
+impl SlotFleet {
+    /// The slot now holds local generation `local`, stored as `stored`, minted at `minted_at`.
+    pub(crate) fn holding(&mut self, local: u64, stored: Generation, minted_at: Instant) {
+        self.held = Some((local, stored, minted_at));
+    }
+
+    /// The credential of local generation `local` was rejected or dropped.
+    pub(crate) fn dropped(&mut self, local: u64) {
+        if let Some((l, generation, minted_at)) = self.held {
+            if l == local {
+                self.rejected = Some(Rejected {
+                    generation,
+                    removed: false,
+                    minted_at,
+                });
+                self.held = None;
+            }
+        }
+    }
+}
+
+/// What the store says about a login that is due.
+pub(crate) enum Step {
+    /// A fresh credential another replica published: use it.
+    Adopt(Adopted),
+    /// A permanent failure another replica met, in its window until `until`.
+    Blocked {
+        error: Error,
+        until: Instant,
+        in_a_row: u32,
+    },
+    /// This replica holds the lease: log in, then publish.
+    Lead,
+    /// No store now (down or slow): log in alone.
+    Alone,
+    /// Another replica's login did not end before the deadline.
+    TimedOut,
+}
+
+/// A credential read from the store.
+pub(crate) struct Adopted {
+    pub(crate) credential: SessionCredential,
+    pub(crate) generation: Generation,
+    /// Its remaining lifetime when asked for.
+    pub(crate) remaining: Duration,
+    /// When it was minted, estimated on the local clock.
+    pub(crate) minted_at: Instant,
+    /// When it was asked for, on the local clock: the remaining lifetime counts from here.
+    pub(crate) asked_at: Instant,
+    pub(crate) user: Option<String>,
+    pub(crate) org: Option<i64>,
+}
+
+/// A credential as sealed into the store.
+#[derive(serde::Serialize, serde::Deserialize)]
+struct SealedCredential {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    token: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    jsessionid: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    client_id: Option<String>,
+    /// The lifetime the login was granted (not what is left of it).
+    lifetime_ms: u64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    user: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    org: Option<i64>,
+}
+
+/// A permanent failure as sealed into the store.
+#[derive(serde::Serialize, serde::Deserialize)]
+struct SealedFailure {
+    error: SharedError,
+    in_a_row: u32,
+}
+
+struct Names {
+    cred: String,
+    lease: String,
+    fail: String,
+    account_fail: Option<String>,
+}
+
+impl Fleet {
+    /// The fleet side of `config`, if it has a store and a secret to seal with.
+    pub(crate) fn new(config: &AuthConfig) -> Option<Self> {
+        let store = config.store.clone()?;
+        let (secret, secret_kind, user) = match &config.source {
+            Source::Login {
+                user,
+                secret: Secret::Password(p),
+            } => (p, "password", Some(user.clone())),
+            Source::Login {
+                user,
+                secret: Secret::SecretKey(k),
+            } => (k, "secret-key", Some(user.clone())),
+            Source::ActAs { secret_key } => (secret_key, "act-as", None),
+            Source::Static(_) => {
+                tracing::info!(
+                    "a static token is never shared through the credential store: it has no \
+                     secret to seal with and is never renewed"
+                );
+                return None;
+            }
+        };
+        let context = format!(
+            "{}\n{:?}\n{:?}\n{secret_kind}",
+            config.base, config.api, config.kind
+        );
+        Some(Self {
+            store,
+            keys: Keys::derive(secret.expose_secret().as_bytes(), &context),
+            user,
+            multi_user: config.multi_user(),
+            timeout: config.timings.store_timeout,
+            lease: config.timings.store_lease,
+            margin: config.timings.refresh_margin,
+            health: Mutex::new(Health::default()),
+        })
+    }
+
+    fn names(&self, key: &CacheKey) -> Names {
+        let user = key
+            .user
+            .as_deref()
+            .or(self.user.as_deref())
+            .unwrap_or_default()
+            .as_bytes();
+        let org = key.org.map_or_else(|| "-".to_owned(), |o| o.to_string());
+        let parts: [&[u8]; 2] = [user, org.as_bytes()];
+        Names {
+            cred: self.keys.name("cred", &parts),
+            lease: self.keys.name("lease", &parts),
+            fail: self.keys.name("fail", &parts),
+            account_fail: (!self.multi_user).then(|| self.keys.name("fail", &[user, b"*"])),
+        }
+    }
+
+    // ----- health ------------------------------------------------------------------------------
+
+    fn available(&self) -> bool {
+        let health = lock(&self.health);
+        !health.down || health.retry_at.is_none_or(|t| Instant::now() >= t)
+    }
+
+    /// Runs one store call within the time limit. `None` if it failed: the store is then left
+    /// alone for a while, with one warning per outage.
+    async fn call<T>(&self, counters: &Counters, call: StoreFuture<'_, T>) -> Option<T> {
+        let error = match tokio::time::timeout(self.timeout, call).await {
+            Ok(Ok(value)) => {
+                let mut health = lock(&self.health);
+                if health.down {
+                    health.down = false;
+                    health.retry_at = None;
+                    tracing::info!(
+                        "the credential store answers again: sharing ThoughtSpot credentials \
+                         with the fleet again"
+                    );
+                }
+                return Some(value);
+            }
+            Ok(Err(error)) => error.to_string(),
+            Err(_) => format!("no answer within {} ms", self.timeout.as_millis()),
+        };
+        Counters::bump(&counters.store_errors);
+        let mut health = lock(&self.health);
+        health.retry_at = Some(Instant::now() + RETRY_AFTER_OUTAGE);
+        if !health.down {
+            health.down = true;
+            Counters::bump(&counters.store_outages);
+            tracing::warn!(
+                %error,
+                "the credential store is unavailable: logging in to ThoughtSpot without it \
+                 until it answers again"
+            );
+        }
+        None
+    }
+
+    // ----- before a login ----------------------------------------------------------------------
+
+    /// What to do for a login that is due for `key`: adopt, refuse, lead, or go alone. Waits
+    /// (polling) while another replica logs in, never past `deadline`.
+    pub(crate) async fn before_login(
+        &self,
+        counters: &Counters,
+        key: &CacheKey,
+        slot: &Mutex<SlotFleet>,
+        holder: Generation,
+        deadline: Instant,
+    ) -> Step {
+        if !self.available() {
+            return Step::Alone;
+        }
+        let names = self.names(key);
+        let (held, rejected) = {
+            let state = lock(slot);
+            (state.held.map(|(_, g, _)| g), state.rejected)
+        };
+        if let Some(r) = rejected.filter(|r| !r.removed) {
+            // Only if it is still the one rejected here: a newer one stays.
+            if self
+                .call(counters, self.store.remove_if(&names.cred, r.generation))
+                .await
+                .is_none()
+            {
+                return Step::Alone;
+            }
+            if let Some(r) = lock(slot)
+                .rejected
+                .as_mut()
+                .filter(|x| x.generation == r.generation)
+            {
+                r.removed = true;
+            }
+        }
+        // Not the one held (it is due for a refresh), not the one rejected, nothing older.
+        let adoptable = |a: &Adopted| {
+            Some(a.generation) != held
+                && rejected
+                    .is_none_or(|r| a.generation != r.generation && a.minted_at > r.minted_at)
+        };
+        let mut read: Vec<String> = vec![names.cred.clone(), names.fail.clone()];
+        read.extend(names.account_fail.clone());
+        let mut pause = FIRST_POLL;
+        let mut leading = false;
+        loop {
+            let asked_at = Instant::now();
+            let Some(entries) = self.call(counters, self.store.read(&read)).await else {
+                return if leading { Step::Lead } else { Step::Alone };
+            };
+            for (name, entry) in read.iter().zip(&entries).skip(1) {
+                if let Some((error, in_a_row)) = entry
+                    .as_ref()
+                    .and_then(|entry| self.open_failure(name, entry))
+                {
+                    if leading {
+                        self.release(counters, key, holder).await;
+                    }
+                    let remaining = entries_ttl(entry);
+                    return Step::Blocked {
+                        error,
+                        until: asked_at + remaining,
+                        in_a_row,
+                    };
+                }
+            }
+            if let Some(adopted) = entries
+                .first()
+                .and_then(Option::as_ref)
+                .and_then(|entry| self.open_credential(&names.cred, entry, asked_at))
+                .filter(adoptable)
+            {
+                if leading {
+                    self.release(counters, key, holder).await;
+                }
+                return Step::Adopt(adopted);
+            }
+            if leading {
+                return Step::Lead;
+            }
+            match self
+                .call(
+                    counters,
+                    self.store.try_lease(&names.lease, holder, self.lease),
+                )
+                .await
+            {
+                None => return Step::Alone,
+                // Look once more: a leader may have published between our read and its release.
+                Some(true) => leading = true,
+                Some(false) => {
+                    let now = Instant::now();
+                    if now >= deadline {
+                        return Step::TimedOut;
+                    }
+                    tokio::time::sleep_until((now + pause).min(deadline)).await;
+                    pause = (pause * 2).min(LONGEST_POLL);
+                }
+            }
+        }
+    }
+
+    fn open_credential(
+        &self,
+        name: &str,
+        entry: &StoredEntry,
+        asked_at: Instant,
+    ) -> Option<Adopted> {
+        let plain = Zeroizing::new(self.keys.open(name, &entry.generation, &entry.value)?);
+        let sealed: SealedCredential = serde_json::from_slice(&plain).ok()?;
+        let lifetime = Duration::from_millis(sealed.lifetime_ms);
+        // Adopt only what is not due for a refresh already (the soft deadline's margin, without
+        // jitter): else this replica would refresh it at once.
+        if entry.ttl <= self.margin.min(lifetime / 10) {
+            return None;
+        }
+        let credential = match (&sealed.token, &sealed.jsessionid) {
+            (Some(token), _) => SessionCredential::bearer(token.as_str()).ok()?,
+            (None, Some(jsessionid)) => SessionCredential::cookies(SessionCookies::new(
+                jsessionid.as_str(),
+                sealed.client_id.clone(),
+            ))
+            .ok()?,
+            (None, None) => return None,
+        };
+        Some(Adopted {
+            credential,
+            generation: entry.generation,
+            remaining: entry.ttl,
+            minted_at: asked_at
+                .checked_sub(lifetime.saturating_sub(entry.ttl))
+                .unwrap_or(asked_at),
+            asked_at,
+            user: sealed.user,
+            org: sealed.org,
+        })
+    }
+
+    fn open_failure(&self, name: &str, entry: &StoredEntry) -> Option<(Error, u32)> {
+        let plain = Zeroizing::new(self.keys.open(name, &entry.generation, &entry.value)?);
+        let sealed: SealedFailure = serde_json::from_slice(&plain).ok()?;
+        Some((Error::from_shared(sealed.error)?, sealed.in_a_row))
+    }
+
+    // ----- during and after a login ------------------------------------------------------------
+
+    /// Runs `login` while renewing the lease of `key` every third of its time, so that the lease
+    /// outlives a slow login but not a dead leader.
+    pub(crate) async fn renewing<F: std::future::Future>(
+        &self,
+        counters: &Counters,
+        key: &CacheKey,
+        holder: Generation,
+        login: F,
+    ) -> F::Output {
+        let name = self.names(key).lease;
+        let renew = async {
+            loop {
+                tokio::time::sleep(self.lease / 3).await;
+                let _ = self
+                    .call(counters, self.store.try_lease(&name, holder, self.lease))
+                    .await;
+            }
+        };
+        let login = std::pin::pin!(login);
+        let renew = std::pin::pin!(renew);
+        match futures_util::future::select(login, renew).await {
+            Either::Left((output, _)) => output,
+            Either::Right(((), _)) => unreachable!("the renewal loop never ends"),
+        }
+    }
+
+    /// Publishes a credential this replica logged in with, and releases the lease.
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) async fn publish(
+        &self,
+        counters: &Counters,
+        key: &CacheKey,
+        holder: Option<Generation>,
+        generation: Generation,
+        credential: &SessionCredential,
+        lifetime: Duration,
+        sent_at: Instant,
+        user: Option<String>,
+        org: Option<i64>,
+    ) {
+        if !self.available() {
+            return;
+        }
+        let names = self.names(key);
+        let remaining = lifetime.saturating_sub(sent_at.elapsed());
+        if remaining > Duration::from_millis(1) {
+            let cookies = credential.session_cookies();
+            let sealed = SealedCredential {
+                token: credential.token().map(|t| t.expose_secret().to_owned()),
+                jsessionid: cookies.map(|c| c.jsessionid().expose_secret().to_owned()),
+                client_id: cookies
+                    .and_then(|c| c.client_id())
+                    .map(|c| c.expose_secret().to_owned()),
+                lifetime_ms: u64::try_from(lifetime.as_millis()).unwrap_or(u64::MAX),
+                user,
+                org,
+            };
+            let plain = Zeroizing::new(serde_json::to_vec(&sealed).unwrap_or_default());
+            drop(sealed);
+            let value = self.keys.seal(&names.cred, &generation, &plain);
+            let entry = StoredEntry {
+                generation,
+                value: value.into(),
+                ttl: remaining,
+            };
+            if self
+                .call(counters, self.store.write(&names.cred, entry))
+                .await
+                .is_some()
+            {
+                Counters::bump(&counters.store_publications);
+            }
+        }
+        if let Some(holder) = holder {
+            self.release(counters, key, holder).await;
+        }
+    }
+
+    /// Shares a permanent failure for its window (so no other replica tries the same secret
+    /// meanwhile), and releases the lease.
+    pub(crate) async fn record_failure(
+        &self,
+        counters: &Counters,
+        key: &CacheKey,
+        holder: Option<Generation>,
+        error: &Error,
+        window: Duration,
+        in_a_row: u32,
+    ) {
+        if !self.available() {
+            return;
+        }
+        if let Some(shared) = error.to_shared() {
+            let names = self.names(key);
+            let name = match &names.account_fail {
+                Some(account) if error.kind() == crate::ErrorKind::Unauthorized => account,
+                _ => &names.fail,
+            };
+            let generation = Generation::random();
+            let plain = Zeroizing::new(
+                serde_json::to_vec(&SealedFailure {
+                    error: shared,
+                    in_a_row,
+                })
+                .unwrap_or_default(),
+            );
+            let entry = StoredEntry {
+                generation,
+                value: self.keys.seal(name, &generation, &plain).into(),
+                ttl: window,
+            };
+            let _ = self.call(counters, self.store.write(name, entry)).await;
+        }
+        if let Some(holder) = holder {
+            self.release(counters, key, holder).await;
+        }
+    }
+
+    /// A transient failure: keep the lease through the backoff, so that the fleet waits for this
+    /// replica's next attempt instead of making its own.
+    pub(crate) async fn hold(
+        &self,
+        counters: &Counters,
+        key: &CacheKey,
+        holder: Generation,
+        delay: Duration,
+    ) {
+        let name = self.names(key).lease;
+        let _ = self
+            .call(
+                counters,
+                self.store.try_lease(&name, holder, delay + self.lease),
+            )
+            .await;
+    }
+
+    /// Gives the lease of `key` up, if `holder` still holds it.
+    pub(crate) async fn release(&self, counters: &Counters, key: &CacheKey, holder: Generation) {
+        let name = self.names(key).lease;
+        let _ = self
+            .call(counters, self.store.remove_if(&name, holder))
+            .await;
+    }
+}
+
+fn entries_ttl(entry: &Option<StoredEntry>) -> Duration {
+    entry.as_ref().map_or(Duration::ZERO, |e| e.ttl)
+}

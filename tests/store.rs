@@ -1,0 +1,287 @@
+//! The fleet protocol on tokio's paused clock: several layers ("replicas") in one process share
+//! a `MemoryCredentialStore` and behave like one client. The same protocol against a real
+//! `redis-server` is in `tests/fleet.rs` (feature `redis`).
+
+mod common;
+
+use std::time::Duration;
+
+use futures_util::future::join_all;
+use thoughtspot_auth::mock::{self, Fault, MockThoughtSpot};
+use thoughtspot_auth::store::MemoryCredentialStore;
+use thoughtspot_auth::{AuthBuilder, AuthHandle, ErrorKind, ThoughtSpotAuthLayer};
+
+const TOKEN_FULL: &str = "/api/rest/2.0/auth/token/full";
+
+fn replica(
+    ts: &MockThoughtSpot,
+    store: &MemoryCredentialStore,
+    configure: impl FnOnce(AuthBuilder) -> AuthBuilder,
+) -> (common::AuthService, AuthHandle) {
+    common::layered(configure(
+        ThoughtSpotAuthLayer::builder(ts.base_url())
+            .password(mock::DEFAULT_USER, mock::DEFAULT_PASSWORD)
+            .org(1)
+            .credential_store(store.clone()),
+    ))
+}
+
+fn fleet(
+    ts: &MockThoughtSpot,
+    store: &MemoryCredentialStore,
+    n: usize,
+) -> Vec<(common::AuthService, AuthHandle)> {
+    (0..n).map(|_| replica(ts, store, |b| b)).collect()
+}
+
+/// `per_replica` concurrent requests through every replica at once; the statuses (or errors).
+async fn storm(
+    ts: &MockThoughtSpot,
+    replicas: &[(common::AuthService, AuthHandle)],
+    per_replica: usize,
+) -> Vec<Result<u16, ErrorKind>> {
+    let base = ts.base_url();
+    let mut requests = Vec::new();
+    for (service, _) in replicas {
+        for _ in 0..per_replica {
+            let request = common::search_request(&base);
+            requests.push(async move {
+                match common::send(service, request).await {
+                    Ok(status) => Ok(status.as_u16()),
+                    Err(error) => Err(error
+                        .downcast_ref::<thoughtspot_auth::Error>()
+                        .map_or(ErrorKind::Shutdown, |e| e.kind())),
+                }
+            });
+        }
+    }
+    join_all(requests).await
+}
+
+fn all_ok(results: &[Result<u16, ErrorKind>]) {
+    let bad: Vec<_> = results.iter().filter(|r| **r != Ok(200)).take(5).collect();
+    assert!(bad.is_empty(), "{bad:?}");
+}
+
+fn sum(replicas: &[(common::AuthService, AuthHandle)], f: impl Fn(&AuthHandle) -> u64) -> u64 {
+    replicas.iter().map(|(_, h)| f(h)).sum()
+}
+
+#[tokio::test(start_paused = true)]
+async fn eight_replicas_at_cold_start_make_one_login() {
+    let ts = MockThoughtSpot::start().await.unwrap();
+    let store = MemoryCredentialStore::new();
+    let replicas = fleet(&ts, &store, 8);
+    all_ok(&storm(&ts, &replicas, 100).await);
+    assert_eq!(ts.logins(), 1);
+    assert_eq!(sum(&replicas, |h| h.stats().logins), 1);
+    assert_eq!(sum(&replicas, |h| h.stats().store_publications), 1);
+    assert_eq!(sum(&replicas, |h| h.stats().store_adoptions), 7);
+    // Without a store the same fleet makes eight.
+    let alone: Vec<_> = (0..8)
+        .map(|_| {
+            common::layered(
+                ThoughtSpotAuthLayer::builder(ts.base_url())
+                    .password(mock::DEFAULT_USER, mock::DEFAULT_PASSWORD)
+                    .org(1),
+            )
+        })
+        .collect();
+    all_ok(&storm(&ts, &alone, 100).await);
+    assert_eq!(ts.logins(), 1 + 8);
+}
+
+#[tokio::test(start_paused = true)]
+async fn across_three_lifetimes_the_fleet_refreshes_once_per_lifetime() {
+    let ts = MockThoughtSpot::start().await.unwrap();
+    let store = MemoryCredentialStore::new();
+    let replicas = fleet(&ts, &store, 8);
+    // 300 s tokens; every replica sends a request every 5 s for three lifetimes.
+    let mut results = Vec::new();
+    for _ in 0..(3 * 300 / 5) {
+        results.extend(storm(&ts, &replicas, 2).await);
+        tokio::time::sleep(Duration::from_secs(5)).await;
+    }
+    all_ok(&results);
+    // A login at 0 and a refresh in each lifetime's soft window (~263 s, ~526 s, ~789 s).
+    assert_eq!(ts.logins(), 4, "one per lifetime");
+    assert_eq!(
+        sum(&replicas, |h| h.stats().store_adoptions),
+        4 * 7,
+        "everybody else adopted"
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_revoked_token_means_one_fleet_wide_login_and_a_stale_401_evicts_nothing_newer() {
+    let ts = MockThoughtSpot::start().await.unwrap();
+    let store = MemoryCredentialStore::new();
+    let replicas = fleet(&ts, &store, 8);
+    all_ok(&storm(&ts, &replicas, 10).await);
+    assert_eq!(ts.logins(), 1);
+    ts.revoke_all_tokens();
+    // Replica 0 meets the revocation first: it removes the stored token and logs in.
+    all_ok(&storm(&ts, &replicas[..1], 10).await);
+    assert_eq!(ts.logins(), 2);
+    // The others still hold the revoked token: their 401s are late, and must not evict the
+    // newer one replica 0 published. They adopt it.
+    all_ok(&storm(&ts, &replicas[1..], 10).await);
+    assert_eq!(ts.logins(), 2, "one fleet-wide login");
+    assert_eq!(
+        sum(&replicas, |h| h.stats().rejected_responses),
+        80,
+        "every request met the revocation once"
+    );
+    assert_eq!(
+        sum(&replicas, |h| h.stats().replays),
+        80,
+        "and was replayed"
+    );
+    // A newcomer adopts it too.
+    let newcomer = fleet(&ts, &store, 1);
+    all_ok(&storm(&ts, &newcomer, 10).await);
+    assert_eq!(ts.logins(), 2);
+    assert_eq!(newcomer[0].1.stats().store_adoptions, 1);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_wrong_password_is_tried_once_per_window_by_the_whole_fleet() {
+    let ts = MockThoughtSpot::start().await.unwrap();
+    let store = MemoryCredentialStore::new();
+    let replicas: Vec<_> = (0..8)
+        .map(|_| {
+            replica(&ts, &store, |b| {
+                b.password(mock::DEFAULT_USER, "wrong-password")
+                    .permanent_failure_backoff(Duration::from_secs(60), Duration::from_secs(60))
+            })
+        })
+        .collect();
+    let mut results = Vec::new();
+    // Requests from every replica every 5 s for 170 s: windows start at ~0, ~60 and ~120 s.
+    for _ in 0..34 {
+        results.extend(storm(&ts, &replicas, 5).await);
+        tokio::time::sleep(Duration::from_secs(5)).await;
+    }
+    assert!(
+        results.iter().all(|r| *r == Err(ErrorKind::Unauthorized)),
+        "every replica reports the same kind"
+    );
+    assert_eq!(ts.logins(), 3, "one attempt per window, fleet-wide");
+    assert_eq!(sum(&replicas, |h| h.stats().login_attempts), 3);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_leader_that_dies_mid_login_is_replaced_when_its_lease_expires() {
+    let ts = MockThoughtSpot::start().await.unwrap();
+    let store = MemoryCredentialStore::new();
+    let lease = Duration::from_secs(2);
+    let (leader, leader_handle) = replica(&ts, &store, |b| b.credential_store_lease(lease));
+    // The leader's login hangs at the server.
+    ts.inject(TOKEN_FULL, Fault::Delay(Duration::from_secs(600)), 1);
+    let base = ts.base_url();
+    let stuck = tokio::spawn(async move {
+        let _ = common::send(&leader, common::search_request(&base)).await;
+    });
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    assert_eq!(ts.logins(), 1, "the leader is logging in");
+    let others: Vec<_> = (0..4)
+        .map(|_| replica(&ts, &store, |b| b.credential_store_lease(lease)))
+        .collect();
+    let started = tokio::time::Instant::now();
+    let waiting = tokio::spawn({
+        let ts = ts.clone();
+        let others = others.clone();
+        async move { storm(&ts, &others, 20).await }
+    });
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    // The leader dies: its task and layer go, its lease is left behind.
+    stuck.abort();
+    drop(leader_handle);
+    let results = waiting.await.unwrap();
+    all_ok(&results);
+    assert!(
+        started.elapsed() <= lease + Duration::from_millis(500),
+        "taken over within the lease: {:?}",
+        started.elapsed()
+    );
+    assert_eq!(ts.logins(), 2, "the dead leader's and one more");
+}
+
+#[tokio::test(start_paused = true)]
+async fn without_the_store_replicas_log_in_alone_and_rejoin_when_it_is_back() {
+    let ts = MockThoughtSpot::start().await.unwrap();
+    let store = MemoryCredentialStore::new();
+    let replicas = fleet(&ts, &store, 4);
+    all_ok(&storm(&ts, &replicas, 10).await);
+    assert_eq!(ts.logins(), 1);
+    store.set_available(false);
+    ts.revoke_all_tokens();
+    all_ok(&storm(&ts, &replicas, 10).await);
+    assert_eq!(ts.logins(), 1 + 4, "alone, each replica logs in");
+    assert_eq!(sum(&replicas, |h| h.stats().store_outages), 4);
+    // Another request while it is still down: no new warning, no login.
+    all_ok(&storm(&ts, &replicas, 10).await);
+    assert_eq!(sum(&replicas, |h| h.stats().store_outages), 4);
+    store.set_available(true);
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    ts.revoke_all_tokens();
+    all_ok(&storm(&ts, &replicas, 10).await);
+    assert_eq!(ts.logins(), 1 + 4 + 1, "back to one fleet-wide login");
+}
+
+#[tokio::test(start_paused = true)]
+async fn multi_user_fleets_share_per_user_and_org() {
+    let ts = MockThoughtSpot::start().await.unwrap();
+    for i in 0..3 {
+        ts.add_user(mock::MockUser::new(format!("user-{i}"), "unused").orgs([0, 1]));
+    }
+    let store = MemoryCredentialStore::new();
+    let replicas: Vec<_> = (0..4)
+        .map(|_| {
+            common::layered(
+                ThoughtSpotAuthLayer::builder(ts.base_url())
+                    .act_as_users(mock::DEFAULT_SECRET_KEY)
+                    .credential_store(store.clone()),
+            )
+        })
+        .collect();
+    let base = ts.base_url();
+    let mut requests = Vec::new();
+    for (service, _) in &replicas {
+        for user in 0..3 {
+            for org in 0..2i64 {
+                let mut request = common::search_request(&base);
+                request
+                    .extensions_mut()
+                    .insert(thoughtspot_auth::ActAs::user(format!("user-{user}")).org(org));
+                requests.push(common::send(service, request));
+            }
+        }
+    }
+    let results = join_all(requests).await;
+    assert!(results.iter().all(|r| r.as_ref().unwrap().as_u16() == 200));
+    assert_eq!(
+        ts.logins(),
+        3 * 2,
+        "one per (user, org) for the whole fleet"
+    );
+    // What the store holds names no user and carries no token.
+    for (name, value) in store.dump() {
+        assert!(!name.contains("user-"), "{name}");
+        let text = String::from_utf8_lossy(&value);
+        assert!(!text.contains("user-") && !text.contains("token"), "{text}");
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_static_token_is_never_stored() {
+    let ts = MockThoughtSpot::start().await.unwrap();
+    let store = MemoryCredentialStore::new();
+    let (service, _) = common::layered(
+        ThoughtSpotAuthLayer::builder(ts.base_url())
+            .token("some-static-token")
+            .credential_store(store.clone()),
+    );
+    let _ = common::send(&service, common::search_request(&ts.base_url())).await;
+    assert!(store.is_empty());
+}

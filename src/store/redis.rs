@@ -223,6 +223,24 @@ impl RedisCredentialStore {
         Ok(self.manager.get_or_init(|| manager).clone())
     }
 
+    /// Runs `call` on the connection, and once more if the connection broke: the connection
+    /// manager reconnects after a broken connection, but only when the next call comes, which it
+    /// fails. Without the second try, every replica would spend its first call after a Redis
+    /// restart finding that out, and log in alone.
+    async fn run<T, F, Fut>(&self, call: F) -> Result<T, StoreError>
+    where
+        F: Fn(ConnectionManager) -> Fut,
+        Fut: std::future::Future<Output = redis::RedisResult<T>>,
+    {
+        let connection = self.connection()?;
+        match call(connection.clone()).await {
+            Err(e) if e.is_io_error() || e.is_connection_dropped() || e.is_connection_refusal() => {
+                call(connection).await.map_err(|e| self.error(&e))
+            }
+            other => other.map_err(|e| self.error(&e)),
+        }
+    }
+
     fn error(&self, error: &redis::RedisError) -> StoreError {
         let mut message = format!("Redis at {}: {error}", self.address);
         if let Some(password) = &self.password {
@@ -257,15 +275,14 @@ fn as_int(value: &Value) -> Option<i64> {
 impl CredentialStore for RedisCredentialStore {
     fn read<'a>(&'a self, names: &'a [String]) -> StoreFuture<'a, Vec<Option<StoredEntry>>> {
         Box::pin(async move {
-            let mut connection = self.connection()?;
             let mut invocation = self.read.prepare_invoke();
             for name in names {
                 invocation.key(self.key(name));
             }
-            let values: Vec<Value> = invocation
-                .invoke_async(&mut connection)
-                .await
-                .map_err(|e| self.error(&e))?;
+            let invocation = &invocation;
+            let values: Vec<Value> = self
+                .run(|mut connection| async move { invocation.invoke_async(&mut connection).await })
+                .await?;
             if values.len() != names.len() * 2 {
                 return Err(StoreError::new(
                     "Redis answered the read with the wrong shape",
@@ -292,31 +309,31 @@ impl CredentialStore for RedisCredentialStore {
 
     fn write<'a>(&'a self, name: &'a str, entry: StoredEntry) -> StoreFuture<'a, ()> {
         Box::pin(async move {
-            let mut connection = self.connection()?;
             let mut value = Vec::with_capacity(16 + entry.value.len());
             value.extend_from_slice(entry.generation.as_bytes());
             value.extend_from_slice(&entry.value);
-            redis::cmd("SET")
+            let mut command = redis::cmd("SET");
+            command
                 .arg(self.key(name))
                 .arg(value)
                 .arg("PX")
-                .arg(ttl_ms(entry.ttl))
-                .query_async::<()>(&mut connection)
-                .await
-                .map_err(|e| self.error(&e))
+                .arg(ttl_ms(entry.ttl));
+            let command = &command;
+            self.run(
+                |mut connection| async move { command.query_async::<()>(&mut connection).await },
+            )
+            .await
         })
     }
 
     fn remove_if<'a>(&'a self, name: &'a str, generation: Generation) -> StoreFuture<'a, bool> {
         Box::pin(async move {
-            let mut connection = self.connection()?;
+            let mut invocation = self.remove_if.key(self.key(name));
+            invocation.arg(&generation.as_bytes()[..]);
+            let invocation = &invocation;
             let removed: i64 = self
-                .remove_if
-                .key(self.key(name))
-                .arg(&generation.as_bytes()[..])
-                .invoke_async(&mut connection)
-                .await
-                .map_err(|e| self.error(&e))?;
+                .run(|mut connection| async move { invocation.invoke_async(&mut connection).await })
+                .await?;
             Ok(removed > 0)
         })
     }
@@ -328,15 +345,12 @@ impl CredentialStore for RedisCredentialStore {
         ttl: Duration,
     ) -> StoreFuture<'a, bool> {
         Box::pin(async move {
-            let mut connection = self.connection()?;
+            let mut invocation = self.try_lease.key(self.key(name));
+            invocation.arg(&holder.as_bytes()[..]).arg(ttl_ms(ttl));
+            let invocation = &invocation;
             let held: i64 = self
-                .try_lease
-                .key(self.key(name))
-                .arg(&holder.as_bytes()[..])
-                .arg(ttl_ms(ttl))
-                .invoke_async(&mut connection)
-                .await
-                .map_err(|e| self.error(&e))?;
+                .run(|mut connection| async move { invocation.invoke_async(&mut connection).await })
+                .await?;
             Ok(held == 1)
         })
     }

@@ -117,6 +117,11 @@ async fn main() -> Result<(), BoxError> {
             failed += 1;
         }
     }
+    println!(
+        "\nA token is refreshed at about 88 % of its life, so over {lifetimes} lifetimes one client \
+         makes {} logins: the first and one refresh per lifetime.",
+        lifetimes + 1
+    );
     if failed > 0 {
         return Err(format!("{failed} requests failed").into());
     }

@@ -12,7 +12,7 @@ use http_body_util::{BodyExt, Full, StreamBody};
 use thoughtspot_auth::mock::{self, Fault, MockThoughtSpot};
 use thoughtspot_auth::{ApiVersion, AuthBuilder, ThoughtSpotAuthLayer};
 
-use common::{layered, search_request, send};
+use common::{layered, send};
 
 const SEARCH: &str = "/api/rest/2.0/metadata/search";
 const TOKEN_FULL: &str = "/api/rest/2.0/auth/token/full";
@@ -184,37 +184,58 @@ async fn bodies_are_replayed_when_kept_and_never_refused_when_not() {
     assert_eq!(ts.count(SEARCH), 6);
 }
 
+/// Dropped mid-login — a login held 5 s at the server, its only caller gone — and with a
+/// refresh timer armed: once the layer, its services and handle are dropped, the runtime has
+/// exactly the tasks it had before the layer existed (the mock's accept loop), through either
+/// front door, and no login is ever made again.
 #[tokio::test(start_paused = true)]
 async fn dropping_the_layer_stops_all_background_work() {
-    let ts = MockThoughtSpot::start().await.unwrap();
-    let metrics = tokio::runtime::Handle::current().metrics();
-    let (service, handle) = layered(builder(&ts));
-    send(&service, search_request(&ts.base_url()))
-        .await
-        .unwrap();
-    // Mid-login when dropped.
-    ts.inject(TOKEN_FULL, Fault::Delay(Duration::from_secs(5)), 1);
-    handle.invalidate();
-    let pending = tokio::spawn({
-        let service = service.clone();
-        let base = ts.base_url();
-        async move { send(&service, search_request(&base)).await }
-    });
-    tokio::task::yield_now().await;
-    pending.abort();
-    let _ = pending.await;
-    let before = metrics.num_alive_tasks();
-    drop(service);
-    drop(handle);
-    tokio::task::yield_now().await;
-    let after = metrics.num_alive_tasks();
-    assert!(after < before, "tasks stopped: {before} -> {after}");
-    tokio::time::sleep(Duration::from_secs(600)).await;
-    assert_eq!(
-        ts.logins(),
-        2,
-        "no refresh happened after the drop (the aborted login was the 2nd)"
-    );
+    use common::front::{Call, Client, FRONTS};
+    for front in FRONTS {
+        let ts = MockThoughtSpot::start().await.unwrap();
+        let metrics = tokio::runtime::Handle::current().metrics();
+        let baseline = metrics.num_alive_tasks();
+        let (client, handle) = Client::build(front, builder(&ts).org(1));
+        assert_eq!(client.status(Call::search(&ts.base_url())).await, 200);
+        // A second org's credential, so two refresh timers are armed.
+        assert_eq!(
+            client.status(Call::search(&ts.base_url()).in_org(2)).await,
+            200
+        );
+        assert!(
+            metrics.num_alive_tasks() > baseline,
+            "{front:?}: the layer has tasks"
+        );
+
+        // Mid-login when dropped.
+        ts.inject(TOKEN_FULL, Fault::Delay(Duration::from_secs(5)), 1);
+        handle.invalidate();
+        let pending = tokio::spawn({
+            let client = client.clone();
+            let call = Call::search(&ts.base_url());
+            async move { client.send(call).await.map(|r| r.status) }
+        });
+        tokio::task::yield_now().await;
+        pending.abort();
+        let _ = pending.await;
+        drop(client);
+        drop(handle);
+        // Virtual time: the held login is answered at 5 s, to a connection nobody reads.
+        tokio::time::sleep(Duration::from_secs(6)).await;
+        assert_eq!(
+            metrics.num_alive_tasks(),
+            baseline,
+            "{front:?}: no task of the layer or its connections is left"
+        );
+        tokio::time::sleep(Duration::from_secs(600)).await;
+        assert_eq!(
+            ts.logins(),
+            3,
+            "{front:?}: no refresh after the drop (the aborted login was the 3rd)"
+        );
+        assert_eq!(metrics.num_alive_tasks(), baseline);
+        ts.shutdown().await;
+    }
 }
 
 #[test]

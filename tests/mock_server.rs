@@ -9,8 +9,9 @@ use hyper_util::client::legacy::{Client, connect::HttpConnector};
 use hyper_util::rt::TokioExecutor;
 use serde_json::{Value, json};
 use thoughtspot_auth::mock::{
-    DEFAULT_PASSWORD, DEFAULT_SECRET_KEY, DEFAULT_USER, ExtensionSpelling, Fault, MockThoughtSpot,
-    MockThoughtSpotBuilder, MockUser, PresentedCredential,
+    DEFAULT_PASSWORD, DEFAULT_SECRET_KEY, DEFAULT_USER, ExtensionSpelling, FAULT_HEADER, Fault,
+    FaultKind, MockThoughtSpot, MockThoughtSpotBuilder, MockUser, PresentedCredential,
+    REQUEST_ID_HEADER,
 };
 
 const TOKEN_FULL: &str = "/api/rest/2.0/auth/token/full";
@@ -1415,4 +1416,213 @@ async fn shutdown_and_drop_stop_the_server() {
         stopped,
         "the server kept listening after the last handle was dropped"
     );
+}
+
+// ----- probabilistic faults, fault marks, counters, dropped ids, recording switch ---------------
+
+/// The fault kinds a seeded mock applies to `n` sequential requests to `path`.
+async fn draws(seed: u64, n: usize) -> (Vec<Option<FaultKind>>, MockThoughtSpot) {
+    let h = Harness::with(MockThoughtSpot::builder().seed(seed)).await;
+    let token = h.admin_token().await;
+    h.mock.inject_random(
+        SEARCH,
+        Fault::Status {
+            status: 500,
+            retry_after: None,
+        },
+        0.2,
+    );
+    h.mock.inject_random(SEARCH, Fault::MaintenancePage, 0.1);
+    let auth = format!("Bearer {token}");
+    let mut kinds = Vec::new();
+    for _ in 0..n {
+        let resp = h
+            .send(
+                Method::POST,
+                SEARCH,
+                &[("authorization", &auth)],
+                Body::Json(json!({})),
+            )
+            .await;
+        let kind = resp
+            .headers
+            .get(FAULT_HEADER)
+            .map(|v| v.to_str().unwrap().parse::<FaultKind>().unwrap());
+        match kind {
+            None => assert_eq!(resp.status, 200),
+            Some(FaultKind::Status(500)) => assert_eq!(resp.status, 500),
+            Some(FaultKind::MaintenancePage) => {
+                assert_eq!(resp.status, 200);
+                assert!(String::from_utf8_lossy(&resp.body).contains("<html>"));
+            }
+            Some(other) => panic!("unexpected fault {other}"),
+        }
+        kinds.push(kind);
+    }
+    (kinds, h.mock)
+}
+
+#[tokio::test]
+async fn random_faults_are_marked_counted_and_reproducible_from_the_seed() {
+    let (first, mock) = draws(7, 400).await;
+    let (again, _) = draws(7, 400).await;
+    let (other, _) = draws(8, 400).await;
+    assert_eq!(first, again, "the same seed gives the same faults");
+    assert_ne!(first, other, "another seed gives others");
+
+    let count = |kind| first.iter().filter(|k| **k == Some(kind)).count();
+    let errors = count(FaultKind::Status(500));
+    let pages = count(FaultKind::MaintenancePage);
+    // Exclusive rules: 20 % and 10 % of 400 (binomial; these bounds are > 5 sigma wide).
+    assert!((45..=115).contains(&errors), "{errors}");
+    assert!((15..=65).contains(&pages), "{pages}");
+    assert_eq!(mock.faults_injected(FaultKind::Status(500)), errors);
+    assert_eq!(
+        mock.faults_injected_at(SEARCH, FaultKind::MaintenancePage),
+        pages
+    );
+    assert_eq!(
+        mock.faults_injected_at(TOKEN_FULL, FaultKind::MaintenancePage),
+        0
+    );
+    assert_eq!(
+        mock.requests().iter().filter(|r| r.fault).count(),
+        errors + pages
+    );
+
+    // Queued faults go first; clear_faults ends the random ones too.
+    mock.inject(SEARCH, Fault::MalformedJson, 1);
+    mock.clear_faults();
+    mock.clear_log();
+    assert_eq!(mock.faults_injected(FaultKind::Status(500)), 0);
+}
+
+#[tokio::test]
+async fn queued_faults_come_before_random_ones_and_every_kind_is_marked() {
+    let h = Harness::new().await;
+    h.mock
+        .inject_random(TOKEN_FULL, Fault::MaintenancePage, 1.0);
+    let queued = [
+        Fault::Status {
+            status: 429,
+            retry_after: Some(3),
+        },
+        Fault::Status {
+            status: 1000,
+            retry_after: None,
+        },
+        Fault::MalformedJson,
+        Fault::HugeBody(10),
+        Fault::Delay(Duration::from_millis(1)),
+        Fault::CloseMidBody,
+        Fault::Respond {
+            status: 418,
+            content_type: "text/plain".into(),
+            body: Bytes::from_static(b"teapot"),
+        },
+        Fault::Redirect {
+            location: "http://127.0.0.1:9/elsewhere".into(),
+        },
+    ];
+    for fault in queued.iter().cloned() {
+        h.mock.inject(TOKEN_FULL, fault, 1);
+    }
+    let login = json!({"username": DEFAULT_USER, "password": DEFAULT_PASSWORD});
+    for fault in &queued {
+        let req = Request::post(format!("{}{TOKEN_FULL}", h.mock.base_url()))
+            .header("content-type", "application/json")
+            .body(Full::new(Bytes::from(login.to_string())))
+            .unwrap();
+        let resp = h.client.request(req).await.unwrap();
+        let mark: FaultKind = resp.headers()[FAULT_HEADER]
+            .to_str()
+            .unwrap()
+            .parse()
+            .unwrap();
+        assert_eq!(mark, fault.kind());
+        assert_eq!(
+            mark.to_string().parse(),
+            Ok(mark),
+            "Display and FromStr agree"
+        );
+    }
+    assert_eq!(
+        Fault::Status {
+            status: 1000,
+            retry_after: None
+        }
+        .kind(),
+        FaultKind::Status(500)
+    );
+    // The random rule (probability 1) applies once the queue is empty.
+    let resp = h.post(TOKEN_FULL, login).await;
+    assert_eq!(resp.headers[FAULT_HEADER], "maintenance-page");
+    assert_eq!(h.mock.faults_injected(FaultKind::MaintenancePage), 1);
+    assert_eq!(h.mock.faults_injected(FaultKind::Delay), 1);
+    assert_eq!(h.mock.faults_injected(FaultKind::Respond(418)), 1);
+    assert!("bogus".parse::<FaultKind>().is_err());
+    assert!("status-x".parse::<FaultKind>().is_err());
+}
+
+#[tokio::test]
+async fn dropped_connections_are_remembered_by_request_id() {
+    let h = Harness::new().await;
+    h.mock.inject(SEARCH, Fault::DropConnection, 2);
+    for id in ["req-1", ""] {
+        let mut headers = vec![("content-type", "application/json")];
+        if !id.is_empty() {
+            headers.push((REQUEST_ID_HEADER, id));
+        }
+        let err = h
+            .try_send(Method::POST, SEARCH, &headers, Body::None)
+            .await
+            .err();
+        assert!(err.is_some(), "the connection was dropped");
+    }
+    assert_eq!(h.mock.dropped_request_ids(), vec!["req-1".to_owned()]);
+    assert_eq!(h.mock.faults_injected(FaultKind::DropConnection), 2);
+    h.mock.clear_log();
+    assert!(h.mock.dropped_request_ids().is_empty());
+}
+
+#[tokio::test]
+async fn recording_can_be_switched_off_and_counters_still_count() {
+    let h = Harness::with(MockThoughtSpot::builder().record_requests(false)).await;
+    h.mock.inject(
+        TOKEN_FULL,
+        Fault::Status {
+            status: 503,
+            retry_after: None,
+        },
+        1,
+    );
+    let login = json!({"username": DEFAULT_USER, "password": DEFAULT_PASSWORD});
+    assert_eq!(h.post(TOKEN_FULL, login.clone()).await.status, 503);
+    let token = h.admin_token().await;
+    h.get_with_token(SESSION_USER, &token).await;
+    assert!(h.mock.requests().is_empty());
+    assert_eq!(h.mock.count(TOKEN_FULL), 2);
+    assert_eq!(h.mock.count(SESSION_USER), 1);
+    assert_eq!(h.mock.logins(), 2);
+    assert_eq!(h.mock.faults_injected(FaultKind::Status(503)), 1);
+
+    h.mock.set_record_requests(true);
+    h.get_with_token(SESSION_USER, &token).await;
+    let log = h.mock.requests();
+    assert_eq!(log.len(), 1);
+    assert_eq!(log[0].status, 200);
+}
+
+#[tokio::test]
+async fn a_huge_chunked_body_has_no_content_length() {
+    let h = Harness::new().await;
+    h.mock
+        .inject(TOKEN_FULL, Fault::HugeChunkedBody(300_000), 1);
+    let resp = h.post(TOKEN_FULL, json!({})).await;
+    assert_eq!(resp.status, 200);
+    assert!(resp.headers.get("content-length").is_none());
+    assert_eq!(resp.headers["transfer-encoding"], "chunked");
+    assert_eq!(resp.headers[FAULT_HEADER], "huge-chunked-body");
+    assert_eq!(resp.body.len(), 300_000);
+    assert!(resp.json()["padding"].is_string());
 }

@@ -333,3 +333,348 @@ async fn the_layer_leaks_nothing_and_logs_what_happened() {
     assert!(text.contains("reason=\"rejected (beta 500, upstream 401)\""));
     assert!(text.contains("replaying a request with a new ThoughtSpot credential"));
 }
+
+/// Records every credential value a request carries, below the layer, for the secret list.
+#[derive(Clone, Default)]
+struct Spy(std::sync::Arc<std::sync::Mutex<Vec<String>>>);
+
+impl Spy {
+    fn note(&self, headers: &http::HeaderMap) {
+        for name in [http::header::AUTHORIZATION, http::header::COOKIE] {
+            for value in headers.get_all(&name) {
+                let value = value.to_str().unwrap().to_owned();
+                // The whole header and each secret part of it.
+                for part in value.split(&[' ', ';', '='][..]).filter(|p| p.len() > 12) {
+                    self.0.lock().unwrap().push(part.to_owned());
+                }
+                self.0.lock().unwrap().push(value);
+            }
+        }
+    }
+
+    fn seen(&self) -> Vec<String> {
+        self.0.lock().unwrap().clone()
+    }
+}
+
+#[async_trait::async_trait]
+impl reqwest_middleware::Middleware for Spy {
+    async fn handle(
+        &self,
+        request: reqwest::Request,
+        extensions: &mut http::Extensions,
+        next: reqwest_middleware::Next<'_>,
+    ) -> reqwest_middleware::Result<reqwest::Response> {
+        self.note(request.headers());
+        next.run(request, extensions).await
+    }
+}
+
+type Body = http_body_util::Full<bytes::Bytes>;
+
+/// One front door, as the scenario drives it: redirects followed outside the layer (tower-http's
+/// `FollowRedirectLayer` above the tower layer; reqwest's own redirect handling below the
+/// middleware), a spy under the layer.
+type Answer = (http::StatusCode, http::HeaderMap);
+
+#[derive(Clone)]
+enum Stack {
+    Tower(tower::util::BoxCloneService<http::Request<Body>, Answer, tower::BoxError>),
+    Reqwest(reqwest_middleware::ClientWithMiddleware),
+}
+
+impl Stack {
+    fn build(
+        front: common::front::Front,
+        builder: thoughtspot_auth::AuthBuilder,
+        spy: &Spy,
+        out: &mut Vec<String>,
+    ) -> (Self, thoughtspot_auth::AuthHandle) {
+        use common::front::Front;
+        out.push(format!("{builder:?}"));
+        match front {
+            Front::Tower => {
+                let layer = builder.build().unwrap();
+                let handle = layer.handle();
+                let spy = spy.clone();
+                let stack = tower::ServiceBuilder::new()
+                    .map_response(|r: http::Response<_>| (r.status(), r.headers().clone()))
+                    .layer(tower_http::follow_redirect::FollowRedirectLayer::new())
+                    .layer(layer.clone())
+                    .map_request(move |request: http::Request<Body>| {
+                        spy.note(request.headers());
+                        request
+                    })
+                    .service(common::hyper_client());
+                out.push(format!("{layer:?} {handle:?}"));
+                let service = tower::util::BoxCloneService::new(stack);
+                (Self::Tower(service), handle)
+            }
+            Front::Reqwest => {
+                let plain = reqwest::Client::new();
+                let auth = builder.build_middleware(plain.clone()).unwrap();
+                let handle = auth.handle();
+                out.push(format!("{auth:?} {handle:?}"));
+                let client = reqwest_middleware::ClientBuilder::new(plain)
+                    .with(auth)
+                    .with(spy.clone())
+                    .build();
+                (Self::Reqwest(client), handle)
+            }
+        }
+    }
+
+    /// Sends a request to `url` (in `org` if given); the outcome, formatted every way.
+    async fn send(&self, url: &str, org: Option<i64>) -> String {
+        use tower::ServiceExt;
+        match self {
+            Self::Tower(service) => {
+                let mut request = http::Request::get(url)
+                    .header("content-type", "application/json")
+                    .body(Body::default())
+                    .unwrap();
+                if let Some(org) = org {
+                    request
+                        .extensions_mut()
+                        .insert(thoughtspot_auth::OrgOverride(org));
+                }
+                match service.clone().oneshot(request).await {
+                    Ok((status, headers)) => format!("{status} {headers:?}"),
+                    Err(error) => {
+                        let typed = error.downcast_ref::<thoughtspot_auth::Error>();
+                        format!("{error} {error:?} {typed:?} {:?}", typed.map(|e| e.kind()))
+                    }
+                }
+            }
+            Self::Reqwest(client) => {
+                let mut request = client.get(url).header("content-type", "application/json");
+                if let Some(org) = org {
+                    request = request.with_extension(thoughtspot_auth::OrgOverride(org));
+                }
+                match request.send().await {
+                    Ok(response) => format!(
+                        "{} {:?} {response:?}",
+                        response.status(),
+                        response.headers()
+                    ),
+                    Err(error) => format!("{error} {error:?}"),
+                }
+            }
+        }
+    }
+}
+
+/// ONE scenario over every feature: both front doors; every mode (v2.0 password and secret-key
+/// tokens, cookie sessions from a password and from the key, beta tokens and cookie sessions, a
+/// static token, a wrong password); login failures; redirects to another origin and within
+/// ThoughtSpot; revocation and replay; org switches and per-request orgs; refresh; logout;
+/// revoke — with everything logged at TRACE captured and every public value formatted. No
+/// password, secret key, token or cookie value may appear anywhere, and the other origin's mock
+/// must have seen no credential at all.
+#[tokio::test(start_paused = true)]
+async fn one_scenario_every_feature_both_front_doors_no_secret_anywhere() {
+    use thoughtspot_auth::mock::{Fault, PresentedCredential};
+    use thoughtspot_auth::{ApiVersion, ThoughtSpotAuthLayer};
+
+    let (logs, _guard) = LogCapture::install();
+    let ts = MockThoughtSpot::start().await.unwrap();
+    let elsewhere = MockThoughtSpot::start().await.unwrap();
+    let spy = Spy::default();
+    let mut out: Vec<String> = Vec::new();
+    let base = ts.base_url();
+    let session = common::session_for(&ts);
+    let static_token = session
+        .v2()
+        .token_full(&TokenRequest::password(
+            mock::DEFAULT_USER,
+            mock::DEFAULT_PASSWORD,
+        ))
+        .await
+        .unwrap();
+    let static_value = static_token
+        .credential
+        .token()
+        .unwrap()
+        .expose_secret()
+        .to_owned();
+
+    let password = || {
+        ThoughtSpotAuthLayer::builder(&base).password(mock::DEFAULT_USER, mock::DEFAULT_PASSWORD)
+    };
+    let secret_key = || {
+        ThoughtSpotAuthLayer::builder(&base)
+            .secret_key(mock::DEFAULT_USER, mock::DEFAULT_SECRET_KEY)
+    };
+    let mut other_origin_requests = 0;
+    for front in common::front::FRONTS {
+        let modes: Vec<(&str, thoughtspot_auth::AuthBuilder, bool)> = vec![
+            ("v2.0 password token", password().org(1), false),
+            ("v2.0 secret-key token", secret_key().org(2), false),
+            ("v2.0 password cookie", password().cookie_session(), false),
+            (
+                "v2.0 secret-key cookie",
+                secret_key().cookie_session().org(1),
+                false,
+            ),
+            ("beta token", password().api(ApiVersion::Beta).org(1), true),
+            (
+                "beta cookie",
+                password().api(ApiVersion::Beta).cookie_session().org(2),
+                true,
+            ),
+            (
+                "static token",
+                ThoughtSpotAuthLayer::builder(&base).token(static_value.clone()),
+                false,
+            ),
+            (
+                "wrong password",
+                ThoughtSpotAuthLayer::builder(&base)
+                    .password(mock::DEFAULT_USER, "a-wrong-password"),
+                false,
+            ),
+        ];
+        for (name, builder, beta) in modes {
+            out.push(format!("{front:?} {name}"));
+            let (stack, handle) = Stack::build(front, builder, &spy, &mut out);
+            let path = if beta {
+                "/tspublic/rest/v2/session"
+            } else {
+                "/api/rest/2.0/metadata/search"
+            };
+            let url = format!("{base}{path}");
+            for _ in 0..2 {
+                out.push(stack.send(&url, None).await);
+            }
+            // ThoughtSpot redirects to another origin, then within itself (a mode that cannot log
+            // in never gets that far).
+            if name != "wrong password" {
+                ts.inject(
+                    path,
+                    Fault::Redirect {
+                        location: format!(
+                            "{}/api/rest/2.0/auth/session/user",
+                            elsewhere.base_url()
+                        ),
+                    },
+                    1,
+                );
+                out.push(stack.send(&url, None).await);
+                other_origin_requests += 1;
+                ts.inject(
+                    path,
+                    Fault::Redirect {
+                        location: format!("{base}/api/rest/2.0/auth/session/user"),
+                    },
+                    1,
+                );
+                out.push(stack.send(&url, None).await);
+            }
+            // Revoked behind the layer's back: caught and replayed.
+            ts.revoke_all_tokens();
+            ts.end_all_sessions();
+            out.push(stack.send(&url, None).await);
+            out.push(stack.send(&url, Some(0)).await);
+            // Login failures of every class.
+            for fault in [
+                Fault::MalformedJson,
+                Fault::MaintenancePage,
+                Fault::Status {
+                    status: 429,
+                    retry_after: Some(1),
+                },
+                Fault::DropConnection,
+            ] {
+                let login = if beta {
+                    "/tspublic/rest/v2/session/gettoken"
+                } else {
+                    "/api/rest/2.0/auth/token/full"
+                };
+                ts.inject(login, fault.clone(), 1);
+                out.push(format!(
+                    "{fault:?} {} {:?}",
+                    fault.kind(),
+                    handle.refresh().await
+                ));
+            }
+            tokio::time::advance(std::time::Duration::from_secs(120)).await;
+            out.push(format!("{:?}", handle.switch_org(1).await));
+            out.push(format!(
+                "{:?}",
+                handle
+                    .switch_org(99)
+                    .await
+                    .map_err(|e| format!("{e} {e:?}"))
+            ));
+            out.push(format!(
+                "{:?} {:?}",
+                handle.current_org(),
+                handle.credential_kind()
+            ));
+            out.push(stack.send(&url, Some(2)).await);
+            out.push(format!(
+                "{:?}",
+                handle.refresh().await.map_err(|e| format!("{e} {e:?}"))
+            ));
+            out.push(format!(
+                "{:?}",
+                handle.logout().await.map_err(|e| format!("{e} {e:?}"))
+            ));
+            out.push(stack.send(&url, None).await);
+            out.push(format!(
+                "{:?}",
+                handle.revoke().await.map_err(|e| format!("{e} {e:?}"))
+            ));
+            out.push(format!("{:?} {:#?}", handle.stats(), handle.stats()));
+            handle.invalidate();
+        }
+    }
+    out.push(format!(
+        "{ts:?} {elsewhere:?} {:?} {:?}",
+        ts.requests(),
+        elsewhere.requests()
+    ));
+
+    // Credentials went to ThoughtSpot only: the other origin saw every redirected request, bare.
+    let foreign = elsewhere.requests();
+    assert_eq!(
+        foreign.len(),
+        other_origin_requests,
+        "every redirect to the other origin was followed"
+    );
+    assert!(
+        foreign
+            .iter()
+            .all(|r| r.credential == PresentedCredential::None),
+        "{foreign:?}"
+    );
+    assert_eq!(elsewhere.logins(), 0);
+    let host = ts.addr().to_string();
+    assert!(
+        ts.requests()
+            .iter()
+            .all(|r| r.host.as_deref() == Some(host.as_str()))
+    );
+
+    let mut secrets = spy.seen();
+    assert!(
+        secrets.len() > 100,
+        "the spies saw the credentials sent: {}",
+        secrets.len()
+    );
+    secrets.extend([
+        mock::DEFAULT_PASSWORD.to_owned(),
+        mock::DEFAULT_SECRET_KEY.to_owned(),
+        "a-wrong-password".to_owned(),
+        static_value,
+    ]);
+    secrets.sort();
+    secrets.dedup();
+    let text = logs.text();
+    assert!(
+        text.contains("thoughtspot.login") && text.contains("TRACE"),
+        "the TRACE log was captured"
+    );
+    assert_no_secret("formatted values and errors", &out.join("\n"), &secrets);
+    assert_no_secret("the TRACE log", &text, &secrets);
+}

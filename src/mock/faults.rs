@@ -1,7 +1,10 @@
-//! Injected faults: what they are, how they are queued per path, and the responses they produce.
+//! Injected faults: what they are, how they are queued or drawn per path, and the responses they
+//! produce.
 
 use std::collections::{HashMap, VecDeque};
+use std::fmt;
 use std::pin::Pin;
+use std::str::FromStr;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
@@ -11,11 +14,18 @@ use http_body::{Body, Frame, SizeHint};
 
 use super::wire::{self, ApiError, BoxError, Generation, RespBody};
 
-/// A misbehaviour to inject with [`MockThoughtSpot::inject`](super::MockThoughtSpot::inject).
+/// A misbehaviour to inject with [`MockThoughtSpot::inject`](super::MockThoughtSpot::inject) (the
+/// next requests to a path) or [`MockThoughtSpot::inject_random`](super::MockThoughtSpot::inject_random)
+/// (each request to a path, with a probability).
 ///
-/// A fault applies to the next requests to one path, whatever their method. The request is
-/// still counted, logged (with [`RecordedRequest::fault`](super::RecordedRequest::fault) set)
-/// and, for a credential-minting endpoint, counted as a login attempt.
+/// A fault applies to requests to one path, whatever their method. The request is still counted,
+/// logged (with [`RecordedRequest::fault`](super::RecordedRequest::fault) set), counted by
+/// [`MockThoughtSpot::faults_injected`](super::MockThoughtSpot::faults_injected) and, for a
+/// credential-minting endpoint, counted as a login attempt. Every response a fault shapes carries
+/// the header [`FAULT_HEADER`] (`x-mock-fault`) naming its [`FaultKind`], so a client can tell an
+/// injected failure from a real one; a dropped connection carries nothing, so the mock remembers
+/// the `x-request-id` of each request it dropped
+/// ([`MockThoughtSpot::dropped_request_ids`](super::MockThoughtSpot::dropped_request_ids)).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Fault {
     /// Answer with this status and the error body of the path's API generation: the v2.0 spec
@@ -33,8 +43,12 @@ pub enum Fault {
     MaintenancePage,
     /// A 200 `application/json` response whose JSON object is cut short.
     MalformedJson,
-    /// A 200 `application/json` response of exactly this many bytes, streamed in chunks.
+    /// A 200 `application/json` response of exactly this many bytes, streamed in chunks, with a
+    /// `Content-Length` that announces it.
     HugeBody(usize),
+    /// Like [`HugeBody`](Fault::HugeBody), but sent chunked, without `Content-Length`: the client
+    /// learns the size only by reading.
+    HugeChunkedBody(usize),
     /// Wait this long (on the tokio clock) and then handle the request normally.
     Delay(Duration),
     /// Close the connection without sending any response.
@@ -59,13 +73,188 @@ pub enum Fault {
     },
 }
 
-/// Faults waiting for their requests, per path (without the prefix).
-#[derive(Debug, Default)]
+/// The header every faulted response carries: its value is the [`FaultKind`], e.g.
+/// `x-mock-fault: status-503`. (A dropped connection has no response to carry it.)
+pub const FAULT_HEADER: &str = "x-mock-fault";
+
+/// The request header the mock reads to name a request in
+/// [`MockThoughtSpot::dropped_request_ids`](super::MockThoughtSpot::dropped_request_ids).
+pub const REQUEST_ID_HEADER: &str = "x-request-id";
+
+/// What kind of [`Fault`] was applied: the value of the [`FAULT_HEADER`] on a faulted response,
+/// and the key of [`MockThoughtSpot::faults_injected`](super::MockThoughtSpot::faults_injected).
+///
+/// `Display` and `FromStr` use the header spelling: `status-503`, `maintenance-page`,
+/// `malformed-json`, `huge-body`, `huge-chunked-body`, `delay`, `drop-connection`,
+/// `close-mid-body`, `respond-418`, `redirect`.
+///
+/// ```
+/// use thoughtspot_auth::mock::{Fault, FaultKind};
+///
+/// let fault = Fault::Status { status: 503, retry_after: Some(2) };
+/// assert_eq!(fault.kind(), FaultKind::Status(503));
+/// assert_eq!(fault.kind().to_string(), "status-503");
+/// assert_eq!("status-503".parse(), Ok(FaultKind::Status(503)));
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[non_exhaustive]
+pub enum FaultKind {
+    /// [`Fault::Status`], with the HTTP status sent (the upstream status on the beta API).
+    Status(u16),
+    /// [`Fault::MaintenancePage`].
+    MaintenancePage,
+    /// [`Fault::MalformedJson`].
+    MalformedJson,
+    /// [`Fault::HugeBody`].
+    HugeBody,
+    /// [`Fault::HugeChunkedBody`].
+    HugeChunkedBody,
+    /// [`Fault::Delay`]: the response itself is the normal one, late.
+    Delay,
+    /// [`Fault::DropConnection`]: counted, but no response carries it.
+    DropConnection,
+    /// [`Fault::CloseMidBody`].
+    CloseMidBody,
+    /// [`Fault::Respond`], with the status sent.
+    Respond(u16),
+    /// [`Fault::Redirect`].
+    Redirect,
+}
+
+impl Fault {
+    /// The kind of this fault.
+    pub fn kind(&self) -> FaultKind {
+        let sent = |status: u16| {
+            StatusCode::from_u16(status)
+                .unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)
+                .as_u16()
+        };
+        match self {
+            Fault::Status { status, .. } => FaultKind::Status(sent(*status)),
+            Fault::MaintenancePage => FaultKind::MaintenancePage,
+            Fault::MalformedJson => FaultKind::MalformedJson,
+            Fault::HugeBody(_) => FaultKind::HugeBody,
+            Fault::HugeChunkedBody(_) => FaultKind::HugeChunkedBody,
+            Fault::Delay(_) => FaultKind::Delay,
+            Fault::DropConnection => FaultKind::DropConnection,
+            Fault::CloseMidBody => FaultKind::CloseMidBody,
+            Fault::Respond { status, .. } => FaultKind::Respond(sent(*status)),
+            Fault::Redirect { .. } => FaultKind::Redirect,
+        }
+    }
+}
+
+impl fmt::Display for FaultKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            FaultKind::Status(status) => write!(f, "status-{status}"),
+            FaultKind::MaintenancePage => f.write_str("maintenance-page"),
+            FaultKind::MalformedJson => f.write_str("malformed-json"),
+            FaultKind::HugeBody => f.write_str("huge-body"),
+            FaultKind::HugeChunkedBody => f.write_str("huge-chunked-body"),
+            FaultKind::Delay => f.write_str("delay"),
+            FaultKind::DropConnection => f.write_str("drop-connection"),
+            FaultKind::CloseMidBody => f.write_str("close-mid-body"),
+            FaultKind::Respond(status) => write!(f, "respond-{status}"),
+            FaultKind::Redirect => f.write_str("redirect"),
+        }
+    }
+}
+
+/// A [`FAULT_HEADER`] value that names no [`FaultKind`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct UnknownFaultKind;
+
+impl fmt::Display for UnknownFaultKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("not a mock fault kind")
+    }
+}
+
+impl std::error::Error for UnknownFaultKind {}
+
+impl FromStr for FaultKind {
+    type Err = UnknownFaultKind;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let status = |rest: &str| rest.parse::<u16>().map_err(|_| UnknownFaultKind);
+        Ok(match s.trim() {
+            "maintenance-page" => FaultKind::MaintenancePage,
+            "malformed-json" => FaultKind::MalformedJson,
+            "huge-body" => FaultKind::HugeBody,
+            "huge-chunked-body" => FaultKind::HugeChunkedBody,
+            "delay" => FaultKind::Delay,
+            "drop-connection" => FaultKind::DropConnection,
+            "close-mid-body" => FaultKind::CloseMidBody,
+            "redirect" => FaultKind::Redirect,
+            other => match (
+                other.strip_prefix("status-"),
+                other.strip_prefix("respond-"),
+            ) {
+                (Some(rest), _) => FaultKind::Status(status(rest)?),
+                (_, Some(rest)) => FaultKind::Respond(status(rest)?),
+                _ => return Err(UnknownFaultKind),
+            },
+        })
+    }
+}
+
+/// SplitMix64: a tiny, good-enough generator for fault draws, reproducible from its seed.
+#[derive(Debug, Clone)]
+pub(crate) struct Rng(u64);
+
+impl Rng {
+    pub(crate) fn new(seed: u64) -> Self {
+        Rng(seed)
+    }
+
+    fn next_u64(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        z ^ (z >> 31)
+    }
+
+    /// A number in `[0, 1)`.
+    pub(crate) fn next_f64(&mut self) -> f64 {
+        (self.next_u64() >> 11) as f64 / (1u64 << 53) as f64
+    }
+}
+
+/// Faults waiting for their requests, per path (without the prefix): queued ones first, then
+/// one draw against the path's random rules.
+#[derive(Debug)]
 pub(crate) struct FaultTable {
     queues: HashMap<String, VecDeque<(Fault, usize)>>,
+    random: HashMap<String, Vec<(Fault, f64)>>,
+    rng: Rng,
 }
 
 impl FaultTable {
+    pub(crate) fn new(seed: u64) -> Self {
+        FaultTable {
+            queues: HashMap::new(),
+            random: HashMap::new(),
+            rng: Rng::new(seed),
+        }
+    }
+
+    pub(crate) fn inject_random(&mut self, path: &str, fault: Fault, probability: f64) {
+        let probability = if probability.is_nan() {
+            0.0
+        } else {
+            probability.clamp(0.0, 1.0)
+        };
+        if probability == 0.0 {
+            return;
+        }
+        self.random
+            .entry(path.to_owned())
+            .or_default()
+            .push((fault, probability));
+    }
+
     pub(crate) fn inject(&mut self, path: &str, fault: Fault, times: usize) {
         if times == 0 {
             return;
@@ -76,8 +265,26 @@ impl FaultTable {
             .push_back((fault, times));
     }
 
-    /// Takes the fault for one request to `path`, if any is queued.
+    /// The fault for one request to `path`: the next queued one if any, else the outcome of one
+    /// draw against the path's random rules (exclusive: their probabilities add up).
     pub(crate) fn take(&mut self, path: &str) -> Option<Fault> {
+        self.take_queued(path).or_else(|| self.draw(path))
+    }
+
+    fn draw(&mut self, path: &str) -> Option<Fault> {
+        let rules = self.random.get(path)?;
+        let roll = self.rng.next_f64();
+        let mut cumulative = 0.0;
+        for (fault, probability) in rules {
+            cumulative += probability;
+            if roll < cumulative {
+                return Some(fault.clone());
+            }
+        }
+        None
+    }
+
+    fn take_queued(&mut self, path: &str) -> Option<Fault> {
         let queue = self.queues.get_mut(path)?;
         let (fault, remaining) = queue.front_mut()?;
         let fault = fault.clone();
@@ -93,6 +300,7 @@ impl FaultTable {
 
     pub(crate) fn clear(&mut self) {
         self.queues.clear();
+        self.random.clear();
     }
 }
 
@@ -154,7 +362,12 @@ pub(crate) fn action(
         Fault::HugeBody(len) => FaultAction::Respond(wire::response(
             StatusCode::OK,
             "application/json",
-            RespBody::new(HugeBody::new(len)),
+            RespBody::new(HugeBody::new(len, true)),
+        )),
+        Fault::HugeChunkedBody(len) => FaultAction::Respond(wire::response(
+            StatusCode::OK,
+            "application/json",
+            RespBody::new(HugeBody::new(len, false)),
         )),
         Fault::CloseMidBody => {
             let mut resp = wire::response(
@@ -200,16 +413,22 @@ const HUGE_HEAD: &[u8] = br#"{"padding":""#;
 const HUGE_TAIL: &[u8] = br#""}"#;
 
 /// A body of exactly `len` bytes, generated chunk by chunk: `{"padding":"aaa…"}` when it is
-/// long enough to be that, spaces otherwise.
+/// long enough to be that, spaces otherwise. With `announced`, its size hint is exact (hyper
+/// sends `Content-Length`); without, unknown (hyper sends it chunked).
 #[derive(Debug)]
 struct HugeBody {
     len: usize,
     sent: usize,
+    announced: bool,
 }
 
 impl HugeBody {
-    fn new(len: usize) -> Self {
-        HugeBody { len, sent: 0 }
+    fn new(len: usize, announced: bool) -> Self {
+        HugeBody {
+            len,
+            sent: 0,
+            announced,
+        }
     }
 }
 
@@ -249,7 +468,11 @@ impl Body for HugeBody {
     }
 
     fn size_hint(&self) -> SizeHint {
-        SizeHint::with_exact((self.len - self.sent) as u64)
+        if self.announced {
+            SizeHint::with_exact((self.len - self.sent) as u64)
+        } else {
+            SizeHint::default()
+        }
     }
 }
 

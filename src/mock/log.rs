@@ -1,9 +1,12 @@
-//! What the mock observed: per-path counters, login attempts and the request log.
+//! What the mock observed: per-path counters, login attempts, injected faults, dropped request
+//! ids and the request log.
 //!
 //! Nothing in here ever holds a token, cookie, password or secret key value: credentials are
 //! identified by the serial number the mock gave them when it minted them.
 
 use std::collections::HashMap;
+
+use super::faults::FaultKind;
 
 /// The credential a request presented, as the mock judged it when the request arrived.
 ///
@@ -115,25 +118,81 @@ pub(crate) struct Ticket {
 }
 
 /// Counters and the request log.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub(crate) struct Log {
+    /// Whether arriving requests are appended to `entries` (counters are kept either way).
+    record: bool,
     entries: Vec<RecordedRequest>,
     /// Bumped by `clear`, so that a status arriving for a cleared entry is ignored.
     epoch: u64,
     counts: HashMap<String, usize>,
     logins: usize,
     login_attempts: HashMap<String, usize>,
+    faults: HashMap<(String, FaultKind), usize>,
+    dropped_ids: Vec<String>,
 }
 
 impl Log {
-    /// Records an arriving request: counts its path and appends it to the log.
-    pub(crate) fn arrival(&mut self, entry: RecordedRequest) -> Ticket {
-        *self.counts.entry(entry.path.clone()).or_insert(0) += 1;
+    pub(crate) fn new(record: bool) -> Self {
+        Log {
+            record,
+            entries: Vec::new(),
+            epoch: 0,
+            counts: HashMap::new(),
+            logins: 0,
+            login_attempts: HashMap::new(),
+            faults: HashMap::new(),
+            dropped_ids: Vec::new(),
+        }
+    }
+
+    /// Records an arriving request: counts its path and, while recording, appends it to the log.
+    pub(crate) fn arrival(&mut self, entry: RecordedRequest) -> Option<Ticket> {
+        match self.counts.get_mut(entry.path.as_str()) {
+            Some(n) => *n += 1,
+            None => {
+                self.counts.insert(entry.path.clone(), 1);
+            }
+        }
+        if !self.record {
+            return None;
+        }
         self.entries.push(entry);
-        Ticket {
+        Some(Ticket {
             epoch: self.epoch,
             index: self.entries.len() - 1,
+        })
+    }
+
+    /// Counts a fault applied to a request to `path`.
+    pub(crate) fn fault(&mut self, path: &str, kind: FaultKind) {
+        match self.faults.get_mut(&(path.to_owned(), kind)) {
+            Some(n) => *n += 1,
+            None => {
+                self.faults.insert((path.to_owned(), kind), 1);
+            }
         }
+    }
+
+    /// Remembers the `x-request-id` of a request whose connection was dropped.
+    pub(crate) fn dropped(&mut self, request_id: String) {
+        self.dropped_ids.push(request_id);
+    }
+
+    pub(crate) fn faults_injected(&self, path: Option<&str>, kind: FaultKind) -> usize {
+        self.faults
+            .iter()
+            .filter(|((p, k), _)| *k == kind && path.is_none_or(|path| path == p))
+            .map(|(_, n)| n)
+            .sum()
+    }
+
+    pub(crate) fn dropped_request_ids(&self) -> Vec<String> {
+        self.dropped_ids.clone()
+    }
+
+    pub(crate) fn set_recording(&mut self, record: bool) {
+        self.record = record;
     }
 
     /// Counts an attempt at a credential-minting endpoint, for `user` when it is known.
@@ -145,7 +204,8 @@ impl Log {
     }
 
     /// Fills in the status of a logged request.
-    pub(crate) fn set_status(&mut self, ticket: Ticket, status: u16) {
+    pub(crate) fn set_status(&mut self, ticket: Option<Ticket>, status: u16) {
+        let Some(ticket) = ticket else { return };
         if ticket.epoch == self.epoch {
             if let Some(entry) = self.entries.get_mut(ticket.index) {
                 entry.status = status;
@@ -174,6 +234,8 @@ impl Log {
         self.counts.clear();
         self.logins = 0;
         self.login_attempts.clear();
+        self.faults.clear();
+        self.dropped_ids.clear();
         self.epoch += 1;
     }
 }

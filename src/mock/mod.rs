@@ -83,6 +83,44 @@
 //! tasks run on the runtime that called `start`, and the mock sets no timers of its own (only
 //! [`Fault::Delay`] sleeps), so a paused clock only moves when the test moves it.
 //!
+//! # Faults
+//!
+//! [`inject`](MockThoughtSpot::inject) queues a [`Fault`] for the next requests to a path;
+//! [`inject_random`](MockThoughtSpot::inject_random) makes each request to a path meet a fault
+//! with a probability, drawn from a generator seeded by [`seed`](MockThoughtSpotBuilder::seed)
+//! (the same seed and the same order of arrivals give the same faults). Queued faults go first.
+//! Every response a fault shapes carries `x-mock-fault: <kind>` ([`FAULT_HEADER`],
+//! [`FaultKind`]), so a client under test can tell an injected failure from a real one. A dropped
+//! connection has no response to mark: the mock keeps the `x-request-id` ([`REQUEST_ID_HEADER`])
+//! of every request it dropped ([`dropped_request_ids`](MockThoughtSpot::dropped_request_ids)),
+//! and [`faults_injected`](MockThoughtSpot::faults_injected) counts every fault applied, by kind.
+//!
+//! ```rust
+//! use std::time::Duration;
+//! use thoughtspot_auth::mock::{Fault, FaultKind, MockThoughtSpot};
+//!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> std::io::Result<()> {
+//! // A soak-test server: 1 s tokens, reproducible chaos, no request log to grow.
+//! let mock = MockThoughtSpot::builder()
+//!     .default_token_validity(Duration::from_secs(1))
+//!     .seed(42)
+//!     .record_requests(false)
+//!     .start()
+//!     .await?;
+//! let search = "/api/rest/2.0/metadata/search";
+//! mock.inject_random(search, Fault::Status { status: 500, retry_after: None }, 0.10);
+//! mock.inject_random(search, Fault::DropConnection, 0.01);
+//! let login = "/api/rest/2.0/auth/token/full";
+//! mock.inject_random(login, Fault::Status { status: 503, retry_after: None }, 0.05);
+//! mock.inject_random(login, Fault::Status { status: 429, retry_after: Some(1) }, 0.03);
+//! // … run the load …
+//! assert_eq!(mock.faults_injected(FaultKind::Status(503)), 0);
+//! assert!(mock.requests().is_empty(), "not recorded; counters still are");
+//! # Ok(())
+//! # }
+//! ```
+//!
 //! # Errors per generation
 //!
 //! - v2.0 (`/api/rest/2.0/`): the real status with
@@ -121,9 +159,11 @@ mod server;
 mod state;
 mod wire;
 
-pub use faults::Fault;
+pub use faults::{FAULT_HEADER, Fault, FaultKind, REQUEST_ID_HEADER, UnknownFaultKind};
 pub use log::{PresentedCredential, RecordedRequest};
 
+use faults::FaultTable;
+use log::Log;
 use server::{Shared, lock};
 use state::{State, signed_offset};
 
@@ -224,6 +264,8 @@ pub struct MockThoughtSpotBuilder {
     pub(crate) clock_offset_ms: i64,
     pub(crate) prefix: String,
     pub(crate) spelling: ExtensionSpelling,
+    pub(crate) seed: Option<u64>,
+    pub(crate) record_requests: bool,
 }
 
 impl Default for MockThoughtSpotBuilder {
@@ -249,6 +291,8 @@ impl Default for MockThoughtSpotBuilder {
             clock_offset_ms: 0,
             prefix: String::new(),
             spelling: ExtensionSpelling::Extensions,
+            seed: None,
+            record_requests: true,
         }
     }
 }
@@ -266,6 +310,8 @@ impl fmt::Debug for MockThoughtSpotBuilder {
             .field("clock_offset_ms", &self.clock_offset_ms)
             .field("prefix", &self.prefix)
             .field("spelling", &self.spelling)
+            .field("seed", &self.seed)
+            .field("record_requests", &self.record_requests)
             .finish()
     }
 }
@@ -350,6 +396,22 @@ impl MockThoughtSpotBuilder {
         self
     }
 
+    /// Seeds the generator behind [`MockThoughtSpot::inject_random`]: the same seed and the same
+    /// order of arrivals give the same faults. Without a seed, each mock draws a random one.
+    pub fn seed(mut self, seed: u64) -> Self {
+        self.seed = Some(seed);
+        self
+    }
+
+    /// Whether each request is kept in the request log ([`MockThoughtSpot::requests`]; default
+    /// on). Off, the log stays empty, so a long soak does not grow the mock; every counter
+    /// ([`count`](MockThoughtSpot::count), [`logins`](MockThoughtSpot::logins),
+    /// [`faults_injected`](MockThoughtSpot::faults_injected), ...) still counts.
+    pub fn record_requests(mut self, record: bool) -> Self {
+        self.record_requests = record;
+        self
+    }
+
     /// Binds `127.0.0.1:0` and starts serving on the current tokio runtime.
     ///
     /// # Panics
@@ -360,8 +422,8 @@ impl MockThoughtSpotBuilder {
         let addr = listener.local_addr()?;
         let shared = Arc::new(Shared {
             state: Mutex::new(State::new(&self)),
-            log: Mutex::default(),
-            faults: Mutex::default(),
+            log: Mutex::new(Log::new(self.record_requests)),
+            faults: Mutex::new(FaultTable::new(self.seed.unwrap_or_else(random_seed))),
             ids: wire::Ids::default(),
             prefix: self.prefix.clone(),
             spelling: self.spelling,
@@ -378,6 +440,14 @@ impl MockThoughtSpotBuilder {
             }),
         })
     }
+}
+
+/// A seed for the fault generator when the builder gives none.
+fn random_seed() -> u64 {
+    use std::hash::{BuildHasher, Hasher};
+    std::collections::hash_map::RandomState::new()
+        .build_hasher()
+        .finish()
 }
 
 /// The server side of a [`MockThoughtSpot`]; dropping it (with the last clone) drops the
@@ -523,9 +593,25 @@ impl MockThoughtSpot {
         lock(&self.inner.shared.faults).inject(path, fault, times);
     }
 
-    /// Forgets every fault not applied yet.
+    /// Makes each request to `path` (without the prefix; any method) meet `fault` with
+    /// `probability` (0 to 1), drawn from the generator seeded by
+    /// [`seed`](MockThoughtSpotBuilder::seed). Several random faults for one path are exclusive:
+    /// one draw per request, their probabilities add up (`0.05` of 503 and `0.03` of 429 make
+    /// 8 % of requests fail, never one request twice). Queued faults ([`inject`](Self::inject))
+    /// apply first. They last until [`clear_faults`](Self::clear_faults).
+    pub fn inject_random(&self, path: &str, fault: Fault, probability: f64) {
+        lock(&self.inner.shared.faults).inject_random(path, fault, probability);
+    }
+
+    /// Forgets every fault not applied yet, and every random fault.
     pub fn clear_faults(&self) {
         lock(&self.inner.shared.faults).clear();
+    }
+
+    /// Keeps (or stops keeping) each request in the request log from now on; see
+    /// [`MockThoughtSpotBuilder::record_requests`].
+    pub fn set_record_requests(&self, record: bool) {
+        self.log().set_recording(record);
     }
 
     // ----- observations -----
@@ -549,12 +635,31 @@ impl MockThoughtSpot {
         self.log().login_attempts_for(user)
     }
 
-    /// The request log, in arrival order.
+    /// The request log, in arrival order (empty while
+    /// [`record_requests`](MockThoughtSpotBuilder::record_requests) is off).
     pub fn requests(&self) -> Vec<RecordedRequest> {
         self.log().entries()
     }
 
-    /// Empties the request log and resets every counter.
+    /// How many faults of `kind` were applied, to any path, since start or
+    /// [`clear_log`](Self::clear_log) (queued and random ones, dropped connections included).
+    pub fn faults_injected(&self, kind: FaultKind) -> usize {
+        self.log().faults_injected(None, kind)
+    }
+
+    /// How many faults of `kind` were applied to requests for `path` (without the prefix).
+    pub fn faults_injected_at(&self, path: &str, kind: FaultKind) -> usize {
+        self.log().faults_injected(Some(path), kind)
+    }
+
+    /// The `x-request-id` ([`REQUEST_ID_HEADER`]) of every request whose connection was dropped
+    /// by [`Fault::DropConnection`], in order; requests without the header are only counted. Kept
+    /// whether or not requests are recorded; emptied by [`clear_log`](Self::clear_log).
+    pub fn dropped_request_ids(&self) -> Vec<String> {
+        self.log().dropped_request_ids()
+    }
+
+    /// Empties the request log, the dropped request ids and every counter.
     pub fn clear_log(&self) {
         self.log().clear();
     }

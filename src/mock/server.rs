@@ -15,7 +15,7 @@ use tokio::sync::watch;
 use tokio::task::JoinSet;
 
 use super::ExtensionSpelling;
-use super::faults::{self, FaultAction, FaultTable};
+use super::faults::{self, FAULT_HEADER, FaultAction, FaultTable, REQUEST_ID_HEADER};
 use super::log::{Log, RecordedRequest};
 use super::state::{Presented, State};
 use super::wire::{self, ApiError, Generation, Ids, Renderer, RespBody};
@@ -184,7 +184,7 @@ fn record(
     presented: &Presented,
     fault: bool,
     body: &Bytes,
-) -> super::log::Ticket {
+) -> Option<super::log::Ticket> {
     let entry = RecordedRequest {
         method: method.clone(),
         path: path.to_owned(),
@@ -239,10 +239,15 @@ async fn handle(
     let generation = Generation::of(&path);
     let mut delayed = false;
     let mut response = None;
+    let kind = fault.as_ref().map(faults::Fault::kind);
     if let Some(fault) = fault {
+        lock(&shared.log).fault(&path, fault.kind());
         match faults::action(fault, generation, &shared.renderer()) {
             FaultAction::Drop => {
                 tracing::debug!(path = %path, "mock ThoughtSpot: dropping the connection (injected)");
+                if let Some(id) = wire::header_string(&parts.headers, REQUEST_ID_HEADER) {
+                    lock(&shared.log).dropped(id);
+                }
                 return Err(ConnectionAbort(
                     "connection dropped (injected fault)".into(),
                 ));
@@ -254,7 +259,7 @@ async fn handle(
             FaultAction::Respond(resp) => response = Some(resp),
         }
     }
-    let response = match response {
+    let mut response = match response {
         Some(resp) => resp,
         None => match (body, inside) {
             (_, None) => not_found(),
@@ -271,6 +276,11 @@ async fn handle(
             }),
         },
     };
+    if let Some(kind) = kind {
+        if let Ok(value) = http::HeaderValue::from_str(&kind.to_string()) {
+            response.headers_mut().insert(FAULT_HEADER, value);
+        }
+    }
     let status = response.status().as_u16();
     tracing::debug!(method = %parts.method, path = %path, status, delayed, "mock ThoughtSpot");
     lock(&shared.log).set_status(ticket, status);

@@ -34,7 +34,11 @@
 
 mod beta;
 pub(crate) mod error;
+#[doc(hidden)]
+pub mod fuzzing;
 mod models;
+#[cfg(test)]
+mod proptests;
 mod v1;
 mod v2;
 

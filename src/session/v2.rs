@@ -153,7 +153,7 @@ impl<T: Transport> V2<'_, T> {
 
 /// A `Token` answer as a [`Login`]. Lifetime: `expiration - creation` on the server's clock; if
 /// the server left the times out, the validity asked for (or the API's default of 300 s).
-fn token_login(
+pub(super) fn token_login(
     answer: &Answer,
     requested_validity: Option<u64>,
     requested_org: Option<i64>,

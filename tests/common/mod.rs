@@ -1,6 +1,9 @@
 //! Shared set-up for the integration tests.
 #![allow(dead_code)]
 
+pub mod front;
+pub mod heap;
+
 use bytes::Bytes;
 use http_body_util::Full;
 use hyper_util::client::legacy::Client;

@@ -41,6 +41,17 @@ pub fn request() -> Request<ReqBody> {
         .expect("the bench request is valid")
 }
 
+/// A typical ThoughtSpot call's body: 35 bytes of JSON.
+pub const JSON_BODY: &[u8] = br#"{"metadata":[{"type":"LIVEBOARD"}]}"#;
+
+/// The same request with a small JSON body (of known size, so replay keeps it by reading it
+/// into a buffer first).
+pub fn request_with_body() -> Request<ReqBody> {
+    let mut request = request();
+    *request.body_mut() = Full::new(Bytes::from_static(JSON_BODY));
+    request
+}
+
 /// Drives one request through a ready service: `poll_ready` once, `call`, and the response
 /// future to completion with `now_or_never` (every service here is immediately ready).
 #[inline]

@@ -22,6 +22,7 @@ use std::time::Instant;
 
 use http::Request;
 use support::{ReqBody, send};
+use tower::Service;
 
 type Requests<'a> = &'a mut Vec<Request<ReqBody>>;
 type Layered = thoughtspot_auth::ThoughtSpotAuthService<support::Noop>;
@@ -79,6 +80,10 @@ fn id_thoughtspot_layer_replay(service: &mut Layered, requests: Requests) {
     }
 }
 
+fn future_size<S: Service<Request<ReqBody>>>() -> usize {
+    size_of::<S::Future>()
+}
+
 fn timed(name: &str, n: usize, run: impl FnOnce(Requests<'_>)) {
     let mut requests: Vec<_> = (0..n).map(|_| support::request()).collect();
     let started = Instant::now();
@@ -110,6 +115,16 @@ fn main() {
     }
 
     println!("hot_path_profile: {n} requests per id");
+    println!(
+        "response future sizes (bytes): inner_only {}, static_header {}, parts_copy {}, \
+         thoughtspot_layer {}; response sizes: inner {}, layer {}",
+        future_size::<support::Noop>(),
+        future_size::<tower_http::auth::AddAuthorization<support::Noop>>(),
+        future_size::<support::CopyParts<support::Noop>>(),
+        future_size::<Layered>(),
+        size_of::<<support::Noop as Service<Request<ReqBody>>>::Response>(),
+        size_of::<<Layered as Service<Request<ReqBody>>>::Response>(),
+    );
     timed("inner_only", n, id_inner_only);
     timed("static_header", n, |r| {
         id_static_header(&mut static_header, r)

@@ -18,7 +18,8 @@
 //! - `hot_path_json_body`: one thread, the request with a 35-byte JSON body instead.
 //! - `hot_path_pieces`: what the layer does on its hot path that a static header does not, each
 //!   piece alone (thread CPU time): the origin check (`BaseUrl::is_same_origin`), the same check
-//!   done by comparing scheme and authority, an `Arc` clone and drop, an `ArcSwapOption` load.
+//!   done by comparing scheme and authority, an `Arc` clone and drop, an `ArcSwapOption` load,
+//!   and a clone of hyper-util's client (what replay keeps with each request in a real stack).
 //!
 //! ```sh
 //! cargo bench --bench hot_path -- --warm-up-time 2 --measurement-time 10
@@ -257,6 +258,13 @@ fn hot_path(c: &mut Criterion) {
     let swap = arc_swap::ArcSwapOption::from_pointee(0u64);
     group.bench_function("arc_swap_load", |b| {
         b.iter_custom(|iters| cpu_time_of(iters, || black_box(swap.load()).is_some()))
+    });
+    // With replay on, the layer keeps a clone of the inner service with each request (to send
+    // the replay through): free for the no-op service here, this for hyper-util's client.
+    let client = hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
+        .build_http::<ReqBody>();
+    group.bench_function("hyper_client_clone_drop", |b| {
+        b.iter_custom(|iters| cpu_time_of(iters, || drop(black_box(client.clone()))))
     });
     group.finish();
 

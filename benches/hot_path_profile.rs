@@ -12,7 +12,8 @@
 //! Each `id_*` function sends `HOT_PATH_PROFILE_REQUESTS` (default 100,000) prebuilt requests
 //! (built, and their vector freed, outside it):
 //! its inclusive instruction count divided by that is instructions per request, comparable
-//! between ids. Run alone, the binary prints a rough time per request for each id (one pass, no
+//! between ids. Run alone, the binary prints the response futures' sizes and a rough time per
+//! request for each id (one pass over requests built long before, so mostly memory-bound, no
 //! statistics: `benches/hot_path.rs` is the measurement).
 
 mod support;

@@ -1,0 +1,266 @@
+//! End to end over loopback against MockThoughtSpot: requests per second with and without the
+//! layer, through hyper-util's client and through reqwest / reqwest-middleware.
+//!
+//! Every id sends `POST /api/rest/2.0/metadata/search` with a small JSON body and reads the whole
+//! answer. "Plain" ids attach a token minted once beforehand (what the layer saves you from
+//! writing); the layer and the middleware log in on their first request (in the warm-up) and
+//! attach their cached token from then on. Criterion reports time per request and requests per
+//! second (`thrpt`); the target is the layer at 0.95 or more of plain.
+//!
+//! - `end_to_end`: one request at a time.
+//! - `end_to_end_concurrent`: 16 requests in flight at once (the client and the mock share the
+//!   machine's cores, so this is CPU-bound rather than latency-bound).
+//!
+//! `hyper_layer` runs the default configuration (replay on); since the body is not empty, replay
+//! keeps it by reading it into a buffer first. `hyper_layer_no_replay` is `.replay(false)`.
+//! `reqwest_middleware_empty` is reqwest-middleware with no middleware at all, to tell its own cost
+//! from the auth middleware's.
+//!
+//! ```sh
+//! cargo bench --bench end_to_end -- --warm-up-time 2 --measurement-time 5
+//! ```
+
+use std::future::Future;
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use criterion::measurement::WallTime;
+use criterion::{BenchmarkGroup, Criterion, Throughput, criterion_group, criterion_main};
+use futures_util::StreamExt;
+use http::header::{ACCEPT, CONTENT_TYPE};
+use http::{HeaderName, HeaderValue, Request};
+use http_body_util::{BodyExt, Full};
+use hyper_util::client::legacy::Client;
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::rt::TokioExecutor;
+use thoughtspot_auth::mock::{self, MockThoughtSpot};
+use thoughtspot_auth::session::{Session, TokenRequest};
+use thoughtspot_auth::transport::ServiceTransport;
+use thoughtspot_auth::{BaseUrl, ThoughtSpotAuthLayer, ThoughtSpotAuthMiddleware};
+use tower::{Layer, ServiceExt};
+
+type HyperClient = Client<HttpConnector, Full<Bytes>>;
+
+const BODY: &[u8] = br#"{"metadata":[{"type":"LIVEBOARD"}]}"#;
+const IN_FLIGHT: usize = 16;
+
+fn hyper_client() -> HyperClient {
+    Client::builder(TokioExecutor::new()).build_http()
+}
+
+fn search(url: &str) -> Request<Full<Bytes>> {
+    Request::post(url)
+        .header(ACCEPT, "application/json")
+        .header(CONTENT_TYPE, "application/json")
+        .body(Full::new(Bytes::from_static(BODY)))
+        .expect("a valid request")
+}
+
+/// What each id needs to send one request.
+struct Setup {
+    runtime: tokio::runtime::Runtime,
+    mock: MockThoughtSpot,
+    url: String,
+    token: (HeaderName, HeaderValue),
+}
+
+fn setup() -> Setup {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("a tokio runtime");
+    let (mock, token) = runtime.block_on(async {
+        let mock = MockThoughtSpot::start().await.expect("the mock starts");
+        let session = Session::new(
+            BaseUrl::parse(&mock.base_url()).expect("the mock's URL"),
+            ServiceTransport::new(hyper_client()),
+        );
+        let login = session
+            .v2()
+            .token_full(
+                &TokenRequest::password(mock::DEFAULT_USER, mock::DEFAULT_PASSWORD)
+                    .validity_secs(3600),
+            )
+            .await
+            .expect("a token");
+        (mock, login.credential.header())
+    });
+    let url = format!("{}/api/rest/2.0/metadata/search", mock.base_url());
+    Setup {
+        runtime,
+        mock,
+        url,
+        token,
+    }
+}
+
+/// Times `iters` requests made by `one`, `in_flight` at a time; clears the mock's request log
+/// afterwards, outside the timed region.
+fn run<F, Fut>(setup: &Setup, iters: u64, in_flight: usize, one: F) -> Duration
+where
+    F: Fn() -> Fut,
+    Fut: Future<Output = ()>,
+{
+    let elapsed = setup.runtime.block_on(async {
+        let started = Instant::now();
+        if in_flight == 1 {
+            for _ in 0..iters {
+                one().await;
+            }
+        } else {
+            futures_util::stream::iter(0..iters)
+                .map(|_| one())
+                .buffer_unordered(in_flight)
+                .for_each(|()| async {})
+                .await;
+        }
+        started.elapsed()
+    });
+    setup.mock.clear_log();
+    elapsed
+}
+
+fn ids(group: &mut BenchmarkGroup<'_, WallTime>, setup: &Setup, in_flight: usize) {
+    let url = setup.url.as_str();
+    let (name, value) = &setup.token;
+
+    // hyper-util, the token attached by hand.
+    let client = hyper_client();
+    group.bench_function("hyper_plain", |b| {
+        b.iter_custom(|iters| {
+            run(setup, iters, in_flight, || {
+                let client = client.clone();
+                let mut request = search(url);
+                request.headers_mut().insert(name.clone(), value.clone());
+                async move {
+                    let response = client.request(request).await.expect("an answer");
+                    assert_eq!(response.status(), 200);
+                    response.into_body().collect().await.expect("a body");
+                }
+            })
+        })
+    });
+
+    // hyper-util under the layer, default configuration and replay off.
+    for (id, replay) in [("hyper_layer", true), ("hyper_layer_no_replay", false)] {
+        let layer = ThoughtSpotAuthLayer::builder(setup.mock.base_url())
+            .password(mock::DEFAULT_USER, mock::DEFAULT_PASSWORD)
+            .replay(replay)
+            .build()
+            .expect("the layer builds");
+        let handle = layer.handle();
+        let service = layer.layer(hyper_client());
+        group.bench_function(id, |b| {
+            b.iter_custom(|iters| {
+                run(setup, iters, in_flight, || {
+                    let service = service.clone();
+                    let request = search(url);
+                    async move {
+                        let response = service.oneshot(request).await.expect("an answer");
+                        assert_eq!(response.status(), 200);
+                        response.into_body().collect().await.expect("a body");
+                    }
+                })
+            })
+        });
+        assert_eq!(
+            handle.stats().logins,
+            1,
+            "{id}: one login for the whole run"
+        );
+    }
+
+    // reqwest, the token attached by hand.
+    let client = reqwest::Client::new();
+    group.bench_function("reqwest_plain", |b| {
+        b.iter_custom(|iters| {
+            run(setup, iters, in_flight, || {
+                let request = client
+                    .post(url)
+                    .header(ACCEPT, "application/json")
+                    .header(CONTENT_TYPE, "application/json")
+                    .header(name.clone(), value.clone())
+                    .body(BODY);
+                async move {
+                    let response = request.send().await.expect("an answer");
+                    assert_eq!(response.status(), 200);
+                    response.bytes().await.expect("a body");
+                }
+            })
+        })
+    });
+
+    // reqwest-middleware with no middleware, the token attached by hand.
+    let empty = reqwest_middleware::ClientBuilder::new(reqwest::Client::new()).build();
+    group.bench_function("reqwest_middleware_empty", |b| {
+        b.iter_custom(|iters| {
+            run(setup, iters, in_flight, || {
+                let request = empty
+                    .post(url)
+                    .header(ACCEPT, "application/json")
+                    .header(CONTENT_TYPE, "application/json")
+                    .header(name.clone(), value.clone())
+                    .body(BODY);
+                async move {
+                    let response = request.send().await.expect("an answer");
+                    assert_eq!(response.status(), 200);
+                    response.bytes().await.expect("a body");
+                }
+            })
+        })
+    });
+
+    // reqwest-middleware with the auth middleware.
+    let plain = reqwest::Client::new();
+    let auth = ThoughtSpotAuthMiddleware::builder(setup.mock.base_url())
+        .password(mock::DEFAULT_USER, mock::DEFAULT_PASSWORD)
+        .build_middleware(plain.clone())
+        .expect("the middleware builds");
+    let handle = auth.handle();
+    let client = reqwest_middleware::ClientBuilder::new(plain)
+        .with(auth)
+        .build();
+    group.bench_function("reqwest_middleware", |b| {
+        b.iter_custom(|iters| {
+            run(setup, iters, in_flight, || {
+                let request = client
+                    .post(url)
+                    .header(ACCEPT, "application/json")
+                    .header(CONTENT_TYPE, "application/json")
+                    .body(BODY);
+                async move {
+                    let response = request.send().await.expect("an answer");
+                    assert_eq!(response.status(), 200);
+                    response.bytes().await.expect("a body");
+                }
+            })
+        })
+    });
+    assert_eq!(
+        handle.stats().logins,
+        1,
+        "reqwest_middleware: one login for the whole run"
+    );
+}
+
+fn end_to_end(c: &mut Criterion) {
+    let setup = setup();
+    let mut group = c.benchmark_group("end_to_end");
+    group.throughput(Throughput::Elements(1));
+    ids(&mut group, &setup, 1);
+    group.finish();
+
+    let mut group = c.benchmark_group("end_to_end_concurrent");
+    group.throughput(Throughput::Elements(1));
+    ids(&mut group, &setup, IN_FLIGHT);
+    group.finish();
+}
+
+criterion_group! {
+    name = benches;
+    config = Criterion::default()
+        .warm_up_time(Duration::from_secs(2))
+        .measurement_time(Duration::from_secs(5));
+    targets = end_to_end
+}
+criterion_main!(benches);

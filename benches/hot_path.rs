@@ -1,0 +1,283 @@
+//! The hot path: what attaching a warm credential costs, against a static header (the floor), a
+//! hand-rolled `Arc<RwLock<String>>` layer, and the bare copy of a request's parts that replay
+//! needs.
+//!
+//! Every id sends the same freshly built request (POST to a v2.0 path, empty body, `Accept`,
+//! `Content-Type`, `User-Agent`) through a ready service whose inner service is a no-op. Requests
+//! are built in batches of 1,024 before the clock starts, and the responses dropped after it
+//! stops (the request itself is dropped by the no-op service, inside the timed region, the same
+//! for every id). Overhead of an id = its time minus `inner_only`'s.
+//!
+//! - `hot_path`: one thread (`iter_custom`, batch by batch), timed by the thread's CPU time
+//!   (`CLOCK_THREAD_CPUTIME_ID`), so that time spent waiting for a core on a busy machine does not
+//!   count; `HOT_PATH_CLOCK=wall` times it by the wall clock instead.
+//! - `hot_path_contended`: two threads at once, each driving its own clone of the same service
+//!   (`iter_custom`): each thread builds a batch of requests, both meet at a barrier, send their
+//!   batch, and the batch's wall time (first start to last end) is summed. Time per iteration is
+//!   wall time per request with two threads sending.
+//! - `hot_path_json_body`: one thread, the request with a 35-byte JSON body instead.
+//! - `hot_path_pieces`: what the layer does on its hot path that a static header does not, each
+//!   piece alone (thread CPU time): the origin check (`BaseUrl::is_same_origin`), the same check
+//!   done by comparing scheme and authority, an `Arc` clone and drop, an `ArcSwapOption` load,
+//!   and a clone of hyper-util's client (what replay keeps with each request in a real stack).
+//!
+//! ```sh
+//! cargo bench --bench hot_path -- --warm-up-time 2 --measurement-time 10
+//! ```
+
+mod support;
+
+use std::fmt::Debug;
+use std::hint::black_box;
+use std::sync::{Arc, Barrier};
+use std::time::{Duration, Instant};
+
+use criterion::measurement::WallTime;
+use criterion::{BenchmarkGroup, Criterion, criterion_group, criterion_main};
+use http::Request;
+use tower::Service;
+
+use support::{ReqBody, send};
+
+/// Requests built before the clock starts, per thread (and, in the contended group, between
+/// two barriers).
+const BATCH: usize = 1024;
+
+fn one_thread<S>(group: &mut BenchmarkGroup<'_, WallTime>, id: &str, service: S)
+where
+    S: Service<Request<ReqBody>>,
+    S::Error: Debug,
+{
+    one_thread_with(group, id, service, support::request);
+}
+
+fn one_thread_with<S>(
+    group: &mut BenchmarkGroup<'_, WallTime>,
+    id: &str,
+    mut service: S,
+    request: fn() -> Request<ReqBody>,
+) where
+    S: Service<Request<ReqBody>>,
+    S::Error: Debug,
+{
+    group.bench_function(id, |b| {
+        b.iter_custom(|iters| alone(&mut service, iters, request))
+    });
+}
+
+/// `iters` requests on this thread, in batches of [`BATCH`]: each batch's requests are built
+/// before its clock starts and its responses dropped after it stops.
+fn alone<S>(service: &mut S, iters: u64, request: fn() -> Request<ReqBody>) -> Duration
+where
+    S: Service<Request<ReqBody>>,
+    S::Error: Debug,
+{
+    let mut requests = Vec::with_capacity(BATCH);
+    let mut responses = Vec::with_capacity(BATCH);
+    let mut left = iters as usize;
+    let mut elapsed = Duration::ZERO;
+    let wall = std::env::var("HOT_PATH_CLOCK").is_ok_and(|v| v == "wall");
+    while left > 0 {
+        let n = left.min(BATCH);
+        requests.extend((0..n).map(|_| request()));
+        let (start, cpu_start) = (Instant::now(), thread_cpu_time());
+        for request in requests.drain(..) {
+            responses.push(send(service, request));
+        }
+        elapsed += if wall {
+            start.elapsed()
+        } else {
+            thread_cpu_time() - cpu_start
+        };
+        responses.clear();
+        left -= n;
+    }
+    elapsed
+}
+
+/// This thread's CPU time for `iters` calls of `f`.
+fn cpu_time_of<T>(iters: u64, mut f: impl FnMut() -> T) -> Duration {
+    let start = thread_cpu_time();
+    for _ in 0..iters {
+        black_box(f());
+    }
+    thread_cpu_time() - start
+}
+
+/// The CPU time this thread has used: unlike wall time, it does not count while the thread waits
+/// for a core that other processes hold.
+fn thread_cpu_time() -> Duration {
+    let mut now = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: `now` is a valid, writable timespec; CLOCK_THREAD_CPUTIME_ID is always supported
+    // on Linux.
+    let rc = unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut now) };
+    assert_eq!(rc, 0, "clock_gettime(CLOCK_THREAD_CPUTIME_ID)");
+    Duration::new(now.tv_sec as u64, now.tv_nsec as u32)
+}
+
+fn two_threads<S>(group: &mut BenchmarkGroup<'_, WallTime>, id: &str, service: S)
+where
+    S: Service<Request<ReqBody>> + Clone + Send + 'static,
+    S::Response: Send,
+    S::Error: Debug,
+{
+    group.bench_function(id, |b| b.iter_custom(|iters| contended(&service, iters)));
+}
+
+/// Two threads, `iters / 2` requests each, on clones of `service`; the summed wall time of the
+/// batches both send at once.
+fn contended<S>(service: &S, iters: u64) -> Duration
+where
+    S: Service<Request<ReqBody>> + Clone + Send + 'static,
+    S::Response: Send,
+    S::Error: Debug,
+{
+    let per_thread = iters.div_ceil(2) as usize;
+    let barrier = Arc::new(Barrier::new(2));
+    let threads: Vec<_> = (0..2)
+        .map(|_| {
+            let mut service = service.clone();
+            let barrier = barrier.clone();
+            std::thread::spawn(move || {
+                let mut windows = Vec::with_capacity(per_thread.div_ceil(BATCH));
+                let mut requests = Vec::with_capacity(BATCH);
+                let mut responses = Vec::with_capacity(BATCH);
+                let mut left = per_thread;
+                while left > 0 {
+                    let n = left.min(BATCH);
+                    requests.extend((0..n).map(|_| support::request()));
+                    barrier.wait();
+                    let start = Instant::now();
+                    for request in requests.drain(..) {
+                        responses.push(send(&mut service, request));
+                    }
+                    let end = Instant::now();
+                    windows.push((start, end));
+                    responses.clear();
+                    left -= n;
+                }
+                windows
+            })
+        })
+        .collect();
+    let windows: Vec<Vec<(Instant, Instant)>> = threads
+        .into_iter()
+        .map(|t| t.join().expect("a bench thread panicked"))
+        .collect();
+    windows[0]
+        .iter()
+        .zip(&windows[1])
+        .map(|(a, b)| a.1.max(b.1) - a.0.min(b.0))
+        .sum()
+}
+
+fn hot_path(c: &mut Criterion) {
+    // Only the first request through each layer (the slow path, which makes the credential)
+    // needs the runtime; it stays entered throughout in case anything else does.
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("a tokio runtime");
+    let _entered = runtime.enter();
+    let (layer, layer_handle) = support::warm_layer(&runtime, false);
+    let (layer_replay, replay_handle) = support::warm_layer(&runtime, true);
+
+    let mut group = c.benchmark_group("hot_path");
+    one_thread(&mut group, "inner_only", support::Noop);
+    one_thread(&mut group, "static_header", support::static_header());
+    one_thread(
+        &mut group,
+        "rwlock_hand_rolled",
+        support::rwlock_hand_rolled(),
+    );
+    one_thread(&mut group, "parts_copy", support::parts_copy());
+    one_thread(&mut group, "thoughtspot_layer", layer.clone());
+    one_thread(&mut group, "thoughtspot_layer_replay", layer_replay.clone());
+    group.finish();
+
+    let mut group = c.benchmark_group("hot_path_contended");
+    two_threads(&mut group, "inner_only", support::Noop);
+    two_threads(&mut group, "static_header", support::static_header());
+    two_threads(
+        &mut group,
+        "rwlock_hand_rolled",
+        support::rwlock_hand_rolled(),
+    );
+    two_threads(&mut group, "parts_copy", support::parts_copy());
+    two_threads(&mut group, "thoughtspot_layer", layer.clone());
+    two_threads(&mut group, "thoughtspot_layer_replay", layer_replay.clone());
+    group.finish();
+
+    // Beyond the issue's ids: the same request with a 35-byte JSON body, as most ThoughtSpot
+    // calls carry. With replay on, a body of known size is read into a buffer before it is sent
+    // (the layer's slow path); with replay off it takes the hot path like an empty one.
+    let with_body = support::request_with_body;
+    let mut group = c.benchmark_group("hot_path_json_body");
+    one_thread_with(&mut group, "inner_only", support::Noop, with_body);
+    one_thread_with(
+        &mut group,
+        "static_header",
+        support::static_header(),
+        with_body,
+    );
+    one_thread_with(&mut group, "parts_copy", support::parts_copy(), with_body);
+    one_thread_with(&mut group, "thoughtspot_layer", layer.clone(), with_body);
+    one_thread_with(
+        &mut group,
+        "thoughtspot_layer_replay",
+        layer_replay,
+        with_body,
+    );
+    group.finish();
+
+    // Beyond the issue's ids: the pieces of the layer's hot path that a static header does not
+    // have, each alone, to tell what the layer's overhead is made of.
+    let mut group = c.benchmark_group("hot_path_pieces");
+    let base = thoughtspot_auth::BaseUrl::parse(support::BASE).expect("the base URL");
+    let uri: http::Uri = support::URI.parse().expect("the URI");
+    group.bench_function("origin_check", |b| {
+        b.iter_custom(|iters| cpu_time_of(iters, || base.is_same_origin(black_box(&uri))))
+    });
+    let authority = base.authority().clone();
+    group.bench_function("origin_check_by_authority", |b| {
+        b.iter_custom(|iters| {
+            cpu_time_of(iters, || {
+                let uri = black_box(&uri);
+                uri.scheme() == Some(&http::uri::Scheme::HTTPS)
+                    && uri.authority() == Some(&authority)
+            })
+        })
+    });
+    let arc = Arc::new(0u64);
+    group.bench_function("arc_clone_drop", |b| {
+        b.iter_custom(|iters| cpu_time_of(iters, || drop(black_box(arc.clone()))))
+    });
+    let swap = arc_swap::ArcSwapOption::from_pointee(0u64);
+    group.bench_function("arc_swap_load", |b| {
+        b.iter_custom(|iters| cpu_time_of(iters, || black_box(swap.load()).is_some()))
+    });
+    // With replay on, the layer keeps a clone of the inner service with each request (to send
+    // the replay through): free for the no-op service here, this for hyper-util's client.
+    let client = hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
+        .build_http::<ReqBody>();
+    group.bench_function("hyper_client_clone_drop", |b| {
+        b.iter_custom(|iters| cpu_time_of(iters, || drop(black_box(client.clone()))))
+    });
+    group.finish();
+
+    // Every request after the first took the hot path: one credential made, nothing else.
+    support::assert_hot_path_only(&layer_handle);
+    support::assert_hot_path_only(&replay_handle);
+}
+
+criterion_group! {
+    name = benches;
+    config = Criterion::default()
+        .warm_up_time(Duration::from_secs(2))
+        .measurement_time(Duration::from_secs(5));
+    targets = hot_path
+}
+criterion_main!(benches);

@@ -131,12 +131,10 @@ async fn revoke_leaves_no_live_credential_in_any_mode() {
 }
 
 /// Trusted authentication with cookie sessions logs in through a token (`token/full` or
-/// `gettoken`, then a session login with it). The session is ended by `revoke()`, but the
-/// intermediate token is dropped without being revoked: it stays alive at ThoughtSpot for its
-/// whole validity (300 s by default), one per login, in every org.
+/// `gettoken`, then a session login with it). The intermediate token is revoked as soon as the
+/// session exists, so after `revoke()` nothing is alive at ThoughtSpot.
 #[tokio::test(start_paused = true)]
-#[ignore = "BUG in src/authenticator/login.rs: secret-key cookie logins leave their intermediate token alive at ThoughtSpot; revoke() cannot reach it"]
-async fn known_bug_secret_key_cookie_sessions_leave_their_intermediate_token_alive() {
+async fn secret_key_cookie_sessions_leave_no_intermediate_token_alive() {
     for front in FRONTS {
         let ts = MockThoughtSpot::start().await.unwrap();
         for (name, builder, beta) in token_to_session_modes(&ts) {

@@ -84,7 +84,10 @@ pub(crate) async fn login(
                 }
                 Secret::SecretKey(_) => {
                     let token = session.beta().get_token(&token_request()).await?;
-                    session.beta().login_with_token(&token.credential).await?
+                    let login = session.beta().login_with_token(&token.credential).await;
+                    // The token was only the way in: nothing holds it any more.
+                    retire(session.beta().revoke_token(&token.credential).await);
+                    login?
                 }
             };
             if let Some(org) = key.org {
@@ -110,10 +113,18 @@ pub(crate) async fn login(
                 provision(&mut request, provisioning);
                 let token = session.v2().token_full(&request).await?;
                 let org = key.org.map(|o| o.to_string());
-                let mut login = session
+                let login = session
                     .v2()
                     .session_login_with_token(&token.credential, org.as_deref())
-                    .await?;
+                    .await;
+                // The token was only the way in: nothing holds it any more.
+                retire(
+                    session
+                        .v2()
+                        .token_revoke(&token.credential, &Default::default())
+                        .await,
+                );
+                let mut login = login?;
                 login.user = token.user;
                 Ok(login)
             }
@@ -147,5 +158,13 @@ fn provision(request: &mut TokenRequest, provisioning: Option<&Provisioning>) {
         if !p.groups.is_empty() {
             request.group_identifiers = Some(p.groups.clone());
         }
+    }
+}
+
+/// A failure to revoke an intermediate token is logged, not fatal: the session is what counts,
+/// and the token expires by itself.
+fn retire(revoked: Result<(), Error>) {
+    if let Err(error) = revoked {
+        tracing::debug!(%error, "could not revoke the token a cookie session was made from");
     }
 }

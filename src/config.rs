@@ -135,7 +135,12 @@ impl BaseUrl {
 
     /// Whether `uri` is for this cluster's origin (same scheme, host and port). A relative URI
     /// (no scheme and no host) counts as this origin: clients resolve it against the base.
+    #[inline]
     pub fn is_same_origin(&self, uri: &Uri) -> bool {
+        // The common case, written as configured: compare without parsing host and port.
+        if uri.scheme() == Some(&self.scheme) && uri.authority() == Some(&self.authority) {
+            return true;
+        }
         match (uri.scheme(), uri.authority()) {
             (Some(scheme), Some(authority)) => {
                 self.has_origin(scheme.as_str(), authority.host(), authority.port_u16())

@@ -265,15 +265,10 @@ async fn a_locked_account_is_tried_once_per_window_in_one_org() {
     }
 }
 
-/// A first burst spread over 8 orgs at once: 8 logins start together, one per org, and each
-/// sends the password before any has failed. The account-wide block (`account_failures`) is
-/// consulted before an attempt, but logins are single-flighted per org, not per account. So 8
-/// wrong passwords arrive at once — enough to lock an account with a low threshold — and 8
-/// failures in a row then make the next window the 30-minute maximum. With `OrgOverride` the
-/// number of orgs, and so of simultaneous bad logins, is the caller's to choose.
+/// A burst spread over 8 orgs at once: logins are single-flighted per org, so without the
+/// account-wide turn each org would send the wrong password at the same moment.
 #[tokio::test(start_paused = true)]
-#[ignore = "BUG in src/authenticator: logins are single-flighted per org, not per account; a burst spread over 8 orgs sends a wrong password 8 times at once"]
-async fn known_bug_a_wrong_password_is_sent_once_per_org_by_a_burst_over_orgs() {
+async fn a_wrong_password_is_sent_once_by_a_burst_over_orgs() {
     let account = Account::WrongPassword;
     for front in FRONTS {
         let run = bursts_across_orgs(front, account, true).await;
@@ -301,7 +296,7 @@ async fn known_bug_a_wrong_password_is_sent_once_per_org_by_a_burst_over_orgs() 
 /// traffic that moves from org to org tries the locked account's password once per org per
 /// window: 8 orgs, 8 times as often.
 #[tokio::test(start_paused = true)]
-#[ignore = "BUG in src/authenticator (or the README): a 403 (locked account) blocks only the org that met it, not every org; bursts moving over 8 orgs make 8 attempts per window"]
+#[ignore = "known limit, documented in the README: a 403 (locked account) blocks only the org that met it, not every org; bursts moving over 8 orgs make 8 attempts per window"]
 async fn known_bug_a_locked_account_is_tried_once_per_org_per_window() {
     let account = Account::Locked;
     for front in FRONTS {

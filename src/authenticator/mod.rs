@@ -114,6 +114,8 @@ pub(crate) struct Core {
     /// Bad credentials are the account's, not one org's: while their window lasts no org tries
     /// the password or key again.
     account_failures: Mutex<Failures>,
+    /// Taken for each login attempt in single-user modes (see `run_flight`).
+    account_login: tokio::sync::Mutex<()>,
     pub(crate) counters: Counters,
     /// The credential store a fleet of replicas shares, if one is configured.
     fleet: Option<fleet::Fleet>,
@@ -234,6 +236,7 @@ impl Core {
             generation: AtomicU64::new(0),
             rejection_streak: AtomicU32::new(0),
             account_failures: Mutex::new(Failures::default()),
+            account_login: tokio::sync::Mutex::new(()),
             counters: Counters::default(),
             fleet,
             tick: AtomicU64::new(0),
@@ -476,6 +479,14 @@ impl Core {
         let deadline = Instant::now() + timings.login_deadline;
         let mut last_error = None;
         loop {
+            // One login attempt at a time for the account (single-user modes): a burst that
+            // reaches several orgs at once then meets the first attempt's verdict instead of
+            // sending the same wrong password once per org.
+            let _account_turn = if self.config.multi_user() {
+                None
+            } else {
+                Some(self.account_login.lock().await)
+            };
             let now = Instant::now();
             let account_block = if self.config.multi_user() {
                 None

@@ -208,6 +208,7 @@ pub(crate) struct CacheKey {
 }
 
 impl CacheKey {
+    #[inline]
     pub(crate) fn org(org: Option<i64>) -> Self {
         Self { user: None, org }
     }
@@ -263,6 +264,7 @@ impl Credential {
         }
     }
 
+    #[inline]
     pub(crate) fn phase(&self) -> Phase {
         match self.phase.load(std::sync::atomic::Ordering::Acquire) {
             0 => Phase::Fresh,

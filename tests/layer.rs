@@ -260,3 +260,58 @@ fn configuration_errors_are_clear() {
         .unwrap_err();
     assert!(!err.to_string().contains("bad\ntoken"));
 }
+
+/// A `Full<Bytes>` body — what hyper-util clients send — is kept by a clone of its bytes: after a
+/// 401 the replay carries the same bytes and the new token, and nothing was buffered first.
+#[tokio::test(start_paused = true)]
+async fn a_full_body_is_replayed_byte_for_byte() {
+    use std::sync::{Arc, Mutex};
+    use tower::ServiceExt;
+    type Seen = Arc<Mutex<Vec<(Option<http::HeaderValue>, Bytes)>>>;
+    let ts = MockThoughtSpot::start().await.unwrap();
+    let layer = builder(&ts).build().unwrap();
+    let handle = layer.handle();
+    let seen: Seen = Arc::default();
+    let record = seen.clone();
+    let client = hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
+        .build_http::<Full<Bytes>>();
+    let service = tower::ServiceBuilder::new()
+        .layer(layer)
+        .map_request(move |request: http::Request<Full<Bytes>>| {
+            if request.uri().path() == SEARCH {
+                let bytes = futures_util::FutureExt::now_or_never(request.body().clone().collect())
+                    .expect("a Full body is ready at once")
+                    .unwrap()
+                    .to_bytes();
+                let authorization = request.headers().get(http::header::AUTHORIZATION).cloned();
+                record.lock().unwrap().push((authorization, bytes));
+            }
+            request
+        })
+        .service(client);
+    let post = |body: &'static [u8]| {
+        http::Request::post(format!("{}{SEARCH}", ts.base_url()))
+            .header("content-type", "application/json")
+            .body(Full::new(Bytes::from_static(body)))
+            .unwrap()
+    };
+    let warm = service.clone().oneshot(post(b"{}")).await.unwrap();
+    assert_eq!(warm.status(), 200);
+
+    ts.revoke_all_tokens();
+    let body: &[u8] = br#"{"metadata":[{"type":"LIVEBOARD"}]}"#;
+    let response = service.oneshot(post(body)).await.unwrap();
+    assert_eq!(response.status(), 200, "the replay's answer");
+    assert_eq!(handle.stats().replays, 1);
+    let seen = seen.lock().unwrap();
+    assert_eq!(
+        seen.len(),
+        3,
+        "the warm-up, the rejected send and its replay"
+    );
+    let (rejected, replayed) = (&seen[1], &seen[2]);
+    assert_eq!(rejected.1, body);
+    assert_eq!(replayed.1, body, "the replay carries the same bytes");
+    assert_ne!(rejected.0, replayed.0, "and the new token");
+    assert_eq!(ts.count(SEARCH), 3);
+}

@@ -52,6 +52,7 @@ impl Owner {
         Arc::new(Self(Core::new(config)))
     }
 
+    #[inline]
     pub(crate) fn core(&self) -> &Arc<Core> {
         &self.0
     }
@@ -94,6 +95,23 @@ impl Beta500 {
             (None, _) => Self::Ambiguous,
             (Some(_), _) => Self::Other,
         }
+    }
+}
+
+/// The current org's credential as one tower service (and each of its clones) caches it. While
+/// it caches a credential that is no longer current it keeps it alive, until its next request
+/// or its drop; it never attaches it.
+pub(crate) type CachedCredential = arc_swap::cache::Cache<Mirror, Option<Arc<Credential>>>;
+
+/// The core's mirror of the current org's credential, owned, for a [`CachedCredential`].
+#[derive(Clone)]
+pub(crate) struct Mirror(Arc<Core>);
+
+impl std::ops::Deref for Mirror {
+    type Target = ArcSwapOption<Credential>;
+
+    fn deref(&self) -> &Self::Target {
+        &self.0.fast
     }
 }
 
@@ -265,6 +283,7 @@ impl Core {
 
     // ----- keys --------------------------------------------------------------------------------
 
+    #[inline]
     pub(crate) fn current_org(&self) -> Option<i64> {
         match self.current_org.load(Ordering::Acquire) {
             NO_ORG => None,
@@ -343,6 +362,7 @@ impl Core {
 
     /// Attaches the credential for `key` if one is usable without waiting; returns its
     /// generation. A soft-expired credential is attached and one background refresh started.
+    #[cfg(feature = "reqwest")]
     #[inline]
     pub(crate) fn attach(self: &Arc<Self>, key: &CacheKey, headers: &mut HeaderMap) -> Option<u64> {
         let fast = self.fast.load();
@@ -351,6 +371,33 @@ impl Core {
                 return self.attach_credential(credential, headers);
             }
         }
+        self.attach_from_slots(key, headers)
+    }
+
+    /// [`attach`](Self::attach) for a caller that keeps a [`CachedCredential`] (a tower service,
+    /// which has `&mut self`): checking that the cached credential is still the current org's
+    /// is one relaxed load of the mirror's pointer, and no reference count is written.
+    #[inline]
+    pub(crate) fn attach_cached(
+        self: &Arc<Self>,
+        cached: &mut CachedCredential,
+        key: &CacheKey,
+        headers: &mut HeaderMap,
+    ) -> Option<u64> {
+        if let Some(credential) = cached.load() {
+            if credential.key == *key {
+                return self.attach_credential(credential, headers);
+            }
+        }
+        self.attach_from_slots(key, headers)
+    }
+
+    /// A cache of the current org's credential, for [`attach_cached`](Self::attach_cached).
+    pub(crate) fn cached_credential(self: &Arc<Self>) -> CachedCredential {
+        arc_swap::cache::Cache::new(Mirror(self.clone()))
+    }
+
+    fn attach_from_slots(self: &Arc<Self>, key: &CacheKey, headers: &mut HeaderMap) -> Option<u64> {
         self.slots
             .with(key, |slot| {
                 let credential = slot.credential.load();

@@ -16,19 +16,25 @@ pin_project! {
     /// Only for a beta 500 does the layer read the first frames (up to 64 KiB) to learn whether
     /// the credential was rejected; they are given back here first, unchanged.
     pub struct ResponseBody<B: Body> {
-        read_ahead: VecDeque<Frame<B::Data>>,
-        error: Option<B::Error>,
+        // Boxed, and only there after a beta 500 was looked into, so that every other response
+        // is the inner body and one pointer.
+        read_ahead: Option<Box<ReadAhead<B>>>,
         #[pin]
         inner: Option<B>,
     }
+}
+
+/// What the layer read of a beta 500 before giving it out.
+struct ReadAhead<B: Body> {
+    frames: VecDeque<Frame<B::Data>>,
+    error: Option<B::Error>,
 }
 
 impl<B: Body> ResponseBody<B> {
     #[inline]
     pub(crate) fn new(inner: B) -> Self {
         Self {
-            read_ahead: VecDeque::new(),
-            error: None,
+            read_ahead: None,
             inner: Some(inner),
         }
     }
@@ -38,8 +44,7 @@ impl<B: Body> ResponseBody<B> {
 impl<B: Body> Default for ResponseBody<B> {
     fn default() -> Self {
         Self {
-            read_ahead: VecDeque::new(),
-            error: None,
+            read_ahead: None,
             inner: None,
         }
     }
@@ -55,11 +60,14 @@ impl<B: Body> Body for ResponseBody<B> {
         cx: &mut Context<'_>,
     ) -> Poll<Option<Result<Frame<Self::Data>, Self::Error>>> {
         let this = self.project();
-        if let Some(frame) = this.read_ahead.pop_front() {
-            return Poll::Ready(Some(Ok(frame)));
-        }
-        if let Some(error) = this.error.take() {
-            return Poll::Ready(Some(Err(error)));
+        if let Some(ahead) = this.read_ahead {
+            if let Some(frame) = ahead.frames.pop_front() {
+                return Poll::Ready(Some(Ok(frame)));
+            }
+            if let Some(error) = ahead.error.take() {
+                return Poll::Ready(Some(Err(error)));
+            }
+            *this.read_ahead = None;
         }
         match this.inner.as_pin_mut() {
             Some(inner) => inner.poll_frame(cx),
@@ -68,8 +76,9 @@ impl<B: Body> Body for ResponseBody<B> {
     }
 
     fn is_end_stream(&self) -> bool {
-        self.read_ahead.is_empty()
-            && self.error.is_none()
+        self.read_ahead
+            .as_ref()
+            .is_none_or(|ahead| ahead.frames.is_empty() && ahead.error.is_none())
             && self.inner.as_ref().is_none_or(Body::is_end_stream)
     }
 
@@ -77,6 +86,7 @@ impl<B: Body> Body for ResponseBody<B> {
         let ahead: u64 = self
             .read_ahead
             .iter()
+            .flat_map(|ahead| &ahead.frames)
             .filter_map(|f| f.data_ref().map(|d| d.remaining() as u64))
             .sum();
         let mut hint = self
@@ -133,12 +143,11 @@ pub(crate) async fn read_beta_500<B: Body + Unpin>(
     } else {
         Some(body)
     };
-    (
-        ResponseBody {
-            read_ahead,
+    let read_ahead = (!read_ahead.is_empty() || error.is_some()).then(|| {
+        Box::new(ReadAhead {
+            frames: read_ahead,
             error,
-            inner,
-        },
-        verdict,
-    )
+        })
+    });
+    (ResponseBody { read_ahead, inner }, verdict)
 }

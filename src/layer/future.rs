@@ -11,8 +11,9 @@ use http_body::Body;
 use pin_project_lite::pin_project;
 use tower::{Service, ServiceExt};
 
+use super::anchor::Anchor;
 use super::body::{ResponseBody, read_beta_500};
-use crate::authenticator::{Owner, Verdict};
+use crate::authenticator::Verdict;
 use crate::credential::CacheKey;
 use crate::replay::Replay;
 use crate::transport::BoxError;
@@ -33,42 +34,46 @@ pin_project! {
 
 pin_project! {
     #[project = StateProj]
+    #[project_replace = StateOwned]
     enum State<F, S, B, RB: Body> {
         // Not for ThoughtSpot: untouched.
         Passthrough { #[pin] future: F },
         // Sent with a credential that was ready: the hot path.
-        Sent { #[pin] future: F, sent: Option<Sent<S, B>> },
+        Sent { #[pin] future: F, sent: Sent<S, B> },
         // Waiting for a login, or recovering from a rejection.
         Boxed { future: BoxedResponse<RB> },
+        // The response was given out.
+        Done,
     }
 }
 
 /// What a sent request needs if its credential turns out rejected.
 pub(crate) struct Sent<S, B> {
-    pub(crate) owner: Arc<Owner>,
+    /// The way back to the core, and the service a replay is sent through.
+    pub(crate) anchor: Arc<Anchor<S>>,
     pub(crate) key: CacheKey,
     pub(crate) generation: u64,
-    /// The request kept for a replay, with a service to send it through.
-    pub(crate) replay: Option<(Replay, S)>,
+    /// The request kept for a replay.
+    pub(crate) replay: Option<Replay>,
     pub(crate) _body: std::marker::PhantomData<fn() -> B>,
 }
 
 impl<F, S, B, RB: Body> ResponseFuture<F, S, B, RB> {
+    #[inline]
     pub(crate) fn passthrough(future: F) -> Self {
         Self {
             state: State::Passthrough { future },
         }
     }
 
+    #[inline]
     pub(crate) fn sent(future: F, sent: Sent<S, B>) -> Self {
         Self {
-            state: State::Sent {
-                future,
-                sent: Some(sent),
-            },
+            state: State::Sent { future, sent },
         }
     }
 
+    #[inline]
     pub(crate) fn boxed(future: BoxedResponse<RB>) -> Self {
         Self {
             state: State::Boxed { future },
@@ -80,7 +85,7 @@ impl<F, S, B, RB, E> Future for ResponseFuture<F, S, B, RB>
 where
     F: Future<Output = Result<Response<RB>, E>>,
     E: Into<BoxError>,
-    S: Service<Request<B>, Response = Response<RB>> + Send + 'static,
+    S: Service<Request<B>, Response = Response<RB>> + Clone + Send + Sync + 'static,
     S::Future: Send,
     S::Error: Into<BoxError>,
     B: Default + From<bytes::Bytes> + Send + 'static,
@@ -100,18 +105,22 @@ where
                 }
                 StateProj::Sent { future, sent } => {
                     let response = ready!(future.poll(cx)).map_err(Into::into)?;
-                    let Some(details) = sent.take() else {
-                        return Poll::Ready(Ok(response.map(ResponseBody::new)));
-                    };
-                    let core = details.owner.core();
+                    let core = sent.anchor.core();
                     if core.verdict(response.status()) == Verdict::Fine {
                         core.accepted();
+                        // Dropped where it lies: the kept request is not moved out just to go.
+                        this.state.set(State::Done);
                         return Poll::Ready(Ok(response.map(ResponseBody::new)));
                     }
-                    let future = Box::pin(recover(response, details));
-                    this.state.set(State::Boxed { future });
+                    if let StateOwned::Sent { sent, .. } =
+                        this.state.as_mut().project_replace(State::Done)
+                    {
+                        let future = Box::pin(recover(response, sent));
+                        this.state.set(State::Boxed { future });
+                    }
                 }
                 StateProj::Boxed { future } => return future.as_mut().poll(cx),
+                StateProj::Done => panic!("`ResponseFuture` polled after it completed"),
             }
         }
     }
@@ -126,7 +135,7 @@ pub(crate) async fn recover<S, B, RB>(
     sent: Sent<S, B>,
 ) -> Result<Response<ResponseBody<RB>>, BoxError>
 where
-    S: Service<Request<B>, Response = Response<RB>> + Send + 'static,
+    S: Service<Request<B>, Response = Response<RB>> + Clone + Send + Sync + 'static,
     S::Future: Send,
     S::Error: Into<BoxError>,
     B: Default + From<bytes::Bytes> + Send + 'static,
@@ -134,7 +143,7 @@ where
     RB::Data: Send,
     RB::Error: Send,
 {
-    let core = sent.owner.core().clone();
+    let core = sent.anchor.core().clone();
     let (parts, body) = response.into_parts();
     let (response, beta_500) = match core.verdict(parts.status) {
         Verdict::Fine => {
@@ -151,7 +160,7 @@ where
         return Ok(response);
     };
     core.reject(&sent.key, sent.generation, reason);
-    let Some((replay, service)) = sent.replay else {
+    let Some(replay) = sent.replay else {
         tracing::debug!("the rejected request was not kept for a replay; returning the rejection");
         return Ok(response);
     };
@@ -164,7 +173,10 @@ where
     };
     drop(response);
     core.replaying(&sent.key, credential.generation);
-    let replayed = service
+    let replayed = sent
+        .anchor
+        .replay_via
+        .clone()
         .oneshot(replay.into_request(&credential.session))
         .await
         .map_err(Into::into)?;

@@ -34,6 +34,7 @@
 //! # }
 //! ```
 
+mod anchor;
 mod body;
 mod future;
 
@@ -56,11 +57,12 @@ pub(crate) use future::BETA_500_READ_LIMIT;
 pub use future::ResponseFuture;
 
 use crate::Error;
-use crate::authenticator::Owner;
+use crate::authenticator::{CachedCredential, Owner};
 use crate::config::AuthBuilder;
 use crate::handle::AuthHandle;
 use crate::replay::{self, Keep, Replay};
 use crate::transport::{BoxError, ServiceTransport};
+use anchor::{Anchor, Anchors};
 use future::{Sent, recover};
 
 /// A tower [`Layer`] that authenticates every request to one ThoughtSpot cluster.
@@ -106,13 +108,14 @@ impl AuthBuilder {
     }
 }
 
-impl<S> Layer<S> for ThoughtSpotAuthLayer {
+impl<S: Clone> Layer<S> for ThoughtSpotAuthLayer {
     type Service = ThoughtSpotAuthService<S>;
 
     fn layer(&self, inner: S) -> Self::Service {
         ThoughtSpotAuthService {
+            anchors: Arc::new(Anchors::new(self.owner.clone(), &inner)),
+            credential: self.owner.core().cached_credential(),
             inner,
-            owner: self.owner.clone(),
         }
     }
 }
@@ -146,17 +149,30 @@ impl<S> Layer<S> for ThoughtSpotAuthLayer {
 /// to [`Error`](crate::Error).
 ///
 /// Logins go over a clone of the inner service (never back through this one), unless the builder
-/// was given a transport. The response body is the inner one, wrapped in [`ResponseBody`].
-#[derive(Clone)]
+/// was given a transport. Replays go through a clone of the inner service made when the layer
+/// wrapped it (so [`get_mut`](Self::get_mut) changes what is sent first, not what is replayed).
+/// The response body is the inner one, wrapped in [`ResponseBody`].
 pub struct ThoughtSpotAuthService<S> {
     inner: S,
-    owner: Arc<Owner>,
+    anchors: Arc<Anchors<S>>,
+    /// The current org's credential, as this clone last saw it.
+    credential: CachedCredential,
+}
+
+impl<S: Clone> Clone for ThoughtSpotAuthService<S> {
+    fn clone(&self) -> Self {
+        Self {
+            inner: self.inner.clone(),
+            anchors: self.anchors.clone(),
+            credential: self.credential.clone(),
+        }
+    }
 }
 
 impl<S> fmt::Debug for ThoughtSpotAuthService<S> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("ThoughtSpotAuthService")
-            .field("base", &self.owner.core().config.base)
+            .field("base", &self.anchors.core().config.base)
             .finish_non_exhaustive()
     }
 }
@@ -164,7 +180,7 @@ impl<S> fmt::Debug for ThoughtSpotAuthService<S> {
 impl<S> ThoughtSpotAuthService<S> {
     /// A handle on the credentials.
     pub fn handle(&self) -> AuthHandle {
-        AuthHandle::new(self.owner.clone())
+        AuthHandle::new(self.anchors.owner.clone())
     }
 
     /// The inner service.
@@ -205,7 +221,7 @@ where
     }
 
     fn call(&mut self, mut request: Request<B>) -> Self::Future {
-        let core = self.owner.core();
+        let core = self.anchors.core();
         if !core.config.base.is_same_origin(request.uri()) {
             // Not ThoughtSpot: a credential never leaves for another origin.
             return ResponseFuture::passthrough(self.inner.call(request));
@@ -216,88 +232,140 @@ where
                 return ResponseFuture::boxed(Box::pin(std::future::ready(Err(error.into()))));
             }
         };
-        let keep = replay::keep(
+        let kept = match replay::keep(
             request.body(),
             core.config.replay,
             core.config.max_replay_body_bytes,
-        );
-        if keep != Keep::Buffer {
-            let kept = (keep == Keep::Empty).then(|| Replay::copy(&request, None));
-            if let Some(generation) = core.attach(&key, request.headers_mut()) {
-                let replay = kept.map(|kept| (kept, self.inner.clone()));
-                let future = self.inner.call(request);
-                return ResponseFuture::sent(
-                    future,
-                    Sent {
-                        owner: self.owner.clone(),
-                        key,
-                        generation,
-                        replay,
-                        _body: PhantomData,
-                    },
-                );
-            }
-        }
-        // Slow path: wait for a login, or read a small body so it can be sent twice. The inner
-        // service was made ready for this call, so take that one along (tower's rule) and leave a
-        // clone in its place.
-        let spare = self.inner.clone();
-        let ready = std::mem::replace(&mut self.inner, spare.clone());
-        let owner = self.owner.clone();
-        ResponseFuture::boxed(Box::pin(send_when_ready(
-            owner, ready, spare, request, key, keep,
-        )))
+        ) {
+            Keep::No => None,
+            Keep::Empty => Some(Replay::copy(&request, None)),
+            Keep::Cloned(body) => Some(Replay::copy(&request, Some(body))),
+            Keep::Buffer => return self.slow_path(request, key, None, true),
+        };
+        let headers = request.headers_mut();
+        let Some(generation) = core.attach_cached(&mut self.credential, &key, headers) else {
+            return self.slow_path(request, key, kept, false);
+        };
+        let future = self.inner.call(request);
+        let anchor = self.anchors.for_this_thread();
+        let sent = match kept {
+            // Written out so that without a kept request no room for one is copied around.
+            None => Sent {
+                anchor,
+                key,
+                generation,
+                replay: None,
+                _body: PhantomData,
+            },
+            replay => Sent {
+                anchor,
+                key,
+                generation,
+                replay,
+                _body: PhantomData,
+            },
+        };
+        ResponseFuture::sent(future, sent)
     }
 }
 
-async fn send_when_ready<S, B, RB>(
-    owner: Arc<Owner>,
+impl<S> ThoughtSpotAuthService<S> {
+    /// Waits for a login, or reads a small body so it can be sent twice (`buffer`). The inner
+    /// service was made ready for this call, so it is taken along (tower's rule) and a clone
+    /// left in its place.
+    fn slow_path<F, B, RB>(
+        &mut self,
+        request: Request<B>,
+        key: crate::credential::CacheKey,
+        kept: Option<Replay>,
+        buffer: bool,
+    ) -> ResponseFuture<F, S, B, RB>
+    where
+        S: Service<Request<B>, Response = Response<RB>> + Clone + Send + Sync + 'static,
+        S::Future: Send + 'static,
+        S::Error: Into<BoxError>,
+        B: Body + Default + From<Bytes> + Send + 'static,
+        B::Data: Send,
+        B::Error: Into<BoxError>,
+        RB: Body + Send + Unpin + 'static,
+        RB::Data: Send,
+        RB::Error: Into<BoxError> + Send,
+    {
+        let spare = self.inner.clone();
+        let ready = std::mem::replace(&mut self.inner, spare.clone());
+        let slow = SlowPath {
+            anchor: self.anchors.for_this_thread(),
+            ready,
+            spare,
+            key,
+            kept,
+            buffer,
+        };
+        ResponseFuture::boxed(Box::pin(slow.send(request)))
+    }
+}
+
+/// What a request that cannot take the hot path takes along.
+struct SlowPath<S> {
+    anchor: Arc<Anchor<S>>,
+    /// The inner service made ready for this request.
     ready: S,
+    /// A clone of it, the session transport if none is installed yet.
     spare: S,
-    request: Request<B>,
     key: crate::credential::CacheKey,
-    keep: Keep,
-) -> Result<Response<ResponseBody<RB>>, BoxError>
-where
-    S: Service<Request<B>, Response = Response<RB>> + Clone + Send + Sync + 'static,
-    S::Future: Send + 'static,
-    S::Error: Into<BoxError>,
-    B: Body + Default + From<Bytes> + Send + 'static,
-    B::Data: Send,
-    B::Error: Into<BoxError>,
-    RB: Body + Send + Unpin + 'static,
-    RB::Data: Send,
-    RB::Error: Into<BoxError> + Send,
-{
-    let core = owner.core().clone();
-    core.offer_transport(|| Arc::new(ServiceTransport::<S, B>::new(spare.clone())));
-    core.provision(&key, request.extensions());
-    let (parts, body) = request.into_parts();
-    let (body, buffered) = match keep {
-        Keep::Buffer => {
+    /// The request kept for a replay, unless its body must be read first (`buffer`).
+    kept: Option<Replay>,
+    buffer: bool,
+}
+
+impl<S> SlowPath<S> {
+    async fn send<B, RB>(self, request: Request<B>) -> Result<Response<ResponseBody<RB>>, BoxError>
+    where
+        S: Service<Request<B>, Response = Response<RB>> + Clone + Send + Sync + 'static,
+        S::Future: Send + 'static,
+        S::Error: Into<BoxError>,
+        B: Body + Default + From<Bytes> + Send + 'static,
+        B::Data: Send,
+        B::Error: Into<BoxError>,
+        RB: Body + Send + Unpin + 'static,
+        RB::Data: Send,
+        RB::Error: Into<BoxError> + Send,
+    {
+        let Self {
+            anchor,
+            ready,
+            spare,
+            key,
+            mut kept,
+            buffer,
+        } = self;
+        let core = anchor.core().clone();
+        core.offer_transport(|| Arc::new(ServiceTransport::<S, B>::new(spare)));
+        core.provision(&key, request.extensions());
+        let mut request = request;
+        if buffer {
+            let (parts, body) = request.into_parts();
             let bytes = Limited::new(body, core.config.max_replay_body_bytes)
                 .collect()
                 .await?
                 .to_bytes();
-            (B::from(bytes.clone()), Some(bytes))
+            request = Request::from_parts(parts, B::from(bytes.clone()));
+            kept = Some(Replay::copy(&request, Some(bytes)));
         }
-        Keep::Empty | Keep::No => (body, None),
-    };
-    let mut request = Request::from_parts(parts, body);
-    let credential = core.credential(&key).await.map_err(BoxError::from)?;
-    let replay = (keep != Keep::No).then(|| (Replay::copy(&request, buffered), spare));
-    let (name, value) = credential.session.header();
-    request.headers_mut().insert(name, value);
-    let response = ready.oneshot(request).await.map_err(Into::into)?;
-    recover(
-        response,
-        Sent {
-            owner,
-            key,
-            generation: credential.generation,
-            replay,
-            _body: PhantomData,
-        },
-    )
-    .await
+        let credential = core.credential(&key).await.map_err(BoxError::from)?;
+        let (name, value) = credential.session.header();
+        request.headers_mut().insert(name, value);
+        let response = ready.oneshot(request).await.map_err(Into::into)?;
+        recover(
+            response,
+            Sent {
+                anchor,
+                key,
+                generation: credential.generation,
+                replay: kept,
+                _body: PhantomData,
+            },
+        )
+        .await
+    }
 }

@@ -315,3 +315,116 @@ async fn a_full_body_is_replayed_byte_for_byte() {
     assert_ne!(rejected.0, replayed.0, "and the new token");
     assert_eq!(ts.count(SEARCH), 3);
 }
+
+/// A service instance caches the current org's credential between its requests; the cache is
+/// only ever a shortcut: after a refresh, an org switch or a rejection, the very next request on
+/// the same instance carries the credential that is current, with no 401 on the way.
+#[tokio::test(start_paused = true)]
+async fn one_service_instance_follows_every_credential_change() {
+    use std::sync::{Arc, Mutex};
+    use tower::{Service, ServiceExt};
+    let ts = MockThoughtSpot::start().await.unwrap();
+    let layer = builder(&ts).org(1).build().unwrap();
+    let handle = layer.handle();
+    let seen: Arc<Mutex<Vec<Option<http::HeaderValue>>>> = Arc::default();
+    let record = seen.clone();
+    let client = hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
+        .build_http::<Full<Bytes>>();
+    let mut service = tower::ServiceBuilder::new()
+        .layer(layer)
+        .map_request(move |request: http::Request<Full<Bytes>>| {
+            if request.uri().path() == SEARCH {
+                let authorization = request.headers().get(http::header::AUTHORIZATION).cloned();
+                record.lock().unwrap().push(authorization);
+            }
+            request
+        })
+        .service(client);
+    let search = || {
+        http::Request::post(format!("{}{SEARCH}", ts.base_url()))
+            .body(Full::new(Bytes::new()))
+            .unwrap()
+    };
+    let last = |seen: &Arc<Mutex<Vec<Option<http::HeaderValue>>>>| {
+        let value = seen
+            .lock()
+            .unwrap()
+            .last()
+            .cloned()
+            .flatten()
+            .expect("a credential");
+        let token = value
+            .to_str()
+            .unwrap()
+            .trim_start_matches("Bearer ")
+            .to_string();
+        ts.token_owner(&token).expect("a live token").1
+    };
+    let status = service
+        .ready()
+        .await
+        .unwrap()
+        .call(search())
+        .await
+        .unwrap()
+        .status();
+    assert_eq!(status, 200);
+    assert_eq!(last(&seen), 1);
+    let first = seen.lock().unwrap()[0].clone();
+
+    // A refresh replaces the credential: the next request carries the new one.
+    handle.refresh().await.unwrap();
+    let status = service
+        .ready()
+        .await
+        .unwrap()
+        .call(search())
+        .await
+        .unwrap()
+        .status();
+    assert_eq!(status, 200);
+    assert_ne!(seen.lock().unwrap()[1], first, "the refreshed token");
+
+    // An org switch: the next request is in the new org.
+    handle.switch_org(2).await.unwrap();
+    let status = service
+        .ready()
+        .await
+        .unwrap()
+        .call(search())
+        .await
+        .unwrap()
+        .status();
+    assert_eq!(status, 200);
+    assert_eq!(last(&seen), 2);
+
+    // A rejection: one 401 and its replay, then the new credential with no 401.
+    ts.revoke_all_tokens();
+    let status = service
+        .ready()
+        .await
+        .unwrap()
+        .call(search())
+        .await
+        .unwrap()
+        .status();
+    assert_eq!(status, 200);
+    assert_eq!(handle.stats().replays, 1);
+    let status = service
+        .ready()
+        .await
+        .unwrap()
+        .call(search())
+        .await
+        .unwrap()
+        .status();
+    assert_eq!(status, 200);
+    assert_eq!(handle.stats().replays, 1, "no second rejection");
+    assert_eq!(last(&seen), 2);
+    let seen = seen.lock().unwrap();
+    assert_eq!(seen.len(), 6, "5 requests, one of them replayed");
+    assert_eq!(
+        seen[4], seen[5],
+        "the replay's credential is the one used next"
+    );
+}

@@ -131,8 +131,10 @@ impl<S: Clone> Layer<S> for ThoughtSpotAuthLayer {
 ///    sensitive header. Near expiry (the soft deadline: the lifetime less 30 s or 10 %, with
 ///    jitter) it is still attached and one background refresh starts; nobody waits. With none, or
 ///    past the hard deadline, the request waits for the one shared login.
-/// 3. With replay on (the default) the request is kept for one replay if that is cheap: an
-///    empty body, or one of known size up to 64 KiB. Anything else is sent once, never refused.
+/// 3. With replay on (the default) the request is kept for one replay if that is cheap: a copy
+///    of its parts, and an empty body, a `Full<Bytes>` (by a clone of its `Bytes`) or another
+///    body of known size up to 64 KiB (read into a buffer first). Anything else is sent once,
+///    never refused.
 /// 4. Sent. **401** (or, on the beta API, a **500 whose upstream status is 401**): that
 ///    credential's generation is invalidated (a late 401 never evicts a newer credential), one
 ///    login is shared by everyone who saw it, and the kept request is sent once more; the replay's

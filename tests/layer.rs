@@ -261,22 +261,28 @@ fn configuration_errors_are_clear() {
     assert!(!err.to_string().contains("bad\ntoken"));
 }
 
-/// A `Full<Bytes>` body — what hyper-util clients send — is kept by a clone of its bytes: after a
-/// 401 the replay carries the same bytes and the new token, and nothing was buffered first.
-#[tokio::test(start_paused = true)]
-async fn a_full_body_is_replayed_byte_for_byte() {
-    use std::sync::{Arc, Mutex};
-    use tower::ServiceExt;
-    type Seen = Arc<Mutex<Vec<(Option<http::HeaderValue>, Bytes)>>>;
-    let ts = MockThoughtSpot::start().await.unwrap();
-    let layer = builder(&ts).build().unwrap();
-    let handle = layer.handle();
-    let seen: Seen = Arc::default();
-    let record = seen.clone();
+/// What reached hyper-util's client below the layer for `SEARCH`: each send's credential and
+/// body bytes, replays included.
+type Recorded = std::sync::Arc<std::sync::Mutex<Vec<(Option<http::HeaderValue>, Bytes)>>>;
+
+type RecordingClient = tower::util::BoxCloneSyncService<
+    http::Request<Full<Bytes>>,
+    http::Response<hyper::body::Incoming>,
+    hyper_util::client::legacy::Error,
+>;
+
+/// `layer` over hyper-util's client, with a recorder between them.
+fn recording_client(
+    layer: ThoughtSpotAuthLayer,
+) -> (
+    thoughtspot_auth::ThoughtSpotAuthService<RecordingClient>,
+    Recorded,
+) {
+    let recorded = Recorded::default();
+    let record = recorded.clone();
     let client = hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
         .build_http::<Full<Bytes>>();
-    let service = tower::ServiceBuilder::new()
-        .layer(layer)
+    let recording = tower::ServiceBuilder::new()
         .map_request(move |request: http::Request<Full<Bytes>>| {
             if request.uri().path() == SEARCH {
                 let bytes = futures_util::FutureExt::now_or_never(request.body().clone().collect())
@@ -289,6 +295,39 @@ async fn a_full_body_is_replayed_byte_for_byte() {
             request
         })
         .service(client);
+    let service = tower::Layer::layer(&layer, RecordingClient::new(recording));
+    (service, recorded)
+}
+
+/// Sends `request` through this very instance (no clone) and gives the status.
+async fn status_through<S, B>(
+    service: &mut S,
+    request: http::Request<Full<Bytes>>,
+) -> http::StatusCode
+where
+    S: tower::Service<http::Request<Full<Bytes>>, Response = http::Response<B>>,
+    S::Error: std::fmt::Debug,
+{
+    use tower::ServiceExt;
+    service
+        .ready()
+        .await
+        .unwrap()
+        .call(request)
+        .await
+        .unwrap()
+        .status()
+}
+
+/// A `Full<Bytes>` body — what hyper-util clients send — is kept by a clone of its bytes: after a
+/// 401 the replay carries the same bytes and the new token, and nothing was buffered first.
+#[tokio::test(start_paused = true)]
+async fn a_full_body_is_replayed_byte_for_byte() {
+    use tower::ServiceExt;
+    let ts = MockThoughtSpot::start().await.unwrap();
+    let layer = builder(&ts).build().unwrap();
+    let handle = layer.handle();
+    let (service, seen) = recording_client(layer);
     let post = |body: &'static [u8]| {
         http::Request::post(format!("{}{SEARCH}", ts.base_url()))
             .header("content-type", "application/json")
@@ -321,37 +360,21 @@ async fn a_full_body_is_replayed_byte_for_byte() {
 /// the same instance carries the credential that is current, with no 401 on the way.
 #[tokio::test(start_paused = true)]
 async fn one_service_instance_follows_every_credential_change() {
-    use std::sync::{Arc, Mutex};
-    use tower::{Service, ServiceExt};
     let ts = MockThoughtSpot::start().await.unwrap();
     let layer = builder(&ts).org(1).build().unwrap();
     let handle = layer.handle();
-    let seen: Arc<Mutex<Vec<Option<http::HeaderValue>>>> = Arc::default();
-    let record = seen.clone();
-    let client = hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
-        .build_http::<Full<Bytes>>();
-    let mut service = tower::ServiceBuilder::new()
-        .layer(layer)
-        .map_request(move |request: http::Request<Full<Bytes>>| {
-            if request.uri().path() == SEARCH {
-                let authorization = request.headers().get(http::header::AUTHORIZATION).cloned();
-                record.lock().unwrap().push(authorization);
-            }
-            request
-        })
-        .service(client);
+    let (mut service, seen) = recording_client(layer);
     let search = || {
         http::Request::post(format!("{}{SEARCH}", ts.base_url()))
             .body(Full::new(Bytes::new()))
             .unwrap()
     };
-    let last = |seen: &Arc<Mutex<Vec<Option<http::HeaderValue>>>>| {
+    let last = |seen: &Recorded| {
         let value = seen
             .lock()
             .unwrap()
             .last()
-            .cloned()
-            .flatten()
+            .and_then(|(authorization, _)| authorization.clone())
             .expect("a credential");
         let token = value
             .to_str()
@@ -360,64 +383,29 @@ async fn one_service_instance_follows_every_credential_change() {
             .to_string();
         ts.token_owner(&token).expect("a live token").1
     };
-    let status = service
-        .ready()
-        .await
-        .unwrap()
-        .call(search())
-        .await
-        .unwrap()
-        .status();
+    let status = status_through(&mut service, search()).await;
     assert_eq!(status, 200);
     assert_eq!(last(&seen), 1);
-    let first = seen.lock().unwrap()[0].clone();
+    let first = seen.lock().unwrap()[0].0.clone();
 
     // A refresh replaces the credential: the next request carries the new one.
     handle.refresh().await.unwrap();
-    let status = service
-        .ready()
-        .await
-        .unwrap()
-        .call(search())
-        .await
-        .unwrap()
-        .status();
+    let status = status_through(&mut service, search()).await;
     assert_eq!(status, 200);
-    assert_ne!(seen.lock().unwrap()[1], first, "the refreshed token");
+    assert_ne!(seen.lock().unwrap()[1].0, first, "the refreshed token");
 
     // An org switch: the next request is in the new org.
     handle.switch_org(2).await.unwrap();
-    let status = service
-        .ready()
-        .await
-        .unwrap()
-        .call(search())
-        .await
-        .unwrap()
-        .status();
+    let status = status_through(&mut service, search()).await;
     assert_eq!(status, 200);
     assert_eq!(last(&seen), 2);
 
     // A rejection: one 401 and its replay, then the new credential with no 401.
     ts.revoke_all_tokens();
-    let status = service
-        .ready()
-        .await
-        .unwrap()
-        .call(search())
-        .await
-        .unwrap()
-        .status();
+    let status = status_through(&mut service, search()).await;
     assert_eq!(status, 200);
     assert_eq!(handle.stats().replays, 1);
-    let status = service
-        .ready()
-        .await
-        .unwrap()
-        .call(search())
-        .await
-        .unwrap()
-        .status();
+    let status = status_through(&mut service, search()).await;
     assert_eq!(status, 200);
     assert_eq!(handle.stats().replays, 1, "no second rejection");
     assert_eq!(last(&seen), 2);

@@ -9,12 +9,15 @@
 //! it belongs to, and its soft and hard deadlines on the local monotonic clock.
 
 use std::fmt;
+use std::sync::OnceLock;
 
+use bytes::Bytes;
 use http::HeaderMap;
 use http::header::{AUTHORIZATION, COOKIE, HeaderName, HeaderValue, SET_COOKIE};
 use secrecy::{ExposeSecret, SecretString};
 
 use crate::Error;
+use crate::stripes::STRIPES;
 
 /// A bearer token or a cookie session, with the header that presents it.
 ///
@@ -199,6 +202,35 @@ fn sensitive_header(value: String) -> Option<HeaderValue> {
     Some(header)
 }
 
+/// A copy of `value` over a `Bytes` whose reference count sits alone on its cache lines.
+fn own_line_copy(value: &HeaderValue) -> HeaderValue {
+    let bytes = Bytes::from_owner(OwnLine(value.as_bytes().into()));
+    // The bytes came from a valid header value, so this cannot fail; if it did, sharing the
+    // original would only cost speed.
+    let mut copy = HeaderValue::from_maybe_shared(bytes).unwrap_or_else(|_| value.clone());
+    copy.set_sensitive(value.is_sensitive());
+    copy
+}
+
+/// The owner of a striped header value's bytes. `Bytes::from_owner` keeps its reference count
+/// at the start of the owner's allocation, which this alignment gives 128 bytes of its own
+/// (adjacent-line prefetching pairs 64-byte lines). The bytes, a secret, are wiped when the last
+/// request carrying them is dropped.
+#[repr(align(128))]
+struct OwnLine(Box<[u8]>);
+
+impl AsRef<[u8]> for OwnLine {
+    fn as_ref(&self) -> &[u8] {
+        &self.0
+    }
+}
+
+impl Drop for OwnLine {
+    fn drop(&mut self) {
+        zeroize::Zeroize::zeroize(&mut *self.0);
+    }
+}
+
 /// Whose a credential is: the key of the credential cache. `user` is set only in multi-user
 /// trusted authentication; otherwise the configured user is implied.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -241,6 +273,9 @@ pub(crate) struct Credential {
     phase: std::sync::atomic::AtomicU8,
     /// Set by the first request that sees the soft phase, so only one starts a refresh.
     pub(crate) refresh_claimed: std::sync::atomic::AtomicBool,
+    /// The header value again for each stripe of threads (see [`crate::stripes`]), made the
+    /// first time a thread of that stripe attaches it.
+    striped: [OnceLock<HeaderValue>; STRIPES],
 }
 
 impl Credential {
@@ -261,7 +296,16 @@ impl Credential {
             hard_at,
             phase: std::sync::atomic::AtomicU8::new(Phase::Fresh as u8),
             refresh_claimed: std::sync::atomic::AtomicBool::new(false),
+            striped: Default::default(),
         }
+    }
+
+    /// The header value for threads of `stripe`: equal to the session credential's, but over a
+    /// reference count of its own, alone on its cache lines, so that threads of different
+    /// stripes attaching it at once never write the same one.
+    #[inline]
+    pub(crate) fn header_for(&self, stripe: usize) -> &HeaderValue {
+        self.striped[stripe].get_or_init(|| own_line_copy(self.session.header_value()))
     }
 
     #[inline]
@@ -337,6 +381,25 @@ mod tests {
         headers.append(SET_COOKIE, "clientId=cid".parse().unwrap());
         headers.append(SET_COOKIE, "JSESSIONID=; Path=/".parse().unwrap());
         assert!(SessionCookies::from_set_cookie(&headers).is_none());
+    }
+
+    #[test]
+    fn every_stripe_presents_the_same_sensitive_header_over_its_own_count() {
+        let session = SessionCredential::bearer("tok-striped").unwrap();
+        let credential = Credential::new(session, CacheKey::org(None), 1, None, None, None);
+        let first = credential.header_for(0).clone();
+        assert_eq!(first, "Bearer tok-striped");
+        assert!(first.is_sensitive());
+        for stripe in 0..STRIPES {
+            assert_eq!(credential.header_for(stripe), &first);
+            assert!(credential.header_for(stripe).is_sensitive());
+        }
+        // Each stripe's bytes are a copy of their own, not a view of one shared buffer.
+        let addresses: std::collections::HashSet<*const u8> = (0..STRIPES)
+            .map(|stripe| credential.header_for(stripe).as_bytes().as_ptr())
+            .collect();
+        assert_eq!(addresses.len(), STRIPES);
+        assert!(!format!("{credential:?}").contains("tok-striped"));
     }
 
     #[test]

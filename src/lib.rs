@@ -73,6 +73,7 @@ mod replay;
 mod reqwest;
 pub mod session;
 pub mod store;
+mod stripes;
 pub mod transport;
 
 #[cfg(feature = "mock")]

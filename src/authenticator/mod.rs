@@ -365,13 +365,14 @@ impl Core {
     #[cfg(feature = "reqwest")]
     #[inline]
     pub(crate) fn attach(self: &Arc<Self>, key: &CacheKey, headers: &mut HeaderMap) -> Option<u64> {
+        let stripe = crate::stripes::this_thread();
         let fast = self.fast.load();
         if let Some(credential) = fast.as_deref() {
             if credential.key == *key {
-                return self.attach_credential(credential, headers);
+                return self.attach_credential(credential, headers, stripe);
             }
         }
-        self.attach_from_slots(key, headers)
+        self.attach_from_slots(key, headers, stripe)
     }
 
     /// [`attach`](Self::attach) for a caller that keeps a [`CachedCredential`] (a tower service,
@@ -383,13 +384,14 @@ impl Core {
         cached: &mut CachedCredential,
         key: &CacheKey,
         headers: &mut HeaderMap,
+        stripe: usize,
     ) -> Option<u64> {
         if let Some(credential) = cached.load() {
             if credential.key == *key {
-                return self.attach_credential(credential, headers);
+                return self.attach_credential(credential, headers, stripe);
             }
         }
-        self.attach_from_slots(key, headers)
+        self.attach_from_slots(key, headers, stripe)
     }
 
     /// A cache of the current org's credential, for [`attach_cached`](Self::attach_cached).
@@ -397,11 +399,16 @@ impl Core {
         arc_swap::cache::Cache::new(Mirror(self.clone()))
     }
 
-    fn attach_from_slots(self: &Arc<Self>, key: &CacheKey, headers: &mut HeaderMap) -> Option<u64> {
+    fn attach_from_slots(
+        self: &Arc<Self>,
+        key: &CacheKey,
+        headers: &mut HeaderMap,
+        stripe: usize,
+    ) -> Option<u64> {
         self.slots
             .with(key, |slot| {
                 let credential = slot.credential.load();
-                self.attach_credential(credential.as_deref()?, headers)
+                self.attach_credential(credential.as_deref()?, headers, stripe)
             })
             .flatten()
     }
@@ -411,6 +418,7 @@ impl Core {
         self: &Arc<Self>,
         credential: &Credential,
         headers: &mut HeaderMap,
+        stripe: usize,
     ) -> Option<u64> {
         match credential.phase() {
             Phase::Fresh => {}
@@ -419,7 +427,7 @@ impl Core {
         }
         headers.insert(
             credential.session.header_name(),
-            credential.session.header_value().clone(),
+            credential.header_for(stripe).clone(),
         );
         Some(credential.generation)
     }

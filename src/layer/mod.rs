@@ -244,12 +244,14 @@ where
             Keep::Cloned(body) => Some(Replay::copy(&request, Some(body))),
             Keep::Buffer => return self.slow_path(request, key, None, true),
         };
+        let stripe = crate::stripes::this_thread();
         let headers = request.headers_mut();
-        let Some(generation) = core.attach_cached(&mut self.credential, &key, headers) else {
+        let Some(generation) = core.attach_cached(&mut self.credential, &key, headers, stripe)
+        else {
             return self.slow_path(request, key, kept, false);
         };
         let future = self.inner.call(request);
-        let anchor = self.anchors.for_this_thread();
+        let anchor = self.anchors.for_stripe(stripe);
         let sent = match kept {
             // Written out so that without a kept request no room for one is copied around.
             None => Sent {
@@ -296,7 +298,7 @@ impl<S> ThoughtSpotAuthService<S> {
         let spare = self.inner.clone();
         let ready = std::mem::replace(&mut self.inner, spare.clone());
         let slow = SlowPath {
-            anchor: self.anchors.for_this_thread(),
+            anchor: self.anchors.for_stripe(crate::stripes::this_thread()),
             ready,
             spare,
             key,

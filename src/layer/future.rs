@@ -171,13 +171,17 @@ where
             return Ok(response);
         }
     };
+    let Some(request) = replay.into_request(&credential.session) else {
+        tracing::warn!("the kept request could not be rebuilt; returning the rejection");
+        return Ok(response);
+    };
     drop(response);
     core.replaying(&sent.key, credential.generation);
     let replayed = sent
         .anchor
         .replay_via
         .clone()
-        .oneshot(replay.into_request(&credential.session))
+        .oneshot(request)
         .await
         .map_err(Into::into)?;
     if core.verdict(replayed.status()) == Verdict::Fine {

@@ -240,8 +240,8 @@ where
             core.config.max_replay_body_bytes,
         ) {
             Keep::No => None,
-            Keep::Empty => Some(Replay::copy(&request, None)),
-            Keep::Cloned(body) => Some(Replay::copy(&request, Some(body))),
+            Keep::Empty => Replay::copy(&request, None),
+            Keep::Cloned(body) => Replay::copy(&request, Some(body)),
             Keep::Buffer => return self.slow_path(request, key, None, true),
         };
         let stripe = crate::stripes::this_thread();
@@ -354,7 +354,7 @@ impl<S> SlowPath<S> {
                 .await?
                 .to_bytes();
             request = Request::from_parts(parts, B::from(bytes.clone()));
-            kept = Some(Replay::copy(&request, Some(bytes)));
+            kept = Replay::copy(&request, Some(bytes));
         }
         let credential = core.credential(&key).await.map_err(BoxError::from)?;
         let (name, value) = credential.session.header();

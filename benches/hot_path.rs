@@ -26,10 +26,21 @@
 //!   and a clone of hyper-util's client (what tower's `Retry` pays per request to replay; the
 //!   layer clones the inner service once, when it wraps it).
 //!
+//! - `hot_path_side_by_side`: the targets' ratios, measured side by side. Each sample of
+//!   `one_thread` (`two_threads`) sends its batch through all six ids of `hot_path`
+//!   (`hot_path_contended`) one after another, in an order rotated from sample to sample (see
+//!   `side_by_side/mod.rs`); the ratios are computed within each sample and printed as median
+//!   and interquartile range over the samples. On a shared VM these are the numbers to trust:
+//!   the per-id groups above measure each id in a stretch of seconds of its own, under whatever
+//!   load the neighbours put on the machine then. (Criterion's own time for these two ids is that
+//!   of one batch through all six.)
+//!
 //! ```sh
 //! cargo bench --bench hot_path -- --warm-up-time 2 --measurement-time 10
+//! cargo bench --bench hot_path -- side_by_side      # the targets alone
 //! ```
 
+mod side_by_side;
 mod support;
 
 use std::fmt::Debug;
@@ -42,6 +53,7 @@ use criterion::{BenchmarkGroup, Criterion, criterion_group, criterion_main};
 use http::Request;
 use tower::Service;
 
+use side_by_side::{Run, Samples};
 use support::{ReqBody, send};
 
 /// Requests built before the clock starts, per thread (and, in the contended group, between
@@ -186,6 +198,59 @@ where
         .sum()
 }
 
+fn alone_run<'a, S>(mut service: S) -> Run<'a>
+where
+    S: Service<Request<ReqBody>> + 'a,
+    S::Error: Debug,
+{
+    Box::new(move |iters| alone(&mut service, iters, support::request))
+}
+
+fn contended_run<'a, S>(service: S) -> Run<'a>
+where
+    S: Service<Request<ReqBody>> + Clone + Send + 'static,
+    S::Response: Send,
+    S::Error: Debug,
+{
+    Box::new(move |iters| contended(&service, iters))
+}
+
+/// Prints the issue's targets as measured side by side: overhead = id minus `inner_only`, in the
+/// same sample.
+fn report_targets(threads: &str, samples: &Samples) {
+    let overhead =
+        |s: &Samples, sample: &[f64], id: &str| s.of(sample, id) - s.of(sample, "inner_only");
+    let layer_over_static = samples.summary(|s, sample| {
+        overhead(s, sample, "thoughtspot_layer") / overhead(s, sample, "static_header")
+    });
+    if layer_over_static.samples == 0 {
+        return;
+    }
+    let layer_over_rwlock = samples.summary(|s, sample| {
+        overhead(s, sample, "thoughtspot_layer") / overhead(s, sample, "rwlock_hand_rolled")
+    });
+    let replay = samples.summary(|s, sample| {
+        overhead(s, sample, "thoughtspot_layer_replay")
+            / (overhead(s, sample, "static_header") + overhead(s, sample, "parts_copy"))
+    });
+    println!(
+        "\nhot path side by side, {threads} (overhead = id minus inner_only in the same sample):"
+    );
+    for id in [
+        "inner_only",
+        "static_header",
+        "rwlock_hand_rolled",
+        "parts_copy",
+        "thoughtspot_layer",
+        "thoughtspot_layer_replay",
+    ] {
+        println!("  {id:<26} {:>8.1} ns (median)", samples.median_of(id));
+    }
+    println!("  thoughtspot_layer / static_header           {layer_over_static}  target <= 1.5");
+    println!("  thoughtspot_layer / rwlock_hand_rolled      {layer_over_rwlock}  target < 1");
+    println!("  layer_replay / (static_header + parts_copy) {replay}  target <= 1.2\n");
+}
+
 fn hot_path(c: &mut Criterion) {
     // Only the first request through each layer (the slow path, which makes the credential)
     // needs the runtime; it stays entered throughout in case anything else does.
@@ -222,6 +287,39 @@ fn hot_path(c: &mut Criterion) {
     two_threads(&mut group, "thoughtspot_layer", layer.clone());
     two_threads(&mut group, "thoughtspot_layer_replay", layer_replay.clone());
     group.finish();
+
+    // The targets, side by side.
+    let mut group = c.benchmark_group("hot_path_side_by_side");
+    let one: Vec<(&'static str, Run)> = vec![
+        ("inner_only", alone_run(support::Noop)),
+        ("static_header", alone_run(support::static_header())),
+        (
+            "rwlock_hand_rolled",
+            alone_run(support::rwlock_hand_rolled()),
+        ),
+        ("parts_copy", alone_run(support::parts_copy())),
+        ("thoughtspot_layer", alone_run(layer.clone())),
+        ("thoughtspot_layer_replay", alone_run(layer_replay.clone())),
+    ];
+    let one = side_by_side::bench(&mut group, "one_thread", one);
+    let two: Vec<(&'static str, Run)> = vec![
+        ("inner_only", contended_run(support::Noop)),
+        ("static_header", contended_run(support::static_header())),
+        (
+            "rwlock_hand_rolled",
+            contended_run(support::rwlock_hand_rolled()),
+        ),
+        ("parts_copy", contended_run(support::parts_copy())),
+        ("thoughtspot_layer", contended_run(layer.clone())),
+        (
+            "thoughtspot_layer_replay",
+            contended_run(layer_replay.clone()),
+        ),
+    ];
+    let two = side_by_side::bench(&mut group, "two_threads", two);
+    group.finish();
+    report_targets("one thread", &one);
+    report_targets("two threads", &two);
 
     // Beyond the issue's ids: the same request with a 35-byte JSON body, as most ThoughtSpot
     // calls carry. A `Full<Bytes>` takes the hot path either way: with replay on it is kept as a

@@ -27,13 +27,14 @@
 //!   layer clones the inner service once, when it wraps it).
 //!
 //! - `hot_path_side_by_side`: the targets' ratios, measured side by side. Each sample of
-//!   `one_thread` (`two_threads`) sends its batch through all six ids of `hot_path`
-//!   (`hot_path_contended`) one after another, in an order rotated from sample to sample (see
-//!   `side_by_side/mod.rs`); the ratios are computed within each sample and printed as median
-//!   and interquartile range over the samples. On a shared VM these are the numbers to trust:
-//!   the per-id groups above measure each id in a stretch of seconds of its own, under whatever
-//!   load the neighbours put on the machine then. (Criterion's own time for these two ids is that
-//!   of one batch through all six.)
+//!   `one_thread` sends its requests through all six ids of `hot_path`, batch by batch in turns,
+//!   the order rotated each round (see `side_by_side/mod.rs`); `two_threads` does the same on
+//!   two threads in lockstep (both send through the same id at once, as in
+//!   `hot_path_contended`). The ratios are computed within each sample and printed as median and
+//!   interquartile range over the samples. On a shared VM these are the numbers to trust: the
+//!   per-id groups above measure each id in a stretch of seconds of its own, under whatever load
+//!   the neighbours put on the machine then. (Criterion's own time for these two ids is the sum
+//!   of all six.)
 //!
 //! ```sh
 //! cargo bench --bench hot_path -- --warm-up-time 2 --measurement-time 10
@@ -206,13 +207,81 @@ where
     Box::new(move |iters| alone(&mut service, iters, support::request))
 }
 
-fn contended_run<'a, S>(service: S) -> Run<'a>
+/// The ids of `hot_path`, in the order the side-by-side comparisons list them.
+const IDS: [&str; 6] = [
+    "inner_only",
+    "static_header",
+    "rwlock_hand_rolled",
+    "parts_copy",
+    "thoughtspot_layer",
+    "thoughtspot_layer_replay",
+];
+
+/// Sends a batch of prebuilt requests through one thread's clone of an id's service; returns the
+/// thread's CPU time for it.
+type Batch = Box<dyn FnMut(&mut Vec<Request<ReqBody>>) -> Duration>;
+
+/// Makes each thread its own [`Batch`] over a clone of one id's service.
+type BatchFactory = Box<dyn Fn() -> Batch + Sync>;
+
+fn batch_factory<S>(service: S) -> BatchFactory
 where
-    S: Service<Request<ReqBody>> + Clone + Send + 'static,
-    S::Response: Send,
+    S: Service<Request<ReqBody>> + Clone + Sync + 'static,
     S::Error: Debug,
 {
-    Box::new(move |iters| contended(&service, iters))
+    Box::new(move || {
+        let mut service = service.clone();
+        let mut responses = Vec::with_capacity(BATCH);
+        Box::new(move |requests: &mut Vec<Request<ReqBody>>| {
+            let start = thread_cpu_time();
+            for request in requests.drain(..) {
+                responses.push(send(&mut service, request));
+            }
+            let elapsed = thread_cpu_time() - start;
+            responses.clear();
+            elapsed
+        })
+    })
+}
+
+/// Two threads, `iters / 2` requests each through every id, in lockstep: before each batch both
+/// meet at a barrier and then send through the same id; the ids take turns batch by batch, the
+/// order rotated each round. Returns each id's mean of the two threads' CPU times (per
+/// iteration, then, the time per request with two threads sending, as in `hot_path_contended`).
+fn lockstep(factories: &[BatchFactory], iters: u64) -> Vec<Duration> {
+    let per_thread = iters.div_ceil(2) as usize;
+    let barrier = Barrier::new(2);
+    let per_thread_times: Vec<Vec<Duration>> = std::thread::scope(|scope| {
+        let threads: Vec<_> = (0..2)
+            .map(|_| {
+                scope.spawn(|| {
+                    let mut batches: Vec<Batch> = factories.iter().map(|make| make()).collect();
+                    let mut cpu = vec![Duration::ZERO; batches.len()];
+                    let mut requests = Vec::with_capacity(BATCH);
+                    let (mut left, mut round) = (per_thread, 0);
+                    while left > 0 {
+                        let n = left.min(BATCH);
+                        for step in 0..batches.len() {
+                            let at = (round + step) % batches.len();
+                            requests.extend((0..n).map(|_| support::request()));
+                            barrier.wait();
+                            cpu[at] += (batches[at])(&mut requests);
+                        }
+                        left -= n;
+                        round += 1;
+                    }
+                    cpu
+                })
+            })
+            .collect();
+        threads
+            .into_iter()
+            .map(|t| t.join().expect("a bench thread panicked"))
+            .collect()
+    });
+    (0..factories.len())
+        .map(|at| (per_thread_times[0][at] + per_thread_times[1][at]) / 2)
+        .collect()
 }
 
 /// Prints the issue's targets as measured side by side: overhead = id minus `inner_only`, in the
@@ -290,33 +359,28 @@ fn hot_path(c: &mut Criterion) {
 
     // The targets, side by side.
     let mut group = c.benchmark_group("hot_path_side_by_side");
-    let one: Vec<(&'static str, Run)> = vec![
-        ("inner_only", alone_run(support::Noop)),
-        ("static_header", alone_run(support::static_header())),
-        (
-            "rwlock_hand_rolled",
-            alone_run(support::rwlock_hand_rolled()),
-        ),
-        ("parts_copy", alone_run(support::parts_copy())),
-        ("thoughtspot_layer", alone_run(layer.clone())),
-        ("thoughtspot_layer_replay", alone_run(layer_replay.clone())),
+    let mut one: Vec<Run> = vec![
+        alone_run(support::Noop),
+        alone_run(support::static_header()),
+        alone_run(support::rwlock_hand_rolled()),
+        alone_run(support::parts_copy()),
+        alone_run(layer.clone()),
+        alone_run(layer_replay.clone()),
     ];
-    let one = side_by_side::bench(&mut group, "one_thread", one);
-    let two: Vec<(&'static str, Run)> = vec![
-        ("inner_only", contended_run(support::Noop)),
-        ("static_header", contended_run(support::static_header())),
-        (
-            "rwlock_hand_rolled",
-            contended_run(support::rwlock_hand_rolled()),
-        ),
-        ("parts_copy", contended_run(support::parts_copy())),
-        ("thoughtspot_layer", contended_run(layer.clone())),
-        (
-            "thoughtspot_layer_replay",
-            contended_run(layer_replay.clone()),
-        ),
+    let one = side_by_side::bench(&mut group, "one_thread", &IDS, |iters| {
+        side_by_side::interleaved(&mut one, iters, BATCH as u64)
+    });
+    let two: Vec<BatchFactory> = vec![
+        batch_factory(support::Noop),
+        batch_factory(support::static_header()),
+        batch_factory(support::rwlock_hand_rolled()),
+        batch_factory(support::parts_copy()),
+        batch_factory(layer.clone()),
+        batch_factory(layer_replay.clone()),
     ];
-    let two = side_by_side::bench(&mut group, "two_threads", two);
+    let two = side_by_side::bench(&mut group, "two_threads", &IDS, |iters| {
+        lockstep(&two, iters)
+    });
     group.finish();
     report_targets("one thread", &one);
     report_targets("two threads", &two);

@@ -1,14 +1,15 @@
-//! Ratios measured side by side: every id of a comparison runs in each criterion sample, one
-//! after another in an order that rotates from sample to sample, and each target's ratio is
-//! computed within the sample, then summarised over all samples (median and interquartile range).
+//! Ratios measured side by side: every id of a comparison runs in each criterion sample, in
+//! short chunks that take turns (the order rotating from round to round), and each target's
+//! ratio is computed within the sample, then summarised over all samples (median and
+//! interquartile range).
 //!
 //! Criterion times each id in a stretch of seconds of its own, so on a machine whose neighbours
 //! come and go (a shared VM), two ids can be measured under different loads and their ratio
-//! moves by tens of per cent between runs. Here the ids of one sample run within milliseconds of
-//! each other, so what the neighbours do falls on all of them alike and cancels in the ratio.
+//! moves by tens of per cent between runs. Here the ids of one sample run interleaved, within
+//! microseconds to milliseconds of each other, so what the neighbours do falls on all of them
+//! alike and cancels in the ratio.
 #![allow(dead_code)]
 
-use std::cell::RefCell;
 use std::time::Duration;
 
 use criterion::BenchmarkGroup;
@@ -16,6 +17,24 @@ use criterion::measurement::WallTime;
 
 /// One id of a comparison: runs `iters` of its operation and says how long they took.
 pub type Run<'a> = Box<dyn FnMut(u64) -> Duration + 'a>;
+
+/// Runs `iters` operations of every one of `runs` in chunks of `chunk` that take turns, the
+/// order rotated by one each round; returns each run's total time.
+pub fn interleaved(runs: &mut [Run<'_>], iters: u64, chunk: u64) -> Vec<Duration> {
+    let mut times = vec![Duration::ZERO; runs.len()];
+    let mut left = iters;
+    let mut round = 0;
+    while left > 0 {
+        let n = left.min(chunk);
+        for step in 0..runs.len() {
+            let at = (round + step) % runs.len();
+            times[at] += (runs[at])(n);
+        }
+        left -= n;
+        round += 1;
+    }
+    times
+}
 
 /// Time per operation of every id, sample by sample.
 pub struct Samples {
@@ -83,38 +102,32 @@ impl std::fmt::Display for Summary {
     }
 }
 
-/// Adds the criterion id `id` to `group`: each of its samples runs every one of `runs` for the
-/// sample's `iters`, in an order rotated by one from the sample before; criterion is told the
-/// sum. Returns every sample's times per operation once the group has run it (none if a filter
-/// left it out).
-pub fn bench<'a>(
+/// Adds the criterion id `id` to `group`: each of its samples calls `sample` with the sample's
+/// `iters`, which runs that many operations of every id in `names` side by side (see
+/// [`interleaved`]) and returns each id's time; criterion is told their sum. Returns every
+/// sample's times per operation once the group has run it (none if a filter left it out).
+pub fn bench(
     group: &mut BenchmarkGroup<'_, WallTime>,
     id: &str,
-    runs: Vec<(&'static str, Run<'a>)>,
+    names: &[&'static str],
+    mut sample: impl FnMut(u64) -> Vec<Duration>,
 ) -> Samples {
-    let names: Vec<&'static str> = runs.iter().map(|(name, _)| *name).collect();
-    let runs = RefCell::new(runs);
-    let per_sample = RefCell::new(Vec::new());
-    let mut rotation = 0;
+    let mut per_sample = Vec::new();
     group.bench_function(id, |b| {
         b.iter_custom(|iters| {
-            let mut runs = runs.borrow_mut();
-            let count = runs.len();
-            let mut times = vec![0.0; count];
-            let mut total = Duration::ZERO;
-            for step in 0..count {
-                let at = (rotation + step) % count;
-                let elapsed = (runs[at].1)(iters);
-                times[at] = elapsed.as_secs_f64() * 1e9 / iters as f64;
-                total += elapsed;
-            }
-            rotation += 1;
-            per_sample.borrow_mut().push(times);
-            total
+            let times = sample(iters);
+            assert_eq!(times.len(), names.len(), "one time per id");
+            per_sample.push(
+                times
+                    .iter()
+                    .map(|t| t.as_secs_f64() * 1e9 / iters as f64)
+                    .collect(),
+            );
+            times.iter().sum()
         })
     });
     Samples {
-        names,
-        per_sample: per_sample.into_inner(),
+        names: names.to_vec(),
+        per_sample,
     }
 }

@@ -9,7 +9,6 @@
 //! it belongs to, and its soft and hard deadlines on the local monotonic clock.
 
 use std::fmt;
-use std::sync::OnceLock;
 
 use bytes::Bytes;
 use http::HeaderMap;
@@ -17,7 +16,7 @@ use http::header::{AUTHORIZATION, COOKIE, HeaderName, HeaderValue, SET_COOKIE};
 use secrecy::{ExposeSecret, SecretString};
 
 use crate::Error;
-use crate::stripes::STRIPES;
+use crate::stripes;
 
 /// A bearer token or a cookie session, with the header that presents it.
 ///
@@ -273,9 +272,11 @@ pub(crate) struct Credential {
     phase: std::sync::atomic::AtomicU8,
     /// Set by the first request that sees the soft phase, so only one starts a refresh.
     pub(crate) refresh_claimed: std::sync::atomic::AtomicBool,
-    /// The header value again for each stripe of threads (see [`crate::stripes`]), made the
-    /// first time a thread of that stripe attaches it.
-    striped: [OnceLock<HeaderValue>; STRIPES],
+    /// The header value again for each stripe of threads (see [`crate::stripes`]), made with
+    /// the credential so that the hot path never allocates. Empty for a multi-user credential:
+    /// thousands of users' tokens spread their requests over thousands of counts already, and
+    /// each copy costs memory (some 300 bytes).
+    striped: Box<[HeaderValue]>,
 }
 
 impl Credential {
@@ -288,15 +289,20 @@ impl Credential {
         hard_at: Option<tokio::time::Instant>,
     ) -> Self {
         Self {
-            session,
-            key,
             generation,
             lifetime,
             soft_at,
             hard_at,
             phase: std::sync::atomic::AtomicU8::new(Phase::Fresh as u8),
             refresh_claimed: std::sync::atomic::AtomicBool::new(false),
-            striped: Default::default(),
+            striped: match &key.user {
+                Some(_) => Box::default(),
+                None => (0..stripes::count())
+                    .map(|_| own_line_copy(session.header_value()))
+                    .collect(),
+            },
+            session,
+            key,
         }
     }
 
@@ -305,7 +311,9 @@ impl Credential {
     /// stripes attaching it at once never write the same one.
     #[inline]
     pub(crate) fn header_for(&self, stripe: usize) -> &HeaderValue {
-        self.striped[stripe].get_or_init(|| own_line_copy(self.session.header_value()))
+        self.striped
+            .get(stripe)
+            .unwrap_or_else(|| self.session.header_value())
     }
 
     #[inline]
@@ -390,16 +398,30 @@ mod tests {
         let first = credential.header_for(0).clone();
         assert_eq!(first, "Bearer tok-striped");
         assert!(first.is_sensitive());
-        for stripe in 0..STRIPES {
+        for stripe in 0..stripes::STRIPES {
             assert_eq!(credential.header_for(stripe), &first);
             assert!(credential.header_for(stripe).is_sensitive());
         }
         // Each stripe's bytes are a copy of their own, not a view of one shared buffer.
-        let addresses: std::collections::HashSet<*const u8> = (0..STRIPES)
+        let addresses: std::collections::HashSet<*const u8> = (0..stripes::count())
             .map(|stripe| credential.header_for(stripe).as_bytes().as_ptr())
             .collect();
-        assert_eq!(addresses.len(), STRIPES);
+        assert_eq!(addresses.len(), stripes::count());
         assert!(!format!("{credential:?}").contains("tok-striped"));
+    }
+
+    #[test]
+    fn a_multi_user_credential_shares_one_header_value() {
+        let session = SessionCredential::bearer("tok-user").unwrap();
+        let key = CacheKey {
+            user: Some("alice".into()),
+            org: None,
+        };
+        let credential = Credential::new(session, key, 1, None, None, None);
+        let original = credential.session.header_value().as_bytes().as_ptr();
+        for stripe in 0..stripes::STRIPES {
+            assert_eq!(credential.header_for(stripe).as_bytes().as_ptr(), original);
+        }
     }
 
     #[test]

@@ -4,9 +4,12 @@
 //!
 //! Every id sends the same freshly built request (POST to a v2.0 path, empty body, `Accept`,
 //! `Content-Type`, `User-Agent`) through a ready service whose inner service is a no-op. Requests
-//! are built in batches of 1,024 before the clock starts, and the responses dropped after it
-//! stops (the request itself is dropped by the no-op service, inside the timed region, the same
-//! for every id). Overhead of an id = its time minus `inner_only`'s.
+//! are built in batches of 1,024 before the clock starts; the no-op service parks each request
+//! it is given, and the requests and responses are dropped after the clock stops. Freeing a
+//! request is the same work for every id, but what it costs depends on the allocator's state
+//! (glibc sometimes consolidates its free lists inside one id's batch and not another's): timed,
+//! it moved an id's overhead by 2x between runs. Overhead of an id = its time minus
+//! `inner_only`'s.
 //!
 //! - `hot_path`: one thread (`iter_custom`, batch by batch), timed by the thread's CPU time
 //!   (`CLOCK_THREAD_CPUTIME_ID`), so that time spent waiting for a core on a busy machine does not
@@ -72,45 +75,71 @@ where
 fn one_thread_with<S>(
     group: &mut BenchmarkGroup<'_, WallTime>,
     id: &str,
-    mut service: S,
+    service: S,
     request: fn() -> Request<ReqBody>,
 ) where
     S: Service<Request<ReqBody>>,
     S::Error: Debug,
 {
-    group.bench_function(id, |b| {
-        b.iter_custom(|iters| alone(&mut service, iters, request))
-    });
+    let mut alone = Alone::new(service, request);
+    group.bench_function(id, |b| b.iter_custom(|iters| alone.run(iters)));
 }
 
-/// `iters` requests on this thread, in batches of [`BATCH`]: each batch's requests are built
-/// before its clock starts and its responses dropped after it stops.
-fn alone<S>(service: &mut S, iters: u64, request: fn() -> Request<ReqBody>) -> Duration
+/// One service driven on this thread, in batches of [`BATCH`]: each batch's requests are built
+/// before its clock starts, and the requests (parked by the no-op service) and responses are
+/// dropped after it stops.
+///
+/// The buffers live as long as the service and are touched once before anything is timed: a
+/// fresh 1,024-entry vector is some 200 KiB, which glibc maps anew, so filling it inside the
+/// clock would time page faults, not the service.
+struct Alone<S: Service<Request<ReqBody>>> {
+    service: S,
+    request: fn() -> Request<ReqBody>,
+    requests: Vec<Request<ReqBody>>,
+    responses: Vec<S::Response>,
+}
+
+impl<S> Alone<S>
 where
     S: Service<Request<ReqBody>>,
     S::Error: Debug,
 {
-    let mut requests = Vec::with_capacity(BATCH);
-    let mut responses = Vec::with_capacity(BATCH);
-    let mut left = iters as usize;
-    let mut elapsed = Duration::ZERO;
-    let wall = std::env::var("HOT_PATH_CLOCK").is_ok_and(|v| v == "wall");
-    while left > 0 {
-        let n = left.min(BATCH);
-        requests.extend((0..n).map(|_| request()));
-        let (start, cpu_start) = (Instant::now(), thread_cpu_time());
-        for request in requests.drain(..) {
-            responses.push(send(service, request));
-        }
-        elapsed += if wall {
-            start.elapsed()
-        } else {
-            thread_cpu_time() - cpu_start
+    fn new(service: S, request: fn() -> Request<ReqBody>) -> Self {
+        support::park_requests(BATCH);
+        let mut alone = Self {
+            service,
+            request,
+            requests: Vec::with_capacity(BATCH),
+            responses: Vec::with_capacity(BATCH),
         };
-        responses.clear();
-        left -= n;
+        alone.run(BATCH as u64);
+        alone
     }
-    elapsed
+
+    /// `iters` requests; their time on this thread's CPU clock (or the wall clock, with
+    /// `HOT_PATH_CLOCK=wall`).
+    fn run(&mut self, iters: u64) -> Duration {
+        let mut left = iters as usize;
+        let mut elapsed = Duration::ZERO;
+        let wall = std::env::var("HOT_PATH_CLOCK").is_ok_and(|v| v == "wall");
+        while left > 0 {
+            let n = left.min(BATCH);
+            self.requests.extend((0..n).map(|_| (self.request)()));
+            let (start, cpu_start) = (Instant::now(), thread_cpu_time());
+            for request in self.requests.drain(..) {
+                self.responses.push(send(&mut self.service, request));
+            }
+            elapsed += if wall {
+                start.elapsed()
+            } else {
+                thread_cpu_time() - cpu_start
+            };
+            self.responses.clear();
+            support::drop_parked();
+            left -= n;
+        }
+        elapsed
+    }
 }
 
 /// This thread's CPU time for `iters` calls of `f`.
@@ -162,10 +191,16 @@ where
             let mut service = service.clone();
             let barrier = barrier.clone();
             std::thread::spawn(move || {
+                support::park_requests(BATCH);
                 let mut windows = Vec::with_capacity(per_thread.div_ceil(BATCH));
                 let mut cpu = Duration::ZERO;
                 let mut requests = Vec::with_capacity(BATCH);
                 let mut responses = Vec::with_capacity(BATCH);
+                // Touch the buffers (and warm the clone) before anything is timed; see `Alone`.
+                requests.extend((0..BATCH).map(|_| support::request()));
+                responses.extend(requests.drain(..).map(|r| send(&mut service, r)));
+                responses.clear();
+                support::drop_parked();
                 let mut left = per_thread;
                 while left > 0 {
                     let n = left.min(BATCH);
@@ -178,6 +213,7 @@ where
                     cpu += thread_cpu_time() - cpu_start;
                     windows.push((start, Instant::now()));
                     responses.clear();
+                    support::drop_parked();
                     left -= n;
                 }
                 (windows, cpu)
@@ -199,12 +235,13 @@ where
         .sum()
 }
 
-fn alone_run<'a, S>(mut service: S) -> Run<'a>
+fn alone_run<'a, S>(service: S) -> Run<'a>
 where
     S: Service<Request<ReqBody>> + 'a,
     S::Error: Debug,
 {
-    Box::new(move |iters| alone(&mut service, iters, support::request))
+    let mut alone = Alone::new(service, support::request);
+    Box::new(move |iters| alone.run(iters))
 }
 
 /// The ids of `hot_path`, in the order the side-by-side comparisons list them.
@@ -232,6 +269,10 @@ where
     Box::new(move || {
         let mut service = service.clone();
         let mut responses = Vec::with_capacity(BATCH);
+        // Touch the buffer (and warm the clone) before anything is timed; see `Alone`.
+        responses.extend((0..BATCH).map(|_| send(&mut service, support::request())));
+        responses.clear();
+        support::drop_parked();
         Box::new(move |requests: &mut Vec<Request<ReqBody>>| {
             let start = thread_cpu_time();
             for request in requests.drain(..) {
@@ -239,6 +280,7 @@ where
             }
             let elapsed = thread_cpu_time() - start;
             responses.clear();
+            support::drop_parked();
             elapsed
         })
     })
@@ -255,9 +297,12 @@ fn lockstep(factories: &[BatchFactory], iters: u64) -> Vec<Duration> {
         let threads: Vec<_> = (0..2)
             .map(|_| {
                 scope.spawn(|| {
+                    support::park_requests(BATCH);
                     let mut batches: Vec<Batch> = factories.iter().map(|make| make()).collect();
                     let mut cpu = vec![Duration::ZERO; batches.len()];
                     let mut requests = Vec::with_capacity(BATCH);
+                    requests.extend((0..BATCH).map(|_| support::request()));
+                    requests.clear();
                     let (mut left, mut round) = (per_thread, 0);
                     while left > 0 {
                         let n = left.min(BATCH);

@@ -87,9 +87,11 @@ fn future_size<S: Service<Request<ReqBody>>>() -> usize {
 
 fn timed(name: &str, n: usize, run: impl FnOnce(Requests<'_>)) {
     let mut requests: Vec<_> = (0..n).map(|_| support::request()).collect();
+    support::park_requests(n);
     let started = Instant::now();
     run(&mut requests);
     let per_request = started.elapsed().as_secs_f64() * 1e9 / n as f64;
+    support::drop_parked();
     println!("{name:<26} {per_request:>8.1} ns per request");
 }
 

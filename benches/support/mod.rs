@@ -16,6 +16,7 @@ use http::header::{ACCEPT, AUTHORIZATION, CONTENT_TYPE, USER_AGENT};
 use http::{Extensions, HeaderMap, HeaderValue, Method, Request, Response, Uri, Version};
 use http_body_util::{Empty, Full};
 use thoughtspot_auth::{AuthHandle, ThoughtSpotAuthLayer, ThoughtSpotAuthService};
+use tower::util::MapResponse;
 use tower::{Layer, Service};
 use tower_http::auth::AddAuthorization;
 
@@ -142,6 +143,22 @@ impl<B: 'static> Service<Request<B>> for Noop {
 /// The floor: tower-http's `AddAuthorization` with a fixed bearer token.
 pub fn static_header() -> AddAuthorization<Noop> {
     AddAuthorization::bearer(Noop, TOKEN)
+}
+
+/// A static header plus the least any layer that deals with rejections must add: a response
+/// future that looks at every response's status (tower's `MapResponse`; it does nothing with
+/// what it sees, where the layer would invalidate, log in and replay).
+pub fn static_header_status_check()
+-> MapResponse<AddAuthorization<Noop>, fn(NoopResponse) -> NoopResponse> {
+    MapResponse::new(static_header(), look_at_status)
+}
+
+/// What [`Noop`] answers.
+pub type NoopResponse = Response<Empty<Bytes>>;
+
+fn look_at_status(response: NoopResponse) -> NoopResponse {
+    std::hint::black_box(response.status() == http::StatusCode::UNAUTHORIZED);
+    response
 }
 
 /// What people write by hand: a token behind `Arc<RwLock<String>>`, formatted and parsed into a

@@ -10,7 +10,8 @@
 //! ```
 //!
 //! Each `id_*` function sends `HOT_PATH_PROFILE_REQUESTS` (default 100,000) prebuilt requests
-//! (built, and their vector freed, outside it):
+//! (built, and their vector freed, outside it; the no-op service parks each request, and they are
+//! freed outside it too, as in `benches/hot_path.rs`):
 //! its inclusive instruction count divided by that is instructions per request, comparable
 //! between ids. Run alone, the binary prints the response futures' sizes and a rough time per
 //! request for each id (one pass over requests built long before, so mostly memory-bound, no

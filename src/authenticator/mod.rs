@@ -433,7 +433,11 @@ impl Core {
     }
 
     fn refresh_in_background(self: &Arc<Self>, credential: &Credential) {
-        if credential.refresh_claimed.swap(true, Ordering::AcqRel) {
+        // Read before claiming: every request of a soft-expired credential comes here until the
+        // new one is in, and a swap would write the shared line each time.
+        if credential.refresh_claimed.load(Ordering::Relaxed)
+            || credential.refresh_claimed.swap(true, Ordering::AcqRel)
+        {
             return;
         }
         if matches!(self.config.source, Source::Static(_)) || self.session.get().is_none() {

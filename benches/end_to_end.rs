@@ -11,8 +11,9 @@
 //! - `end_to_end_concurrent`: 16 requests in flight at once (the client and the mock share the
 //!   machine's cores, so this is CPU-bound rather than latency-bound).
 //!
-//! `hyper_layer` runs the default configuration (replay on); since the body is not empty, replay
-//! keeps it by reading it into a buffer first. `hyper_layer_no_replay` is `.replay(false)`.
+//! `hyper_layer` runs the default configuration (replay on): the request's parts are kept packed
+//! in one buffer and its `Full<Bytes>` body by a clone of its `Bytes`. `hyper_layer_no_replay`
+//! is `.replay(false)`.
 //! `reqwest_middleware_empty` is reqwest-middleware with no middleware at all, to tell its own cost
 //! from the auth middleware's.
 //!
@@ -46,7 +47,7 @@ use hyper_util::rt::TokioExecutor;
 use thoughtspot_auth::mock::{self, MockThoughtSpot};
 use thoughtspot_auth::session::{Session, TokenRequest};
 use thoughtspot_auth::transport::ServiceTransport;
-use thoughtspot_auth::{BaseUrl, ThoughtSpotAuthLayer, ThoughtSpotAuthMiddleware};
+use thoughtspot_auth::{AuthHandle, BaseUrl, ThoughtSpotAuthLayer, ThoughtSpotAuthMiddleware};
 use tower::{Layer, ServiceExt};
 
 type HyperClient = Client<HttpConnector, Full<Bytes>>;
@@ -132,138 +133,30 @@ where
     elapsed
 }
 
+/// Each id's name and run.
+type Runs<'a> = Vec<(&'static str, side_by_side::Run<'a>)>;
+
+/// Every id, each in a criterion id of its own; afterwards, that the layer and the middleware
+/// logged in at most once (none if a filter left them out).
 fn ids(group: &mut BenchmarkGroup<'_, WallTime>, setup: &Setup, in_flight: usize) {
-    let url = setup.url.as_str();
-    let (name, value) = &setup.token;
-
-    // hyper-util, the token attached by hand.
-    let client = hyper_client();
-    group.bench_function("hyper_plain", |b| {
-        b.iter_custom(|iters| {
-            run(setup, iters, in_flight, || {
-                let client = client.clone();
-                let mut request = search(url);
-                request.headers_mut().insert(name.clone(), value.clone());
-                async move {
-                    let response = client.request(request).await.expect("an answer");
-                    assert_eq!(response.status(), 200);
-                    response.into_body().collect().await.expect("a body");
-                }
-            })
-        })
-    });
-
-    // hyper-util under the layer, default configuration and replay off.
-    for (id, replay) in [("hyper_layer", true), ("hyper_layer_no_replay", false)] {
-        let layer = ThoughtSpotAuthLayer::builder(setup.mock.base_url())
-            .password(mock::DEFAULT_USER, mock::DEFAULT_PASSWORD)
-            .replay(replay)
-            .build()
-            .expect("the layer builds");
-        let handle = layer.handle();
-        let service = layer.layer(hyper_client());
-        group.bench_function(id, |b| {
-            b.iter_custom(|iters| {
-                run(setup, iters, in_flight, || {
-                    let service = service.clone();
-                    let request = search(url);
-                    async move {
-                        let response = service.oneshot(request).await.expect("an answer");
-                        assert_eq!(response.status(), 200);
-                        response.into_body().collect().await.expect("a body");
-                    }
-                })
-            })
-        });
-        // One login for the whole run (none if a filter left the id out).
-        assert!(
-            handle.stats().logins <= 1,
-            "{id}: {} logins in one run",
-            handle.stats().logins
-        );
+    let (runs, handles) = runs(setup, in_flight);
+    for (id, mut run) in runs {
+        group.bench_function(id, |b| b.iter_custom(&mut run));
     }
-
-    // reqwest, the token attached by hand.
-    let client = reqwest::Client::new();
-    group.bench_function("reqwest_plain", |b| {
-        b.iter_custom(|iters| {
-            run(setup, iters, in_flight, || {
-                let request = client
-                    .post(url)
-                    .header(ACCEPT, "application/json")
-                    .header(CONTENT_TYPE, "application/json")
-                    .header(name.clone(), value.clone())
-                    .body(BODY);
-                async move {
-                    let response = request.send().await.expect("an answer");
-                    assert_eq!(response.status(), 200);
-                    response.bytes().await.expect("a body");
-                }
-            })
-        })
-    });
-
-    // reqwest-middleware with no middleware, the token attached by hand.
-    let empty = reqwest_middleware::ClientBuilder::new(reqwest::Client::new()).build();
-    group.bench_function("reqwest_middleware_empty", |b| {
-        b.iter_custom(|iters| {
-            run(setup, iters, in_flight, || {
-                let request = empty
-                    .post(url)
-                    .header(ACCEPT, "application/json")
-                    .header(CONTENT_TYPE, "application/json")
-                    .header(name.clone(), value.clone())
-                    .body(BODY);
-                async move {
-                    let response = request.send().await.expect("an answer");
-                    assert_eq!(response.status(), 200);
-                    response.bytes().await.expect("a body");
-                }
-            })
-        })
-    });
-
-    // reqwest-middleware with the auth middleware.
-    let plain = reqwest::Client::new();
-    let auth = ThoughtSpotAuthMiddleware::builder(setup.mock.base_url())
-        .password(mock::DEFAULT_USER, mock::DEFAULT_PASSWORD)
-        .build_middleware(plain.clone())
-        .expect("the middleware builds");
-    let handle = auth.handle();
-    let client = reqwest_middleware::ClientBuilder::new(plain)
-        .with(auth)
-        .build();
-    group.bench_function("reqwest_middleware", |b| {
-        b.iter_custom(|iters| {
-            run(setup, iters, in_flight, || {
-                let request = client
-                    .post(url)
-                    .header(ACCEPT, "application/json")
-                    .header(CONTENT_TYPE, "application/json")
-                    .body(BODY);
-                async move {
-                    let response = request.send().await.expect("an answer");
-                    assert_eq!(response.status(), 200);
-                    response.bytes().await.expect("a body");
-                }
-            })
-        })
-    });
-    assert!(
-        handle.stats().logins <= 1,
-        "reqwest_middleware: {} logins in one run",
-        handle.stats().logins
-    );
+    for (id, handle) in handles {
+        let logins = handle.stats().logins;
+        assert!(logins <= 1, "{id}: {logins} logins in one run");
+    }
 }
 
-/// Every id of [`ids`] again, as runs of one side-by-side comparison.
-fn side_by_side_runs<'a>(
-    setup: &'a Setup,
-    in_flight: usize,
-) -> Vec<(&'static str, side_by_side::Run<'a>)> {
+/// Every id as a run of `iters` requests (hyper-util alone, under the layer with replay on and
+/// off, reqwest alone, reqwest-middleware with no middleware and with the auth middleware), and
+/// the handles of the layers and the middleware.
+fn runs<'a>(setup: &'a Setup, in_flight: usize) -> (Runs<'a>, Vec<(&'static str, AuthHandle)>) {
     let url = setup.url.as_str();
     let (name, value) = &setup.token;
-    let mut runs: Vec<(&'static str, side_by_side::Run<'a>)> = Vec::new();
+    let mut runs: Runs<'a> = Vec::new();
+    let mut handles = Vec::new();
 
     let client = hyper_client();
     runs.push((
@@ -282,12 +175,13 @@ fn side_by_side_runs<'a>(
         }),
     ));
     for (id, replay) in [("hyper_layer", true), ("hyper_layer_no_replay", false)] {
-        let service = ThoughtSpotAuthLayer::builder(setup.mock.base_url())
+        let layer = ThoughtSpotAuthLayer::builder(setup.mock.base_url())
             .password(mock::DEFAULT_USER, mock::DEFAULT_PASSWORD)
             .replay(replay)
             .build()
-            .expect("the layer builds")
-            .layer(hyper_client());
+            .expect("the layer builds");
+        handles.push((id, layer.handle()));
+        let service = layer.layer(hyper_client());
         runs.push((
             id,
             Box::new(move |iters| {
@@ -309,6 +203,7 @@ fn side_by_side_runs<'a>(
         .password(mock::DEFAULT_USER, mock::DEFAULT_PASSWORD)
         .build_middleware(plain.clone())
         .expect("the middleware builds");
+    handles.push(("reqwest_middleware", auth.handle()));
     let with_auth = reqwest_middleware::ClientBuilder::new(plain.clone())
         .with(auth)
         .build();
@@ -355,7 +250,7 @@ fn side_by_side_runs<'a>(
             }),
         ));
     }
-    runs
+    (runs, handles)
 }
 
 /// Prints each id's throughput relative to its plain client, measured side by side.
@@ -411,14 +306,13 @@ fn end_to_end(c: &mut Criterion) {
     group.finish();
 
     let mut group = c.benchmark_group("end_to_end_side_by_side");
-    let (names, mut runs): (Vec<_>, Vec<_>) = side_by_side_runs(&setup, 1).into_iter().unzip();
+    let (names, mut one_at_a_time): (Vec<_>, Vec<_>) = runs(&setup, 1).0.into_iter().unzip();
     let one = side_by_side::bench(&mut group, "one_at_a_time", &names, |iters| {
-        side_by_side::interleaved(&mut runs, iters, CHUNK)
+        side_by_side::interleaved(&mut one_at_a_time, iters, CHUNK)
     });
-    let (names, mut runs): (Vec<_>, Vec<_>) =
-        side_by_side_runs(&setup, IN_FLIGHT).into_iter().unzip();
+    let (names, mut in_flight): (Vec<_>, Vec<_>) = runs(&setup, IN_FLIGHT).0.into_iter().unzip();
     let concurrent = side_by_side::bench(&mut group, "concurrent", &names, |iters| {
-        side_by_side::interleaved(&mut runs, iters, CHUNK)
+        side_by_side::interleaved(&mut in_flight, iters, CHUNK)
     });
     group.finish();
     report_ratios("one request at a time", &one);

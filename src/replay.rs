@@ -273,9 +273,17 @@ mod tests {
         assert_eq!(again.body().size_hint().exact(), Some(0));
     }
 
+    /// `request` kept (with an empty body) and rebuilt for a replay with a new credential.
+    fn kept_and_replayed(request: &Request<Empty<Bytes>>) -> Request<Full<Bytes>> {
+        let credential = SessionCredential::bearer("new").unwrap();
+        Replay::copy(request, None)
+            .unwrap()
+            .into_request(&credential)
+            .unwrap()
+    }
+
     #[test]
     fn every_form_of_uri_and_method_comes_back_the_same() {
-        let credential = SessionCredential::bearer("new").unwrap();
         let cases = [
             (Method::GET, "https://ts.example.com/api/x?a=1&b=%20"),
             (Method::POST, "https://ts.example.com"),
@@ -297,10 +305,7 @@ mod tests {
                 .uri(uri)
                 .body(Empty::<Bytes>::new())
                 .unwrap();
-            let again: Request<Full<Bytes>> = Replay::copy(&request, None)
-                .unwrap()
-                .into_request(&credential)
-                .unwrap();
+            let again = kept_and_replayed(&request);
             assert_eq!(again.method(), method, "{uri}");
             assert_eq!(again.uri(), request.uri(), "{uri}");
             assert_eq!(again.uri().to_string(), request.uri().to_string(), "{uri}");
@@ -309,7 +314,6 @@ mod tests {
 
     #[test]
     fn sensitivity_order_and_every_version_are_kept() {
-        let credential = SessionCredential::bearer("new").unwrap();
         let mut secret = HeaderValue::from_static("s3cret");
         secret.set_sensitive(true);
         for version in VERSIONS {
@@ -323,10 +327,7 @@ mod tests {
                 .header("x-empty", "")
                 .body(Empty::<Bytes>::new())
                 .unwrap();
-            let again: Request<Full<Bytes>> = Replay::copy(&request, None)
-                .unwrap()
-                .into_request(&credential)
-                .unwrap();
+            let again = kept_and_replayed(&request);
             assert_eq!(again.version(), version);
             assert!(again.headers()["x-secret"].is_sensitive());
             assert!(!again.headers()["x-plain"].is_sensitive());

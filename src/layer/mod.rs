@@ -128,13 +128,14 @@ impl<S: Clone> Layer<S> for ThoughtSpotAuthLayer {
 ///    never leaves for another origin.
 /// 2. The credential for the request's org ([`OrgOverride`](crate::OrgOverride), else the
 ///    handle's current org) is attached: one `ArcSwap` load and a clone of its prebuilt,
-///    sensitive header. Near expiry (the soft deadline: the lifetime less 30 s or 10 %, with
+///    sensitive header (a copy per core, so that threads sending at once write no shared
+///    reference count). Near expiry (the soft deadline: the lifetime less 30 s or 10 %, with
 ///    jitter) it is still attached and one background refresh starts; nobody waits. With none, or
 ///    past the hard deadline, the request waits for the one shared login.
 /// 3. With replay on (the default) the request is kept for one replay if that is cheap: a copy
-///    of its parts, and an empty body, a `Full<Bytes>` (by a clone of its `Bytes`) or another
-///    body of known size up to 64 KiB (read into a buffer first). Anything else is sent once,
-///    never refused.
+///    of its parts (method, URI, version and headers packed into one buffer), and an empty
+///    body, a `Full<Bytes>` (by a clone of its `Bytes`) or another body of known size up to
+///    64 KiB (read into a buffer first). Anything else is sent once, never refused.
 /// 4. Sent. **401** (or, on the beta API, a **500 whose upstream status is 401**): that
 ///    credential's generation is invalidated (a late 401 never evicts a newer credential), one
 ///    login is shared by everyone who saw it, and the kept request is sent once more; the replay's

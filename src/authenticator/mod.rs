@@ -4,9 +4,9 @@
 //! The hot path ([`Core::attach`]) reads one `ArcSwap` (the current org's credential, mirrored
 //! in `fast`), checks the credential's phase (an atomic flipped by a timer task, so no clock is
 //! read) and clones its prebuilt header — the copy kept for the calling thread's stripe, so that
-//! threads sending at once write no shared reference count (see `crate::stripes`). Everything else — logins, refreshes, invalidation,
-//! org switches — runs on the slow path, and every login runs as a task of its own so that a
-//! caller who goes away never cancels it.
+//! threads sending at once write no shared reference count (see `crate::stripes`). Everything
+//! else — logins, refreshes, invalidation, org switches — runs on the slow path, and every login
+//! runs as a task of its own so that a caller who goes away never cancels it.
 
 mod backoff;
 mod fleet;

@@ -4,8 +4,8 @@
 //! Every response future needs a `'static` way back to the core in case its credential is
 //! rejected. If all of them cloned one `Arc`, every request on every thread would write the same
 //! reference count (measured: 40 ns a request on two threads). Instead each layered service has
-//! [`STRIPES`] anchors, each alone on its cache lines, and a thread always takes the same one
-//! (see [`crate::stripes`]).
+//! one anchor per stripe (per core, up to eight), each alone on its cache lines, and a thread
+//! always takes the same one (see [`crate::stripes`]).
 //!
 //! The clone of the inner service that replays go through is made here once, when the layer
 //! wraps the service, rather than with every request: a kept request costs its parts and
@@ -14,7 +14,7 @@
 use std::sync::Arc;
 
 use crate::authenticator::{Core, Owner};
-use crate::stripes::STRIPES;
+use crate::stripes;
 
 /// One stripe. Aligned so that its reference count, at the start of its allocation, shares a
 /// cache line with no other stripe's (128 bytes: adjacent-line prefetching pairs 64-byte lines).
@@ -39,18 +39,21 @@ pub(crate) struct Anchors<S> {
     /// The core, one pointer away rather than two.
     core: Arc<Core>,
     pub(crate) owner: Arc<Owner>,
-    stripes: [Arc<Anchor<S>>; STRIPES],
+    /// One per stripe ([`stripes::count`]).
+    stripes: Box<[Arc<Anchor<S>>]>,
 }
 
 impl<S: Clone> Anchors<S> {
     pub(crate) fn new(owner: Arc<Owner>, inner: &S) -> Self {
-        let stripes = std::array::from_fn(|_| {
-            Arc::new(Anchor {
-                core: owner.core().clone(),
-                _owner: owner.clone(),
-                replay_via: inner.clone(),
+        let stripes = (0..stripes::count())
+            .map(|_| {
+                Arc::new(Anchor {
+                    core: owner.core().clone(),
+                    _owner: owner.clone(),
+                    replay_via: inner.clone(),
+                })
             })
-        });
+            .collect();
         Self {
             core: owner.core().clone(),
             owner,

@@ -125,21 +125,45 @@ where
         while left > 0 {
             let n = left.min(BATCH);
             self.requests.extend((0..n).map(|_| (self.request)()));
-            let (start, cpu_start) = (Instant::now(), thread_cpu_time());
-            for request in self.requests.drain(..) {
-                self.responses.push(send(&mut self.service, request));
-            }
+            let timed = send_batch(&mut self.service, &mut self.requests, &mut self.responses);
             elapsed += if wall {
-                start.elapsed()
+                timed.end - timed.start
             } else {
-                thread_cpu_time() - cpu_start
+                timed.cpu
             };
-            self.responses.clear();
-            support::drop_parked();
             left -= n;
         }
         elapsed
     }
+}
+
+/// One batch's times: its wall-clock window and this thread's CPU time.
+struct Timed {
+    start: Instant,
+    end: Instant,
+    cpu: Duration,
+}
+
+/// Sends `requests` (emptying it) through `service`, timed. The responses and the requests the
+/// no-op service parked are dropped after the clock stops.
+fn send_batch<S>(
+    service: &mut S,
+    requests: &mut Vec<Request<ReqBody>>,
+    responses: &mut Vec<S::Response>,
+) -> Timed
+where
+    S: Service<Request<ReqBody>>,
+    S::Error: Debug,
+{
+    let (start, cpu_start) = (Instant::now(), thread_cpu_time());
+    for request in requests.drain(..) {
+        responses.push(send(service, request));
+    }
+    let cpu = thread_cpu_time() - cpu_start;
+    let end = Instant::now();
+    responses.clear();
+    support::drop_parked();
+    Timed { start, end, cpu }
 }
 
 /// This thread's CPU time for `iters` calls of `f`.
@@ -198,22 +222,15 @@ where
                 let mut responses = Vec::with_capacity(BATCH);
                 // Touch the buffers (and warm the clone) before anything is timed; see `Alone`.
                 requests.extend((0..BATCH).map(|_| support::request()));
-                responses.extend(requests.drain(..).map(|r| send(&mut service, r)));
-                responses.clear();
-                support::drop_parked();
+                send_batch(&mut service, &mut requests, &mut responses);
                 let mut left = per_thread;
                 while left > 0 {
                     let n = left.min(BATCH);
                     requests.extend((0..n).map(|_| support::request()));
                     barrier.wait();
-                    let (start, cpu_start) = (Instant::now(), thread_cpu_time());
-                    for request in requests.drain(..) {
-                        responses.push(send(&mut service, request));
-                    }
-                    cpu += thread_cpu_time() - cpu_start;
-                    windows.push((start, Instant::now()));
-                    responses.clear();
-                    support::drop_parked();
+                    let timed = send_batch(&mut service, &mut requests, &mut responses);
+                    cpu += timed.cpu;
+                    windows.push((timed.start, timed.end));
                     left -= n;
                 }
                 (windows, cpu)
@@ -274,18 +291,10 @@ where
         let mut service = service.clone();
         let mut responses = Vec::with_capacity(BATCH);
         // Touch the buffer (and warm the clone) before anything is timed; see `Alone`.
-        responses.extend((0..BATCH).map(|_| send(&mut service, support::request())));
-        responses.clear();
-        support::drop_parked();
+        let mut warm_up: Vec<_> = (0..BATCH).map(|_| support::request()).collect();
+        send_batch(&mut service, &mut warm_up, &mut responses);
         Box::new(move |requests: &mut Vec<Request<ReqBody>>| {
-            let start = thread_cpu_time();
-            for request in requests.drain(..) {
-                responses.push(send(&mut service, request));
-            }
-            let elapsed = thread_cpu_time() - start;
-            responses.clear();
-            support::drop_parked();
-            elapsed
+            send_batch(&mut service, requests, &mut responses).cpu
         })
     })
 }

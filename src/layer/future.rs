@@ -95,35 +95,58 @@ where
 {
     type Output = Result<Response<ResponseBody<RB>>, BoxError>;
 
+    #[inline]
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        let mut this = self.project();
-        loop {
-            match this.state.as_mut().project() {
-                StateProj::Passthrough { future } => {
-                    let response = ready!(future.poll(cx)).map_err(Into::into)?;
-                    return Poll::Ready(Ok(response.map(ResponseBody::new)));
+        let mut state = self.project().state;
+        match state.as_mut().project() {
+            StateProj::Sent { future, sent } => {
+                let response = ready!(future.poll(cx)).map_err(Into::into)?;
+                let core = sent.anchor.core();
+                if core.verdict(response.status()) != Verdict::Fine {
+                    return start_recovery(state, response, cx);
                 }
-                StateProj::Sent { future, sent } => {
-                    let response = ready!(future.poll(cx)).map_err(Into::into)?;
-                    let core = sent.anchor.core();
-                    if core.verdict(response.status()) == Verdict::Fine {
-                        core.accepted();
-                        // Dropped where it lies: the kept request is not moved out just to go.
-                        this.state.set(State::Done);
-                        return Poll::Ready(Ok(response.map(ResponseBody::new)));
-                    }
-                    if let StateOwned::Sent { sent, .. } =
-                        this.state.as_mut().project_replace(State::Done)
-                    {
-                        let future = Box::pin(recover(response, sent));
-                        this.state.set(State::Boxed { future });
-                    }
-                }
-                StateProj::Boxed { future } => return future.as_mut().poll(cx),
-                StateProj::Done => panic!("`ResponseFuture` polled after it completed"),
+                core.accepted();
+                // Dropped where it lies: the kept request is not moved out just to go.
+                state.set(State::Done);
+                Poll::Ready(Ok(response.map(ResponseBody::new)))
             }
+            StateProj::Passthrough { future } => {
+                let response = ready!(future.poll(cx)).map_err(Into::into)?;
+                Poll::Ready(Ok(response.map(ResponseBody::new)))
+            }
+            StateProj::Boxed { future } => future.as_mut().poll(cx),
+            StateProj::Done => panic!("`ResponseFuture` polled after it completed"),
         }
     }
+}
+
+/// Out of the hot path's way (so that `poll` stays small enough to inline): the response may
+/// reject the credential, so the rest happens in a boxed [`recover`].
+#[cold]
+#[inline(never)]
+fn start_recovery<F, S, B, RB>(
+    mut state: Pin<&mut State<F, S, B, RB>>,
+    response: Response<RB>,
+    cx: &mut Context<'_>,
+) -> Poll<Result<Response<ResponseBody<RB>>, BoxError>>
+where
+    S: Service<Request<B>, Response = Response<RB>> + Clone + Send + Sync + 'static,
+    S::Future: Send,
+    S::Error: Into<BoxError>,
+    B: Default + From<bytes::Bytes> + Send + 'static,
+    RB: Body + Send + Unpin + 'static,
+    RB::Data: Send,
+    RB::Error: Send,
+{
+    let StateOwned::Sent { sent, .. } = state.as_mut().project_replace(State::Done) else {
+        unreachable!("recovery starts from a sent request")
+    };
+    let mut future: BoxedResponse<RB> = Box::pin(recover(response, sent));
+    let polled = future.as_mut().poll(cx);
+    if polled.is_pending() {
+        state.set(State::Boxed { future });
+    }
+    polled
 }
 
 /// Decides what a suspicious response means for the credential it carried and, if it was

@@ -439,6 +439,46 @@ async fn a_valid_credential_is_served_while_refresh_fails(front: Front) {
     assert_eq!(client.ok(search(&ts.base_url())).await, 200);
 }
 
+/// A soft refresh that fails is asked for again by a later request, and made before the hard
+/// deadline: the credential's life timer starts a refresh each time one is asked for.
+async fn a_failed_soft_refresh_is_asked_for_again(front: Front) {
+    let ts = MockThoughtSpot::start().await.unwrap();
+    let (client, handle) =
+        Client::build(front, builder(&ts).login_deadline(Duration::from_secs(5)));
+    client.ok(search(&ts.base_url())).await;
+    // Soft from 255-270 s, hard at 295 s.
+    jump(Duration::from_secs(271)).await;
+    ts.inject(
+        TOKEN_FULL,
+        Fault::Status {
+            status: 503,
+            retry_after: None,
+        },
+        1000,
+    );
+    assert_eq!(client.ok(search(&ts.base_url())).await, 200);
+    // The refresh gives up at its 5 s deadline.
+    tokio::time::sleep(Duration::from_secs(6)).await;
+    let stats = handle.stats();
+    assert_eq!((stats.logins, stats.refreshes), (1, 0));
+    assert!(stats.failures.unavailable >= 2, "{stats:?}");
+    ts.clear_faults();
+    let attempts = ts.logins();
+    let started = Instant::now();
+    assert_eq!(client.ok(search(&ts.base_url())).await, 200);
+    assert_eq!(started.elapsed(), Duration::ZERO, "nobody waited for it");
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let stats = handle.stats();
+    assert_eq!((stats.logins, stats.refreshes), (2, 1));
+    assert_eq!(ts.logins(), attempts + 1, "one more login, the refresh");
+    // Well before the old credential's hard deadline (295 s): no request ever waits.
+    jump(Duration::from_secs(30)).await;
+    let started = Instant::now();
+    assert_eq!(client.ok(search(&ts.base_url())).await, 200);
+    assert_eq!(started.elapsed(), Duration::ZERO);
+    assert_eq!(handle.stats().logins, 2);
+}
+
 async fn a_server_clock_an_hour_off_makes_no_extra_logins(front: Front) {
     for ahead in [true, false] {
         let ts = MockThoughtSpot::builder()
@@ -797,6 +837,7 @@ conformance!(
     transient_login_failures_are_lived_through,
     a_login_that_keeps_failing_gives_up_at_the_deadline,
     a_valid_credential_is_served_while_refresh_fails,
+    a_failed_soft_refresh_is_asked_for_again,
     a_server_clock_an_hour_off_makes_no_extra_logins,
     a_validity_shorter_than_the_margin_still_works,
     callers_dropped_mid_login_do_not_cancel_it,

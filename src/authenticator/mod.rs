@@ -362,7 +362,8 @@ impl Core {
     // ----- the hot path ------------------------------------------------------------------------
 
     /// Attaches the credential for `key` if one is usable without waiting; returns its
-    /// generation. A soft-expired credential is attached and one background refresh started.
+    /// generation. A soft-expired credential is attached, and the first request to find it so
+    /// asks its life timer for one background refresh.
     #[cfg(feature = "reqwest")]
     #[inline]
     pub(crate) fn attach(self: &Arc<Self>, key: &CacheKey, headers: &mut HeaderMap) -> Option<u64> {
@@ -433,7 +434,11 @@ impl Core {
         Some(credential.generation)
     }
 
-    fn refresh_in_background(self: &Arc<Self>, credential: &Credential) {
+    /// Asks the credential's life timer for one refresh, the first time a request finds it
+    /// soft-expired. Only a wake-up on the request's way: spawning the refresh from here cost
+    /// the one request that did it 3 to 9 ms under load (tokio's task list lock), measured in
+    /// `benches/refresh_storm.rs`.
+    fn refresh_in_background(&self, credential: &Credential) {
         // Read before claiming: every request of a soft-expired credential comes here until the
         // new one is in, and a swap would write the shared line each time.
         if credential.refresh_claimed.load(Ordering::Relaxed)
@@ -441,12 +446,58 @@ impl Core {
         {
             return;
         }
+        credential.refresh_wanted.notify_one();
+    }
+
+    /// Starts the refresh a request asked for (from the credential's life timer).
+    fn start_refresh(self: &Arc<Self>, credential: &Credential) {
         if matches!(self.config.source, Source::Static(_)) || self.session.get().is_none() {
             return;
         }
         let slot = self.slot(&credential.key);
         tracing::debug!(org = ?credential.key.org, generation = credential.generation, "credential near expiry: refreshing in the background");
         let _ = self.join_flight(&slot);
+    }
+
+    /// Moves `credential` through its life: soft-expired at `soft_at`, hard-expired at
+    /// `hard_at`, and in between a refresh each time a request asks for one. Holds the
+    /// credential and the core weakly: a credential replaced or forgotten is not kept alive.
+    fn life_timer(
+        &self,
+        credential: &Arc<Credential>,
+        soft_at: Instant,
+        hard_at: Instant,
+    ) -> Option<AbortHandle> {
+        let weak = Arc::downgrade(credential);
+        let wanted = credential.refresh_wanted.clone();
+        let core = self.myself.get().cloned().unwrap_or_default();
+        spawn(async move {
+            tokio::time::sleep_until(soft_at).await;
+            let Some(c) = weak.upgrade() else { return };
+            c.advance(Phase::Soft);
+            drop(c);
+            let mut hard = std::pin::pin!(tokio::time::sleep_until(hard_at));
+            loop {
+                let mut asked = std::pin::pin!(wanted.notified());
+                let asked = std::future::poll_fn(|cx| {
+                    if hard.as_mut().poll(cx).is_ready() {
+                        return std::task::Poll::Ready(false);
+                    }
+                    asked.as_mut().poll(cx).map(|()| true)
+                })
+                .await;
+                if !asked {
+                    break;
+                }
+                let (Some(core), Some(c)) = (core.upgrade(), weak.upgrade()) else {
+                    return;
+                };
+                core.start_refresh(&c);
+            }
+            if let Some(c) = weak.upgrade() {
+                c.advance(Phase::Hard);
+            }
+        })
     }
 
     // ----- the slow path -----------------------------------------------------------------------
@@ -829,19 +880,7 @@ impl Core {
         }
         self.mirror_if_current(&credential);
         let timer = match (soft_at, hard_at) {
-            (Some(soft_at), Some(hard_at)) => {
-                let weak = Arc::downgrade(&credential);
-                spawn(async move {
-                    tokio::time::sleep_until(soft_at).await;
-                    let Some(c) = weak.upgrade() else { return };
-                    c.advance(Phase::Soft);
-                    drop(c);
-                    tokio::time::sleep_until(hard_at).await;
-                    if let Some(c) = weak.upgrade() {
-                        c.advance(Phase::Hard);
-                    }
-                })
-            }
+            (Some(soft_at), Some(hard_at)) => self.life_timer(&credential, soft_at, hard_at),
             _ => None,
         };
         if let Some(old) = std::mem::replace(&mut *lock(&slot.timer), timer) {

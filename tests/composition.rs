@@ -256,6 +256,30 @@ async fn tower_retry_below_the_layer_makes_no_extra_logins() {
     assert_eq!((ts.logins(), handle.stats().invalidations), (2, 1));
 }
 
+/// A concurrency limit below the layer: tower's `ConcurrencyLimit` takes its permit in
+/// `poll_ready`, so every request waiting in the layer for the first login holds one. The login
+/// must not need one of them.
+#[tokio::test(start_paused = true)]
+async fn a_concurrency_limit_below_the_layer_does_not_starve_the_login() {
+    let ts = MockThoughtSpot::start().await.unwrap();
+    let layer = builder(&ts).build().unwrap();
+    let handle = layer.handle();
+    let service = ServiceBuilder::new()
+        .layer(layer)
+        .concurrency_limit(2)
+        .service(hyper_client());
+    let started = tokio::time::Instant::now();
+    let statuses =
+        join_all((0..8).map(|_| service.clone().oneshot(search_request(&ts.base_url())))).await;
+    assert!(statuses.into_iter().all(|r| r.unwrap().status() == 200));
+    assert!(
+        started.elapsed() < Duration::from_secs(1),
+        "the login waited {:?} for a permit",
+        started.elapsed()
+    );
+    assert_eq!(handle.stats().logins, 1);
+}
+
 fn reqwest_retry()
 -> reqwest_retry::RetryTransientMiddleware<reqwest_retry::policies::ExponentialBackoff> {
     let policy = reqwest_retry::policies::ExponentialBackoff::builder()

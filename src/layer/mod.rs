@@ -276,8 +276,10 @@ where
 
 impl<S> ThoughtSpotAuthService<S> {
     /// Waits for a login, or reads a small body so it can be sent twice (`buffer`). The inner
-    /// service was made ready for this call, so it is taken along (tower's rule) and a clone
-    /// left in its place.
+    /// service made ready for this call is let go at once, and a clone made ready again when the
+    /// request can be sent: readiness can be capacity held (tower's `ConcurrencyLimit` takes a
+    /// permit in `poll_ready`), and requests holding all of it while they wait for the login
+    /// would leave none for the login itself.
     fn slow_path<F, B, RB>(
         &mut self,
         request: Request<B>,
@@ -297,10 +299,9 @@ impl<S> ThoughtSpotAuthService<S> {
         RB::Error: Into<BoxError> + Send,
     {
         let spare = self.inner.clone();
-        let ready = std::mem::replace(&mut self.inner, spare.clone());
+        drop(std::mem::replace(&mut self.inner, spare.clone()));
         let slow = SlowPath {
             anchor: self.anchors.for_stripe(crate::stripes::this_thread()),
-            ready,
             spare,
             key,
             kept,
@@ -313,9 +314,8 @@ impl<S> ThoughtSpotAuthService<S> {
 /// What a request that cannot take the hot path takes along.
 struct SlowPath<S> {
     anchor: Arc<Anchor<S>>,
-    /// The inner service made ready for this request.
-    ready: S,
-    /// A clone of it, the session transport if none is installed yet.
+    /// A clone of the inner service, not made ready: the request is sent through it once it
+    /// can be, and it is the session transport if none is installed yet.
     spare: S,
     key: crate::credential::CacheKey,
     /// The request kept for a replay, unless its body must be read first (`buffer`).
@@ -338,14 +338,13 @@ impl<S> SlowPath<S> {
     {
         let Self {
             anchor,
-            ready,
             spare,
             key,
             mut kept,
             buffer,
         } = self;
         let core = anchor.core().clone();
-        core.offer_transport(|| Arc::new(ServiceTransport::<S, B>::new(spare)));
+        core.offer_transport(|| Arc::new(ServiceTransport::<S, B>::new(spare.clone())));
         core.provision(&key, request.extensions());
         let mut request = request;
         if buffer {
@@ -360,7 +359,7 @@ impl<S> SlowPath<S> {
         let credential = core.credential(&key).await.map_err(BoxError::from)?;
         let (name, value) = credential.session.header();
         request.headers_mut().insert(name, value);
-        let response = ready.oneshot(request).await.map_err(Into::into)?;
+        let response = spare.oneshot(request).await.map_err(Into::into)?;
         recover(
             response,
             Sent {

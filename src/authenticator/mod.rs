@@ -439,8 +439,8 @@ impl Core {
 
     /// Asks the credential's life timer for one refresh, the first time a request finds it
     /// soft-expired. Only a wake-up on the request's way: spawning the refresh from here cost
-    /// the one request that did it 3 to 9 ms under load (tokio's task list lock), measured in
-    /// `benches/refresh_storm.rs`.
+    /// the one request that did it 3 to 11 ms in a 10,000-request storm (`benches/refresh_storm.rs`;
+    /// timed in place, the time was tokio's `spawn` itself).
     fn refresh_in_background(&self, credential: &Credential) {
         // Read before claiming: every request of a soft-expired credential comes here until the
         // new one is in, and a swap would write the shared line each time.

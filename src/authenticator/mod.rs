@@ -303,6 +303,16 @@ impl Core {
     /// and its org from the `ActAs`, an [`OrgOverride`] or the current org.
     #[inline]
     pub(crate) fn key_for(&self, extensions: &Extensions) -> Result<CacheKey, Error> {
+        // Most requests carry no extensions: their key is the current org's, found without
+        // looking anything up (the rest is out of line, so that this inlines into the hot path).
+        if extensions.is_empty() && !self.config.multi_user() {
+            return Ok(CacheKey::org(self.current_org()));
+        }
+        self.key_from_extensions(extensions)
+    }
+
+    #[inline(never)]
+    fn key_from_extensions(&self, extensions: &Extensions) -> Result<CacheKey, Error> {
         let org = || match extensions.get::<OrgOverride>() {
             Some(OrgOverride(org)) => Some(*org),
             None => self.current_org(),

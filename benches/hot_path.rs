@@ -30,14 +30,15 @@
 //!   layer clones the inner service once, when it wraps it).
 //!
 //! - `hot_path_side_by_side`: the targets' ratios, measured side by side. Each sample of
-//!   `one_thread` sends its requests through all six ids of `hot_path`, batch by batch in turns,
+//!   `one_thread` sends its requests through the six ids of `hot_path` and three hand-written
+//!   references (see [`IDS`]), batch by batch in turns,
 //!   the order rotated each round (see `side_by_side/mod.rs`); `two_threads` does the same on
 //!   two threads in lockstep (both send through the same id at once, as in
 //!   `hot_path_contended`). The ratios are computed within each sample and printed as median and
 //!   interquartile range over the samples. On a shared VM these are the numbers to trust: the
 //!   per-id groups above measure each id in a stretch of seconds of its own, under whatever load
 //!   the neighbours put on the machine then. (Criterion's own time for these two ids is the sum
-//!   of all six.)
+//!   of all nine.)
 //!
 //! ```sh
 //! cargo bench --bench hot_path -- --warm-up-time 2 --measurement-time 10
@@ -261,14 +262,20 @@ where
     Box::new(move |iters| alone.run(iters))
 }
 
-/// The ids of `hot_path`, in the order the side-by-side comparisons list them, and one more:
-/// `static_header_status_check`, a static header plus the least any layer that deals with
-/// rejections adds (a response future that looks at the status), to tell what of the layer's
-/// cost is the price of looking at responses at all.
-const IDS: [&str; 7] = [
+/// The ids of `hot_path`, in the order the side-by-side comparisons list them, and three more,
+/// written by hand, to tell what the layer's cost is made of:
+/// - `static_header_status_check`: a static header plus the least any layer that deals with
+///   rejections adds (a response future that looks at the status);
+/// - `arc_swap_header`: exactly what the issue allows the hot path (one `ArcSwap` load, one
+///   `HeaderValue` clone) and the header inserted, nothing else;
+/// - `floor_no_recovery`: the least a layer with this job does (origin check, one `ArcSwap`
+///   load, the header, the status looked at; no orgs, no expiry, nothing kept to act on a 401).
+const IDS: [&str; 9] = [
     "inner_only",
     "static_header",
     "static_header_status_check",
+    "arc_swap_header",
+    "floor_no_recovery",
     "rwlock_hand_rolled",
     "parts_copy",
     "thoughtspot_layer",
@@ -366,11 +373,19 @@ fn report_targets(threads: &str, samples: &Samples) {
     let layer_over_status_check = samples.summary(|s, sample| {
         overhead(s, sample, "thoughtspot_layer") / overhead(s, sample, "static_header_status_check")
     });
+    let arc_swap_over_static = samples.summary(|s, sample| {
+        overhead(s, sample, "arc_swap_header") / overhead(s, sample, "static_header")
+    });
+    let floor_over_static = samples.summary(|s, sample| {
+        overhead(s, sample, "floor_no_recovery") / overhead(s, sample, "static_header")
+    });
     for id in IDS {
         println!("  {id:<28} {:>8.1} ns (median)", samples.median_of(id));
     }
     println!("  thoughtspot_layer / static_header           {layer_over_static}  target <= 1.5");
     println!("  thoughtspot_layer / static_header_status_check {layer_over_status_check}");
+    println!("  arc_swap_header / static_header             {arc_swap_over_static}");
+    println!("  floor_no_recovery / static_header           {floor_over_static}");
     println!("  thoughtspot_layer / rwlock_hand_rolled      {layer_over_rwlock}  target < 1");
     println!("  layer_replay / (static_header + parts_copy) {replay}  target <= 1.2\n");
 }
@@ -418,6 +433,8 @@ fn hot_path(c: &mut Criterion) {
         alone_run(support::Noop),
         alone_run(support::static_header()),
         alone_run(support::static_header_status_check()),
+        alone_run(support::arc_swap_header()),
+        alone_run(support::floor()),
         alone_run(support::rwlock_hand_rolled()),
         alone_run(support::parts_copy()),
         alone_run(layer.clone()),
@@ -430,6 +447,8 @@ fn hot_path(c: &mut Criterion) {
         batch_factory(support::Noop),
         batch_factory(support::static_header()),
         batch_factory(support::static_header_status_check()),
+        batch_factory(support::arc_swap_header()),
+        batch_factory(support::floor()),
         batch_factory(support::rwlock_hand_rolled()),
         batch_factory(support::parts_copy()),
         batch_factory(layer.clone()),

@@ -4,12 +4,17 @@
 
 mod common;
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use futures_util::future::join_all;
 use thoughtspot_auth::mock::{self, Fault, MockThoughtSpot};
-use thoughtspot_auth::store::MemoryCredentialStore;
+use thoughtspot_auth::store::{
+    CredentialStore, Generation, MemoryCredentialStore, StoreFuture, StoredEntry,
+};
 use thoughtspot_auth::{AuthBuilder, AuthHandle, ErrorKind, ThoughtSpotAuthLayer};
+use tokio::sync::{Notify, Semaphore};
 
 const TOKEN_FULL: &str = "/api/rest/2.0/auth/token/full";
 
@@ -284,4 +289,110 @@ async fn a_static_token_is_never_stored() {
     );
     let _ = common::send(&service, common::search_request(&ts.base_url())).await;
     assert!(store.is_empty());
+}
+
+/// A credential store whose writes wait until the test lets them through, and that says what
+/// became of them.
+#[derive(Clone)]
+struct GatedWrites {
+    inner: MemoryCredentialStore,
+    gate: Arc<Semaphore>,
+    started: Arc<AtomicUsize>,
+    /// Writes dropped before they were let through: the authenticator gave up on them.
+    abandoned: Arc<AtomicUsize>,
+    written: Arc<Notify>,
+}
+
+impl GatedWrites {
+    fn closed() -> Self {
+        Self {
+            inner: MemoryCredentialStore::new(),
+            gate: Arc::new(Semaphore::new(0)),
+            started: Arc::default(),
+            abandoned: Arc::default(),
+            written: Arc::default(),
+        }
+    }
+}
+
+/// Counts a write as abandoned unless it finished.
+struct Unfinished<'a>(Option<&'a AtomicUsize>);
+
+impl Drop for Unfinished<'_> {
+    fn drop(&mut self) {
+        if let Some(abandoned) = self.0 {
+            abandoned.fetch_add(1, Ordering::SeqCst);
+        }
+    }
+}
+
+impl CredentialStore for GatedWrites {
+    fn read<'a>(&'a self, names: &'a [String]) -> StoreFuture<'a, Vec<Option<StoredEntry>>> {
+        self.inner.read(names)
+    }
+
+    fn write<'a>(&'a self, name: &'a str, entry: StoredEntry) -> StoreFuture<'a, ()> {
+        Box::pin(async move {
+            self.started.fetch_add(1, Ordering::SeqCst);
+            let mut unfinished = Unfinished(Some(&self.abandoned));
+            let _let_through = self.gate.acquire().await.expect("the gate is never closed");
+            let written = self.inner.write(name, entry).await;
+            unfinished.0 = None;
+            self.written.notify_one();
+            written
+        })
+    }
+
+    fn remove_if<'a>(&'a self, name: &'a str, generation: Generation) -> StoreFuture<'a, bool> {
+        self.inner.remove_if(name, generation)
+    }
+
+    fn try_lease<'a>(
+        &'a self,
+        name: &'a str,
+        holder: Generation,
+        ttl: Duration,
+    ) -> StoreFuture<'a, bool> {
+        self.inner.try_lease(name, holder, ttl)
+    }
+}
+
+/// The requests waiting for a login are answered when the credential is made, not when the
+/// credential store has it too: a slow store costs the fleet's first request nothing. (On the
+/// real clock: the assertion is on order, what the store's write was doing when the request
+/// was answered, and the paused clock would jump to the store's time-out while the request is
+/// on the wire.)
+#[tokio::test]
+async fn the_first_request_does_not_wait_for_the_credential_store() {
+    let ts = MockThoughtSpot::start().await.unwrap();
+    let store = GatedWrites::closed();
+    let (service, handle) = replica(&ts, &store.inner, |b| {
+        b.credential_store(store.clone())
+            .credential_store_timeout(Duration::from_secs(5))
+    });
+    let status = tokio::time::timeout(
+        Duration::from_secs(4),
+        common::send(&service, common::search_request(&ts.base_url())),
+    )
+    .await
+    .expect("answered before the store's write could time out")
+    .unwrap();
+    assert_eq!(status, 200);
+    assert_eq!(
+        store.started.load(Ordering::SeqCst),
+        1,
+        "the publication began"
+    );
+    assert_eq!(
+        store.abandoned.load(Ordering::SeqCst),
+        0,
+        "and was still under way when the request was answered"
+    );
+    let written = store.written.notified();
+    store.gate.add_permits(1);
+    written.await;
+    assert_eq!(store.abandoned.load(Ordering::SeqCst), 0);
+    assert_eq!(handle.stats().store_publications, 1);
+    assert_eq!(handle.stats().store_errors, 0);
+    assert_eq!(ts.logins(), 1);
 }

@@ -13,6 +13,8 @@
 //! generation), then reads: a stored failure → every waiter gets it; a fresh credential that is
 //! not the one it already holds → adopt it; otherwise take the lease and log in, or, if another
 //! replica holds it, poll until something is published, the lease frees, or the deadline comes.
+//! A leader's own waiting requests get its new credential as soon as it is made; the store is
+//! written after, and the lease released only then, so the others adopt it rather than log in.
 
 use std::sync::Mutex;
 use std::time::Duration;

@@ -552,7 +552,7 @@ impl Core {
         let core = self.clone();
         let task_slot = slot.clone();
         let task = spawn(async move {
-            let result = core.run_flight(&task_slot).await;
+            let result = core.run_flight(&task_slot, &tx).await;
             {
                 let mut flight = lock(&task_slot.flight);
                 if flight.as_ref().is_some_and(|f| f.id == id) {
@@ -565,7 +565,14 @@ impl Core {
                     credential.refresh_claimed.store(false, Ordering::Release);
                 }
             }
-            let _ = tx.send(Some(result));
+            // Waiters were answered when the credential was published; this is for a failure.
+            tx.send_if_modified(|outcome| {
+                let unanswered = outcome.is_none();
+                if unanswered {
+                    *outcome = Some(result);
+                }
+                unanswered
+            });
         })
         .ok_or_else(|| Error::config("logging in needs a tokio runtime"))?;
         *flight = Some(Flight {
@@ -579,15 +586,22 @@ impl Core {
     /// Logs in for `slot`, living through transient failures until the login deadline, and
     /// refusing to try at all while a permanent failure's window lasts. With a credential store,
     /// the fleet protocol decides first whether this replica logs in at all (see `fleet`).
-    async fn run_flight(self: &Arc<Self>, slot: &Arc<Slot>) -> Result<Arc<Credential>, Error> {
+    ///
+    /// `landed` answers the flight's waiters the moment a credential is published, before what
+    /// is left to do (the credential's life timer, the credential store).
+    async fn run_flight(
+        self: &Arc<Self>,
+        slot: &Arc<Slot>,
+        landed: &watch::Sender<Outcome>,
+    ) -> Result<Arc<Credential>, Error> {
         let Some(fleet) = &self.fleet else {
-            return self.flight_loop(slot, None).await;
+            return self.flight_loop(slot, None, landed).await;
         };
         let mut lease = Lease {
             holder: Generation::random(),
             held: false,
         };
-        let result = self.flight_loop(slot, Some(&mut lease)).await;
+        let result = self.flight_loop(slot, Some(&mut lease), landed).await;
         if lease.held {
             fleet.release(&self.counters, &slot.key, lease.holder).await;
         }
@@ -598,6 +612,7 @@ impl Core {
         self: &Arc<Self>,
         slot: &Arc<Slot>,
         mut lease: Option<&mut Lease>,
+        landed: &watch::Sender<Outcome>,
     ) -> Result<Arc<Credential>, Error> {
         let timings = self.config.timings;
         let deadline = Instant::now() + timings.login_deadline;
@@ -659,7 +674,7 @@ impl Core {
                 {
                     fleet::Step::Adopt(adopted) => {
                         lease.held = false;
-                        let credential = self.adopt(slot, adopted)?;
+                        let credential = self.adopt(slot, adopted, landed)?;
                         lock(&slot.failures).reset();
                         return Ok(credential);
                     }
@@ -718,8 +733,13 @@ impl Core {
                     let sent_at = login.sent_at;
                     let (user, org) = (login.user.clone(), login.org);
                     let stored = self.fleet.as_ref().map(|_| Generation::random());
-                    let credential =
-                        self.publish_as(slot, login, Origin::Login, stored.map(|g| (g, sent_at)))?;
+                    let credential = self.publish_as(
+                        slot,
+                        login,
+                        Origin::Login,
+                        stored.map(|g| (g, sent_at)),
+                        landed,
+                    )?;
                     span.record("generation", credential.generation);
                     if let Some(lifetime) = credential.lifetime {
                         span.record("lifetime_secs", lifetime.as_secs_f64());
@@ -820,6 +840,7 @@ impl Core {
         self: &Arc<Self>,
         slot: &Arc<Slot>,
         adopted: fleet::Adopted,
+        landed: &watch::Sender<Outcome>,
     ) -> Result<Arc<Credential>, Error> {
         let login = Login {
             credential: adopted.credential,
@@ -833,6 +854,7 @@ impl Core {
             login,
             Origin::Adopted,
             Some((adopted.generation, adopted.minted_at)),
+            landed,
         )?;
         tracing::info!(
             user = slot.key.user.as_deref(),
@@ -844,8 +866,10 @@ impl Core {
         Ok(credential)
     }
 
-    /// Makes a login the slot's credential (and the hot path's, if it is the current org's), and
-    /// arms the timer that moves it through its phases.
+    /// Makes a login the slot's credential (and the hot path's, if it is the current org's),
+    /// answers the requests waiting for it (`landed`), and then arms the timer that moves it
+    /// through its phases: spawning that task can cost a waiter tens of microseconds (it wakes
+    /// an idle worker thread), and nobody needs to wait for it.
     ///
     /// `stored` is the credential's generation in the credential store, if it has one, and when
     /// it was minted.
@@ -855,6 +879,7 @@ impl Core {
         login: Login,
         origin: Origin,
         stored: Option<(Generation, Instant)>,
+        landed: &watch::Sender<Outcome>,
     ) -> Result<Arc<Credential>, Error> {
         let generation = self.generation.fetch_add(1, Ordering::Relaxed) + 1;
         let lifetime = match (&self.config.source, login.lifetime) {
@@ -892,6 +917,7 @@ impl Core {
             Origin::Adopted => Counters::bump(&self.counters.store_adoptions),
         }
         self.mirror_if_current(&credential);
+        landed.send_replace(Some(Ok(credential.clone())));
         let timer = match (soft_at, hard_at) {
             (Some(soft_at), Some(hard_at)) => self.life_timer(&credential, soft_at, hard_at),
             _ => None,

@@ -170,7 +170,7 @@ impl Middleware for ThoughtSpotAuthMiddleware {
             }
         };
         drop(response);
-        core.replaying(&key, credential.generation);
+        core.replaying(&key, generation, credential.generation);
         let (name, value) = credential.session.header();
         replay.headers_mut().insert(name, value);
         let replayed = next.run(replay, extensions).await?;

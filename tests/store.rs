@@ -8,6 +8,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
+use common::front::{self, Call, FRONTS};
 use futures_util::future::join_all;
 use thoughtspot_auth::mock::{self, Fault, MockThoughtSpot};
 use thoughtspot_auth::store::{
@@ -301,6 +302,9 @@ struct GatedWrites {
     /// Writes dropped before they were let through: the authenticator gave up on them.
     abandoned: Arc<AtomicUsize>,
     written: Arc<Notify>,
+    /// A lease was asked for and refused: another flight holds it.
+    lease_refused: Arc<Notify>,
+    write_started: Arc<Notify>,
 }
 
 impl GatedWrites {
@@ -311,6 +315,8 @@ impl GatedWrites {
             started: Arc::default(),
             abandoned: Arc::default(),
             written: Arc::default(),
+            lease_refused: Arc::default(),
+            write_started: Arc::default(),
         }
     }
 }
@@ -334,6 +340,7 @@ impl CredentialStore for GatedWrites {
     fn write<'a>(&'a self, name: &'a str, entry: StoredEntry) -> StoreFuture<'a, ()> {
         Box::pin(async move {
             self.started.fetch_add(1, Ordering::SeqCst);
+            self.write_started.notify_one();
             let mut unfinished = Unfinished(Some(&self.abandoned));
             let _let_through = self.gate.acquire().await.expect("the gate is never closed");
             let written = self.inner.write(name, entry).await;
@@ -353,7 +360,13 @@ impl CredentialStore for GatedWrites {
         holder: Generation,
         ttl: Duration,
     ) -> StoreFuture<'a, bool> {
-        self.inner.try_lease(name, holder, ttl)
+        Box::pin(async move {
+            let leased = self.inner.try_lease(name, holder, ttl).await;
+            if matches!(leased, Ok(false)) {
+                self.lease_refused.notify_one();
+            }
+            leased
+        })
     }
 }
 
@@ -395,4 +408,55 @@ async fn the_first_request_does_not_wait_for_the_credential_store() {
     assert_eq!(handle.stats().store_publications, 1);
     assert_eq!(handle.stats().store_errors, 0);
     assert_eq!(ts.logins(), 1);
+}
+
+/// A credential rejected while the flight that made it is still finishing (here: still writing
+/// it to the credential store, after its waiters were answered) is never handed back by that
+/// flight: the replay waits for a new login instead of carrying the token just rejected. The
+/// store holds the first flight's task at exactly that moment, so the window is always open.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rejection_while_its_flight_finishes_is_not_replayed_with_the_rejected_token() {
+    for front in FRONTS {
+        let ts = MockThoughtSpot::start().await.unwrap();
+        let base = ts.base_url();
+        let store = GatedWrites::closed();
+        let (client, handle) = front::Client::build(
+            front,
+            ThoughtSpotAuthLayer::builder(&base)
+                .password(mock::DEFAULT_USER, mock::DEFAULT_PASSWORD)
+                .org(1)
+                .credential_store(store.clone())
+                .credential_store_timeout(Duration::from_secs(60)),
+        );
+        assert_eq!(client.status(Call::search(&base)).await, 200, "{front:?}");
+        store.write_started.notified().await;
+        assert_eq!(store.abandoned.load(Ordering::SeqCst), 0, "{front:?}");
+
+        // The first flight is still writing the store (its lease held) when its token dies.
+        ts.revoke_all_tokens();
+        let lease_refused = store.lease_refused.notified();
+        let mut second = tokio::spawn({
+            let client = client.clone();
+            let base = base.clone();
+            async move { client.status(Call::search(&base)).await }
+        });
+        // The relogin waits for the first flight's lease; or, with the bug, the request has
+        // already been answered by the finished flight with the rejected token.
+        tokio::select! {
+            () = lease_refused => {}
+            status = &mut second => {
+                panic!("{front:?}: answered {status:?} before a new login could start");
+            }
+        }
+        store.gate.add_permits(100);
+        let status = second.await.unwrap();
+        assert_eq!(status, 200, "{front:?}: the rejection reached the caller");
+        let stats = handle.stats();
+        assert_eq!(
+            (stats.replays, stats.logins),
+            (1, 2),
+            "{front:?}: {stats:?}"
+        );
+        assert_eq!(ts.logins(), 2, "{front:?}");
+    }
 }

@@ -10,6 +10,31 @@
 //! finds its credential soft-expired only wakes the credential's life timer (the same timer
 //! task), which starts the refresh: spawning it from the request cost that request milliseconds
 //! under load.
+//!
+//! # Handing out a credential
+//!
+//! The invariant: **no path hands out a credential whose generation has been retired for its
+//! key** — rejected by a response, or forgotten (invalidated, logged out, revoked, org dropped).
+//! Generations only grow, and each slot keeps the newest one retired (`Slot::retired`), marked
+//! *before* the credential leaves the slot. Every place a credential is handed out, and why it
+//! cannot be a retired one:
+//!
+//! - **The hot path** (`attach`, `attach_cached`, multi-user slots through `attach_from_slots`):
+//!   it reads only what is in the slot or its mirror `fast`. Retiring removes the credential
+//!   from both; a login that mirrors a credential re-reads the mark after storing it and takes
+//!   it back off if it was retired meanwhile (`mirror_if_current`, `switch_org`). A request
+//!   sent at the very moment of a rejection may still carry the old credential; it is then
+//!   rejected and replayed like any other.
+//! - **The slow path** (`credential`): it serves the slot's credential only if it is usable,
+//!   and checks a login's answer again after waking, since the answer may have been rejected by
+//!   another request in between; then it waits for the next login instead.
+//! - **A flight**: only a flight that has not answered is joined. A finished flight lingers
+//!   while it arms the credential's life timer and writes the credential store; whoever comes
+//!   then starts the next login. A late flight never replaces the timer of a newer credential.
+//! - **The credential store**: a replica never adopts the stored generation it rejected, nor
+//!   anything minted before it (`fleet::SlotFleet`), and adoption gives a new local generation.
+//! - **The replay** in both doors gets its credential from `credential`, so it is always newer
+//!   than the one rejected (asserted in debug builds).
 
 mod backoff;
 mod fleet;
@@ -150,6 +175,10 @@ pub(crate) struct Core {
 pub(crate) struct Slot {
     key: CacheKey,
     credential: ArcSwapOption<Credential>,
+    /// The newest generation of this key that was rejected or forgotten (invalidated, logged
+    /// out, revoked). Generations only grow, so nothing at or below it is handed out again: see
+    /// "Handing out a credential" in the module docs.
+    retired: AtomicU64,
     flight: Mutex<Option<Flight>>,
     failures: Mutex<Failures>,
     timer: Mutex<Option<AbortHandle>>,
@@ -196,6 +225,7 @@ impl Slot {
         Self {
             key,
             credential: ArcSwapOption::empty(),
+            retired: AtomicU64::new(0),
             flight: Mutex::new(None),
             failures: Mutex::new(Failures::default()),
             timer: Mutex::new(None),
@@ -223,6 +253,37 @@ impl Slot {
 
     fn busy(&self) -> bool {
         lock(&self.flight).is_some()
+    }
+
+    /// Marks every generation up to `generation` as never to be handed out again. Called before
+    /// the credential leaves the slot, so whoever no longer finds it there also sees the mark.
+    fn retire(&self, generation: u64) {
+        // SeqCst: `mirror_if_current` stores the hot path's copy and then reads this mark, and
+        // the invalidation marks and then removes that copy; one of the two sees the other.
+        self.retired.fetch_max(generation, Ordering::SeqCst);
+    }
+
+    /// Whether `credential` may still be handed out: not rejected or forgotten for this key.
+    fn usable(&self, credential: &Credential) -> bool {
+        credential.generation > self.retired.load(Ordering::SeqCst)
+    }
+
+    /// The slot's credential, unless it has been retired on its way out.
+    fn current(&self) -> Option<Arc<Credential>> {
+        self.credential
+            .load_full()
+            .filter(|credential| self.usable(credential))
+    }
+
+    /// Takes the slot's credential out, retiring it first.
+    fn forget(&self) -> Option<Arc<Credential>> {
+        if let Some(credential) = self.credential.load_full() {
+            self.retire(credential.generation);
+        }
+        let forgotten = self.credential.swap(None)?;
+        // A newer one may have landed between the load and the swap.
+        self.retire(forgotten.generation);
+        Some(forgotten)
     }
 }
 
@@ -468,6 +529,13 @@ impl Core {
             return;
         }
         let slot = self.slot(&credential.key);
+        if slot
+            .current()
+            .is_none_or(|current| current.generation != credential.generation)
+        {
+            // Already replaced, or retired: whatever comes next logs in anyway.
+            return;
+        }
         tracing::debug!(org = ?credential.key.org, generation = credential.generation, "credential near expiry: refreshing in the background");
         let _ = self.join_flight(&slot);
     }
@@ -516,27 +584,45 @@ impl Core {
     // ----- the slow path -----------------------------------------------------------------------
 
     /// The credential for `key`, waiting for the one shared login if there is none usable.
+    ///
+    /// Never a credential retired for `key` (rejected or forgotten): a login's answer that was
+    /// retired before this caller woke up sends it to the next login instead.
     pub(crate) async fn credential(
         self: &Arc<Self>,
         key: &CacheKey,
     ) -> Result<Arc<Credential>, Error> {
         let slot = self.slot(key);
-        if let Some(credential) = slot.credential.load_full() {
-            match credential.catch_up(Instant::now()) {
-                Phase::Fresh => return Ok(credential),
-                Phase::Soft => {
-                    self.refresh_in_background(&credential);
-                    return Ok(credential);
+        let give_up =
+            Instant::now() + self.config.timings.login_deadline + self.config.timings.call_timeout;
+        loop {
+            if let Some(credential) = slot.current() {
+                match credential.catch_up(Instant::now()) {
+                    Phase::Fresh => return Ok(credential),
+                    Phase::Soft => {
+                        self.refresh_in_background(&credential);
+                        return Ok(credential);
+                    }
+                    Phase::Hard => {}
                 }
-                Phase::Hard => {}
             }
-        }
-        let mut outcome = self.join_flight(&slot)?;
-        let wait = self.config.timings.login_deadline + self.config.timings.call_timeout;
-        match tokio::time::timeout(wait, outcome.wait_for(Option::is_some)).await {
-            Ok(Ok(result)) => result.clone().unwrap_or(Err(Error::Shutdown)),
-            Ok(Err(_)) => Err(Error::Shutdown),
-            Err(_) => Err(Error::Transport(crate::transport::TransportError::timeout())),
+            let mut outcome = self.join_flight(&slot)?;
+            let answer =
+                match tokio::time::timeout_at(give_up, outcome.wait_for(Option::is_some)).await {
+                    Ok(Ok(result)) => result.clone().unwrap_or(Err(Error::Shutdown)),
+                    Ok(Err(_)) => Err(Error::Shutdown),
+                    Err(_) => Err(Error::Transport(crate::transport::TransportError::timeout())),
+                };
+            match answer {
+                Ok(credential) if !slot.usable(&credential) => {
+                    tracing::debug!(
+                        user = key.user.as_deref(),
+                        org = ?key.org,
+                        generation = credential.generation,
+                        "a new ThoughtSpot credential was rejected before it could be used; logging in again"
+                    );
+                }
+                answer => return answer,
+            }
         }
     }
 
@@ -544,7 +630,10 @@ impl Core {
     fn join_flight(self: &Arc<Self>, slot: &Arc<Slot>) -> Result<watch::Receiver<Outcome>, Error> {
         self.session()?;
         let mut flight = lock(&slot.flight);
-        if let Some(flight) = flight.as_ref() {
+        // Only a login still under way is joined. One that has answered may linger (arming the
+        // life timer, writing the credential store), but its answer may since have been
+        // rejected or forgotten: whoever comes now needs the next login.
+        if let Some(flight) = flight.as_ref().filter(|f| f.outcome.borrow().is_none()) {
             return Ok(flight.outcome.clone());
         }
         let (tx, rx) = watch::channel(None);
@@ -621,7 +710,7 @@ impl Core {
             // One login attempt at a time for the account (single-user modes): a burst that
             // reaches several orgs at once then meets the first attempt's verdict instead of
             // sending the same wrong password once per org.
-            let _account_turn = if self.config.multi_user() {
+            let account_turn = if self.config.multi_user() {
                 None
             } else {
                 Some(self.account_login.lock().await)
@@ -728,6 +817,8 @@ impl Core {
                 }
                 _ => attempt.await,
             };
+            // Each branch gives the account's turn back once the verdict is recorded: what is
+            // left (the credential store) is no login attempt, and a relogin need not wait for it.
             match attempt {
                 Ok(login) => {
                     let sent_at = login.sent_at;
@@ -748,6 +839,7 @@ impl Core {
                     span.in_scope(|| tracing::info!("logged in to ThoughtSpot"));
                     lock(&slot.failures).reset();
                     lock(&self.account_failures).reset();
+                    drop(account_turn);
                     if let (Some(fleet), Some(stored), Some(lifetime)) =
                         (&self.fleet, stored, credential.lifetime)
                     {
@@ -780,6 +872,7 @@ impl Core {
                         let window = failures.record_permanent(&error, Instant::now(), &timings);
                         (window, failures.permanent_in_a_row())
                     };
+                    drop(account_turn);
                     span.record("outcome", tracing::field::debug(error.kind()));
                     span.in_scope(|| {
                         tracing::warn!(
@@ -810,6 +903,7 @@ impl Core {
                     slot.failed_logins.fetch_add(1, Ordering::Relaxed);
                     let delay =
                         lock(&slot.failures).record_transient(&error, Instant::now(), &timings);
+                    drop(account_turn);
                     span.record("outcome", tracing::field::debug(error.kind()));
                     span.in_scope(|| {
                         tracing::warn!(%error, retry_in_ms = delay.as_millis() as u64, "ThoughtSpot login failed; retrying")
@@ -916,21 +1010,35 @@ impl Core {
             }
             Origin::Adopted => Counters::bump(&self.counters.store_adoptions),
         }
-        self.mirror_if_current(&credential);
+        self.mirror_if_current(slot, &credential);
         landed.send_replace(Some(Ok(credential.clone())));
         let timer = match (soft_at, hard_at) {
             (Some(soft_at), Some(hard_at)) => self.life_timer(&credential, soft_at, hard_at),
             _ => None,
         };
-        if let Some(old) = std::mem::replace(&mut *lock(&slot.timer), timer) {
-            old.abort();
+        let mut armed = lock(&slot.timer);
+        // A later login may have published (and armed its timer) while this one was answering:
+        // the slot keeps the timer of the credential it holds.
+        let still_current = slot
+            .credential
+            .load()
+            .as_deref()
+            .is_some_and(|c| c.generation == generation);
+        let stale = if still_current {
+            std::mem::replace(&mut *armed, timer)
+        } else {
+            timer
+        };
+        drop(armed);
+        if let Some(stale) = stale {
+            stale.abort();
         }
         Ok(credential)
     }
 
     /// Puts `credential` on the hot path if its key is the current one and it is newer than what
     /// is there.
-    fn mirror_if_current(&self, credential: &Arc<Credential>) {
+    fn mirror_if_current(&self, slot: &Slot, credential: &Arc<Credential>) {
         if credential.key != self.current_key() {
             return;
         }
@@ -943,6 +1051,23 @@ impl Core {
             }
             _ => Some(credential.clone()),
         });
+        self.unmirror_if_retired(slot, credential);
+    }
+
+    /// Takes `credential` off the hot path again if it was retired while it was being put
+    /// there: the invalidation may have looked for it before it arrived.
+    fn unmirror_if_retired(&self, slot: &Slot, credential: &Credential) {
+        if !slot.usable(credential) {
+            self.unmirror(&credential.key, credential.generation);
+        }
+    }
+
+    /// Takes the credential of `key` and `generation` off the hot path, if it is there.
+    fn unmirror(&self, key: &CacheKey, generation: u64) {
+        self.fast.rcu(|fast| match fast.as_deref() {
+            Some(c) if c.key == *key && c.generation == generation => None,
+            _ => fast.clone(),
+        });
     }
 
     /// Forgets the credential of `key` if it is still generation `generation`: a rejection seen
@@ -951,6 +1076,7 @@ impl Core {
         let forgotten = self
             .slots
             .with(key, |slot| {
+                slot.retire(generation);
                 let mut forgotten = false;
                 slot.credential.rcu(|current| match current.as_deref() {
                     Some(c) if c.generation == generation => {
@@ -969,10 +1095,7 @@ impl Core {
                 forgotten
             })
             .unwrap_or(false);
-        self.fast.rcu(|fast| match fast.as_deref() {
-            Some(c) if c.key == *key && c.generation == generation => None,
-            _ => fast.clone(),
-        });
+        self.unmirror(key, generation);
         if forgotten {
             Counters::bump(&self.counters.invalidations);
             tracing::info!(
@@ -1035,8 +1158,13 @@ impl Core {
         }
     }
 
-    /// Counts a replay.
-    pub(crate) fn replaying(&self, key: &CacheKey, generation: u64) {
+    /// Counts a replay of a request whose credential of generation `rejected` was rejected, now
+    /// with the credential of `generation`.
+    pub(crate) fn replaying(&self, key: &CacheKey, rejected: u64, generation: u64) {
+        debug_assert!(
+            generation > rejected,
+            "a replay must never carry the credential it replaces"
+        );
         Counters::bump(&self.counters.replays);
         tracing::info!(
             user = key.user.as_deref(),
@@ -1117,7 +1245,8 @@ impl Core {
         let key = CacheKey::org(Some(org));
         let credential = self.credential(&key).await?;
         self.current_org.store(org, Ordering::Release);
-        self.fast.store(Some(credential));
+        self.fast.store(Some(credential.clone()));
+        self.unmirror_if_retired(&self.slot(&key), &credential);
         tracing::info!(org, "switched ThoughtSpot org");
         Ok(())
     }
@@ -1152,7 +1281,7 @@ impl Core {
         });
         let mut dropped = Vec::new();
         for slot in self.slots.all().iter().filter(|s| matches(&s.key)) {
-            if let Some(c) = slot.credential.swap(None) {
+            if let Some(c) = slot.forget() {
                 Counters::bump(&self.counters.invalidations);
                 if self.fleet.is_some() {
                     lock(&slot.fleet).dropped(c.generation);

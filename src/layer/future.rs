@@ -199,7 +199,7 @@ where
         return Ok(response);
     };
     drop(response);
-    core.replaying(&sent.key, credential.generation);
+    core.replaying(&sent.key, sent.generation, credential.generation);
     let replayed = sent
         .anchor
         .replay_via

@@ -226,7 +226,7 @@ pub(crate) enum Source {
     /// Log in as `user` with `secret`.
     Login { user: String, secret: Secret },
     /// A token the user supplied; it cannot be renewed.
-    Static(crate::SessionCredential),
+    Static(crate::session::SessionCredential),
     /// Multi-user trusted authentication: each request names its user with `ActAs`.
     ActAs { secret_key: secrecy::SecretString },
 }
@@ -502,7 +502,7 @@ impl AuthBuilder {
     ///
     /// [`build`]: AuthBuilder::build
     pub fn token(mut self, token: impl Into<String>) -> Self {
-        self.source = Some(match crate::SessionCredential::bearer(token) {
+        self.source = Some(match crate::session::SessionCredential::bearer(token) {
             Ok(credential) => Source::Static(credential),
             // Reported by `build`, without the token.
             Err(_) => Source::Login {

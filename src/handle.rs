@@ -4,7 +4,7 @@ use std::fmt;
 use std::sync::Arc;
 
 use crate::Error;
-use crate::authenticator::Owner;
+use crate::authenticator::{AuthStats, Owner, UserStats};
 use crate::config::CredentialKind;
 
 /// A cloneable, `Send + Sync` handle on the credentials of one layer (and every service made
@@ -101,93 +101,5 @@ impl AuthHandle {
     /// Whether the layer presents bearer tokens or cookie sessions.
     pub fn credential_kind(&self) -> CredentialKind {
         self.owner.core().kind()
-    }
-}
-
-/// What a layer has done: a snapshot from [`AuthHandle::stats`].
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-#[non_exhaustive]
-pub struct AuthStats {
-    /// Login calls made (each mode's whole exchange counts once).
-    pub login_attempts: u64,
-    /// Logins that produced a credential.
-    pub logins: u64,
-    /// Of those, logins that replaced an earlier credential (expiry, rejection, refresh).
-    pub refreshes: u64,
-    /// Credentials forgotten: rejected by ThoughtSpot, or dropped by the handle.
-    pub invalidations: u64,
-    /// Requests sent a second time with a new credential.
-    pub replays: u64,
-    /// Responses that rejected the credential they carried.
-    pub rejected_responses: u64,
-    /// Liveness checks after the beta API's ambiguous 500s.
-    pub credential_checks: u64,
-    /// Logins refused without an attempt because a permanent failure's backoff window lasted
-    /// (this replica's, or one another replica of the fleet shared through the credential store).
-    pub refused_by_backoff: u64,
-    /// Credentials adopted from the credential store: logins another replica made (or this one
-    /// made earlier), which this one did not have to make.
-    pub store_adoptions: u64,
-    /// Credentials this replica logged in with and published to the credential store.
-    pub store_publications: u64,
-    /// Credential store calls that failed or took longer than the store time-out; each made
-    /// this replica go on alone (local logins) for a while.
-    pub store_errors: u64,
-    /// Times the credential store became unavailable (one warning each); the replica rejoins
-    /// the store when it answers again.
-    pub store_outages: u64,
-    /// Failed login attempts, by reason.
-    pub failures: FailureCounts,
-    /// The current org.
-    pub current_org: Option<i64>,
-    /// Credentials in the cache now.
-    pub cached_credentials: usize,
-}
-
-/// What the cache holds and did for one user: from [`AuthHandle::user_stats`].
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-#[non_exhaustive]
-pub struct UserStats {
-    /// Tokens minted for the user (all orgs).
-    pub logins: u64,
-    /// Failed attempts to mint one.
-    pub failed_logins: u64,
-    /// The orgs the user has a cached credential for.
-    pub cached_orgs: Vec<Option<i64>>,
-}
-
-/// Failed login attempts by [`ErrorKind`](crate::ErrorKind).
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-#[non_exhaustive]
-pub struct FailureCounts {
-    /// Bad credentials.
-    pub unauthorized: u64,
-    /// Locked or inactive account, trusted auth off, not in the org.
-    pub forbidden: u64,
-    /// 429.
-    pub rate_limited: u64,
-    /// 5xx, maintenance.
-    pub unavailable: u64,
-    /// Other 4xx.
-    pub bad_request: u64,
-    /// Unusable answers.
-    pub malformed_response: u64,
-    /// Network failures and time-outs.
-    pub transport: u64,
-    /// Configuration problems.
-    pub config: u64,
-}
-
-impl FailureCounts {
-    /// All failures together.
-    pub fn total(&self) -> u64 {
-        self.unauthorized
-            + self.forbidden
-            + self.rate_limited
-            + self.unavailable
-            + self.bad_request
-            + self.malformed_response
-            + self.transport
-            + self.config
     }
 }

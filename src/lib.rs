@@ -64,7 +64,6 @@
 
 mod authenticator;
 pub mod config;
-pub mod credential;
 mod handle;
 mod identity;
 mod layer;
@@ -79,9 +78,9 @@ pub mod transport;
 #[cfg(feature = "mock")]
 pub mod mock;
 
+pub use authenticator::{AuthStats, FailureCounts, UserStats};
 pub use config::{AuthBuilder, BaseUrl, CredentialKind};
-pub use credential::{SessionCookies, SessionCredential};
-pub use handle::{AuthHandle, AuthStats, FailureCounts, UserStats};
+pub use handle::AuthHandle;
 pub use identity::{ActAs, OrgOverride, Provisioning};
 pub use layer::{ResponseBody, ResponseFuture, ThoughtSpotAuthLayer, ThoughtSpotAuthService};
 pub use session::{ApiVersion, Error, ErrorKind, Login, Session};

@@ -18,7 +18,7 @@ use http::{Extensions, HeaderMap, HeaderName, HeaderValue, Method, Request, Uri,
 use http_body::Body;
 use http_body_util::Full;
 
-use crate::credential::SessionCredential;
+use crate::session::SessionCredential;
 
 /// How a request's body can be kept.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -6,11 +6,12 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use secrecy::SecretString;
+use thoughtspot_auth::ErrorKind;
 use thoughtspot_auth::mock::{self, ExtensionSpelling, Fault, MockThoughtSpot, MockUser};
+use thoughtspot_auth::session::SessionCredential;
 use thoughtspot_auth::session::{
     AccessLevel, BetaLoginRequest, BetaTokenRequest, SessionLoginRequest,
 };
-use thoughtspot_auth::{ErrorKind, SessionCredential};
 
 use common::session_for;
 

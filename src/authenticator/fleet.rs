@@ -24,11 +24,12 @@ use secrecy::ExposeSecret;
 use tokio::time::Instant;
 use zeroize::Zeroizing;
 
+use super::credential::CacheKey;
 use super::{Counters, lock};
 use crate::Error;
 use crate::config::{AuthConfig, Secret, Source};
-use crate::credential::{CacheKey, SessionCookies, SessionCredential};
 use crate::session::error::SharedError;
+use crate::session::{SessionCookies, SessionCredential};
 use crate::store::sealed::Keys;
 use crate::store::{CredentialStore, Generation, StoreFuture, StoredEntry};
 

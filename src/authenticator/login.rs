@@ -5,9 +5,9 @@ use std::sync::Arc;
 
 use secrecy::ExposeSecret;
 
+use super::credential::CacheKey;
 use crate::Error;
 use crate::config::{AuthConfig, CredentialKind, Secret, Source};
-use crate::credential::CacheKey;
 use crate::identity::Provisioning;
 use crate::session::{
     ApiVersion, BetaLoginRequest, BetaTokenRequest, ErrorKind, Login, Session, SessionLoginRequest,

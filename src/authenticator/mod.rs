@@ -37,6 +37,7 @@
 //!   than the one rejected (asserted in debug builds).
 
 mod backoff;
+pub(crate) mod credential;
 mod fleet;
 pub(crate) mod login;
 mod slots;
@@ -55,18 +56,19 @@ use tracing::Instrument;
 
 use crate::Error;
 use crate::config::{AuthConfig, CredentialKind, Source};
-use crate::credential::{CacheKey, Credential, Phase};
-use crate::handle::{AuthStats, UserStats};
 use crate::identity::{ActAs, OrgOverride, Provisioning};
 use crate::session::{ApiVersion, ErrorKind, Login, Session};
 use crate::store::Generation;
 use crate::transport::Transport;
+pub(crate) use credential::CacheKey;
+use credential::{Credential, Phase};
 
 use backoff::Failures;
 pub(crate) use backoff::random_fraction;
 use login::SharedSession;
 use slots::SlotMap;
 pub(crate) use stats::Counters;
+pub use stats::{AuthStats, FailureCounts, UserStats};
 
 const NO_ORG: i64 = i64::MIN;
 

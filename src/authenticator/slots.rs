@@ -13,8 +13,8 @@ use std::sync::{Arc, Mutex};
 
 use arc_swap::ArcSwap;
 
+use super::credential::CacheKey;
 use super::{Slot, lock};
-use crate::credential::CacheKey;
 
 const SHARDS: usize = 32;
 

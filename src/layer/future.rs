@@ -13,8 +13,8 @@ use tower::{Service, ServiceExt};
 
 use super::anchor::Anchor;
 use super::body::{ResponseBody, read_beta_500};
+use crate::authenticator::CacheKey;
 use crate::authenticator::Verdict;
-use crate::credential::CacheKey;
 use crate::replay::Replay;
 use crate::transport::BoxError;
 

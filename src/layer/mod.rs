@@ -283,7 +283,7 @@ impl<S> ThoughtSpotAuthService<S> {
     fn slow_path<F, B, RB>(
         &mut self,
         request: Request<B>,
-        key: crate::credential::CacheKey,
+        key: crate::authenticator::CacheKey,
         kept: Option<Replay>,
         buffer: bool,
     ) -> ResponseFuture<F, S, B, RB>
@@ -318,7 +318,7 @@ struct SlowPath<S> {
     /// A clone of the inner service, not made ready: the request is sent through it once it
     /// can be, and it is the session transport if none is installed yet.
     spare: S,
-    key: crate::credential::CacheKey,
+    key: crate::authenticator::CacheKey,
     /// The request kept for a replay, unless its body must be read first (`buffer`).
     kept: Option<Replay>,
     buffer: bool,

@@ -10,7 +10,7 @@ use super::models::{
 };
 use super::v2::cookie_login;
 use super::{ApiVersion, Call, Error, Login, Session, lifetime_from_secs};
-use crate::credential::SessionCredential;
+use crate::session::SessionCredential;
 use crate::transport::Transport;
 
 const SESSION: &str = "/tspublic/rest/v2/session";

@@ -33,6 +33,7 @@
 //! ```
 
 mod beta;
+mod credential;
 pub(crate) mod error;
 #[doc(hidden)]
 pub mod fuzzing;
@@ -51,6 +52,7 @@ use http::{Method, Request, Response};
 use serde::de::DeserializeOwned;
 
 pub use beta::Beta;
+pub use credential::{SessionCookies, SessionCredential};
 pub use error::{ApiFailure, CODE_FORBIDDEN, CODE_UNAUTHORIZED, Error, ErrorKind, Malformed};
 pub use models::{
     AccessLevel, BETA_DEFAULT_LIFETIME, BetaLoginRequest, BetaTokenRequest, Login,
@@ -61,7 +63,6 @@ pub use v1::V1;
 pub use v2::V2;
 
 use crate::config::BaseUrl;
-use crate::credential::SessionCredential;
 use crate::transport::{Transport, TransportError};
 
 /// The generations of ThoughtSpot's REST API.

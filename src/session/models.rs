@@ -11,7 +11,7 @@ use std::time::Duration;
 use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Deserializer, Serialize};
 
-use crate::credential::SessionCredential;
+use crate::session::SessionCredential;
 
 // ----- v2.0 requests ---------------------------------------------------------------------------
 

@@ -6,7 +6,7 @@ use secrecy::{ExposeSecret, SecretString};
 
 use super::v2::cookie_login;
 use super::{ApiVersion, Call, Error, ErrorKind, Login, Session, form_encode};
-use crate::credential::SessionCredential;
+use crate::session::SessionCredential;
 use crate::transport::Transport;
 
 const LOGIN: &str = "/callosum/v1/tspublic/v1/session/login";

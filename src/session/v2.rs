@@ -8,7 +8,7 @@ use super::models::{
     TokenValidation, ValidateTokenWire,
 };
 use super::{Answer, ApiVersion, Call, Error, Login, Session, lifetime_from_millis};
-use crate::credential::{SessionCookies, SessionCredential};
+use crate::session::{SessionCookies, SessionCredential};
 use crate::transport::Transport;
 
 const TOKEN_FULL: &str = "/api/rest/2.0/auth/token/full";

@@ -590,6 +590,19 @@ async fn switching_org_is_atomic_and_cached_per_org(front: Front) {
         Some(0),
         "a failed switch changes nothing"
     );
+    // Org ids are int32 in ThoughtSpot's API: a larger one is refused before anything is sent.
+    let logins = ts.logins();
+    let error = handle
+        .switch_org(i64::from(i32::MAX) + 1)
+        .await
+        .unwrap_err();
+    assert_eq!(error.kind(), ErrorKind::Config);
+    assert_eq!(
+        ts.logins(),
+        logins,
+        "nothing sent for an org id out of range"
+    );
+    assert_eq!(handle.current_org(), Some(0));
 }
 
 async fn a_per_request_org_override(front: Front) {

@@ -533,11 +533,17 @@ impl Core {
         }
         let mut outcome = self.join_flight(&slot)?;
         let wait = self.config.timings.login_deadline + self.config.timings.call_timeout;
-        match tokio::time::timeout(wait, outcome.wait_for(Option::is_some)).await {
+        let result = match tokio::time::timeout(wait, outcome.wait_for(Option::is_some)).await {
             Ok(Ok(result)) => result.clone().unwrap_or(Err(Error::Shutdown)),
             Ok(Err(_)) => Err(Error::Shutdown),
             Err(_) => Err(Error::Transport(crate::transport::TransportError::timeout())),
+        };
+        // Counted here, once per caller that got the refusal: callers joining one refused flight
+        // share its one answer, and how many flights a burst makes depends on scheduling.
+        if matches!(&result, Err(e) if e.is_refused_by_backoff()) {
+            Counters::bump(&self.counters.refused_by_backoff);
         }
+        result
     }
 
     /// Joins the login under way for `slot`, or starts one as a task of its own.
@@ -635,7 +641,6 @@ impl Core {
             let wait_until = {
                 let failures = lock(&slot.failures);
                 if let Some(error) = account_block.or_else(|| failures.blocking_error(now)) {
-                    Counters::bump(&self.counters.refused_by_backoff);
                     return Err(error);
                 }
                 failures.not_before().filter(|t| *t > now)
@@ -684,7 +689,6 @@ impl Core {
                         in_a_row,
                     } => {
                         lease.held = false;
-                        Counters::bump(&self.counters.refused_by_backoff);
                         lock(self.failures_for(slot, &error))
                             .adopt_permanent(&error, until, in_a_row);
                         tracing::warn!(
@@ -694,7 +698,7 @@ impl Core {
                             "another replica's ThoughtSpot login failed permanently; not trying \
                              these credentials until its window ends"
                         );
-                        return Err(error);
+                        return Err(Error::refused_by_backoff(error, until));
                     }
                     fleet::Step::Lead => {
                         lease.held = true;

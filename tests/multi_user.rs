@@ -300,6 +300,15 @@ async fn users_can_be_created_just_in_time() {
         .await
         .unwrap_err();
     assert_eq!(unknown.kind(), ErrorKind::Unauthorized);
+    // An unknown user's token is asked for once per backoff window, not once per request.
+    for _ in 0..5 {
+        let again = send(&service, request_as(&ts.base_url(), "newcomer", None))
+            .await
+            .unwrap_err();
+        assert_eq!(again.kind(), ErrorKind::Unauthorized);
+        assert!(again.is_refused_by_backoff(), "{again}");
+    }
+    assert_eq!(ts.login_attempts_for("newcomer"), 1);
 
     let mut request = request_as(&ts.base_url(), "jit-user", Some(1));
     request

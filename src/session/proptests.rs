@@ -272,6 +272,20 @@ proptest! {
         }
     }
 
+    /// `tokenCreatedTime` is not used: whatever JSON it holds, the beta answer reads, and its
+    /// lifetime is `tokenExpiryDuration`'s.
+    #[test]
+    fn any_beta_created_time_leaves_the_answer_usable(created in arbitrary_json(), expiry in 1u32..=86_400) {
+        let body = json!({"token": "t", "tokenCreatedTime": created, "tokenExpiryDuration": expiry.to_string()});
+        let answer = answer(Bytes::from(body.to_string()), json_headers());
+        let parsed: SessionLoginResponse = answer.json(ApiVersion::Beta).unwrap();
+        let secs = parsed.token_expiry_duration.unwrap();
+        prop_assert_eq!(
+            beta::expiry_duration(StatusCode::OK, secs).unwrap(),
+            Duration::from_secs(u64::from(expiry))
+        );
+    }
+
     /// The lifetime arithmetic: a lifetime is accepted exactly when it is positive and at most
     /// `MAX_PLAUSIBLE_LIFETIME`, and is then what was given; nothing overflows or panics, at any
     /// pair of times, whole, fractional or not finite.

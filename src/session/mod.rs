@@ -58,6 +58,7 @@ pub use models::{
     AccessLevel, BETA_DEFAULT_LIFETIME, BetaLoginRequest, BetaTokenRequest, Login,
     MAX_PLAUSIBLE_LIFETIME, OrgRef, RevokeTokenRequest, SessionInfo, SessionLoginRequest,
     SessionLoginResponse, SessionUser, Token, TokenRequest, TokenScope, TokenValidation,
+    Unreadable,
 };
 pub use v1::V1;
 pub use v2::V2;

@@ -545,14 +545,17 @@ impl AuthBuilder {
     }
 
     /// The org to work in. Always sent explicitly, since ThoughtSpot's default is documented two
-    /// ways. Change it later with `AuthHandle::switch_org`.
+    /// ways. Change it later with `AuthHandle::switch_org`. Org ids are int32 in ThoughtSpot's
+    /// API: one outside that range fails `build` with [`Error::Config`].
     pub fn org(mut self, org_id: i64) -> Self {
         self.org = Some(org_id);
         self
     }
 
     /// The token validity to ask for (`validity_time_in_sec`; the server's default is 300 s and
-    /// it may cap what it grants: the granted lifetime is what counts).
+    /// it may cap what it grants: the granted lifetime is what counts). Whole seconds, from one
+    /// to `i32::MAX` (an int32 in ThoughtSpot's API); outside that `build` fails with
+    /// [`Error::Config`].
     pub fn token_validity(mut self, validity: Duration) -> Self {
         self.timings.token_validity = Some(validity);
         self
@@ -709,6 +712,17 @@ impl AuthBuilder {
                     "the token validity must be at least one second",
                 ));
             }
+            // `validity_time_in_sec` is an int32 in ThoughtSpot's spec: a larger value would be
+            // refused by the server on every login, or worse, wrapped.
+            if validity.as_secs() > i32::MAX as u64 {
+                return Err(Error::config(format!(
+                    "the token validity must be at most {} seconds (an int32 in ThoughtSpot's API)",
+                    i32::MAX
+                )));
+            }
+        }
+        if let Some(org) = self.org {
+            check_org_id(org)?;
         }
         let max_cached = if matches!(source, Source::ActAs { .. }) {
             self.max_cached_users
@@ -732,9 +746,46 @@ impl AuthBuilder {
     }
 }
 
+/// Refuses an org id ThoughtSpot cannot hold: `org_id` is an int32 in its spec.
+pub(crate) fn check_org_id(org: i64) -> Result<(), Error> {
+    if i32::try_from(org).is_ok() {
+        Ok(())
+    } else {
+        Err(Error::config(format!(
+            "the org id {org} is out of range: ThoughtSpot's org ids are int32 ({} to {})",
+            i32::MIN,
+            i32::MAX
+        )))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn org_ids_and_validities_beyond_int32_are_refused_when_built() {
+        let builder = || AuthBuilder::new("https://ts.example.com").password("u", "pw");
+        for org in [i64::from(i32::MAX) + 1, i64::from(i32::MIN) - 1, i64::MAX] {
+            let err = builder().org(org).into_config().err().unwrap();
+            assert_eq!(err.kind(), crate::ErrorKind::Config, "{org}");
+            assert!(err.to_string().contains("int32"), "{err}");
+        }
+        for org in [0, i64::from(i32::MAX), i64::from(i32::MIN)] {
+            assert!(builder().org(org).into_config().is_ok(), "{org}");
+        }
+        for secs in [i32::MAX as u64 + 1, u64::MAX] {
+            let err = builder()
+                .token_validity(Duration::from_secs(secs))
+                .into_config()
+                .err()
+                .unwrap();
+            assert_eq!(err.kind(), crate::ErrorKind::Config, "{secs}");
+            assert!(err.to_string().contains("int32"), "{err}");
+        }
+        let at_most = builder().token_validity(Duration::from_secs(i32::MAX as u64));
+        assert!(at_most.into_config().is_ok());
+    }
 
     #[test]
     fn trailing_slash_and_prefix() {

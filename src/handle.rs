@@ -35,8 +35,10 @@ impl AuthHandle {
     /// it is made first (a token minted for the org; a cookie session logged in to it), so an
     /// error such as "not a member of that org" comes back here and the current org is left as
     /// it was. Requests already in flight keep the org they started with. Credentials are cached
-    /// per org, so switching back is free while the old one is valid.
+    /// per org, so switching back is free while the old one is valid. An org id outside int32
+    /// (ThoughtSpot's type for it) is refused with [`Error::Config`] before anything is sent.
     pub async fn switch_org(&self, org_id: i64) -> Result<(), Error> {
+        crate::config::check_org_id(org_id)?;
         self.owner.core().switch_org(org_id).await
     }
 

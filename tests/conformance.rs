@@ -10,7 +10,9 @@ use bytes::Bytes;
 use futures_util::future::join_all;
 use http::{Method, StatusCode};
 use http_body_util::Full;
-use thoughtspot_auth::mock::{self, Fault, MockThoughtSpot, MockUser, PresentedCredential};
+use thoughtspot_auth::mock::{
+    self, Fault, FaultKind, MockThoughtSpot, MockUser, PresentedCredential,
+};
 use thoughtspot_auth::{
     ApiVersion, AuthBuilder, AuthHandle, Error, ErrorKind, OrgOverride, ThoughtSpotAuthLayer,
 };
@@ -346,20 +348,27 @@ async fn a_wrong_password_is_tried_once_per_backoff_window(front: Front) {
             .password(mock::DEFAULT_USER, "not-the-password")
             .permanent_failure_backoff(Duration::from_secs(60), Duration::from_secs(600)),
     );
+    // Every waiting request gets the same typed error (those that joined the one login as it
+    // failed, and any that came after it and were refused by the backoff, which says so).
     let results = join_all((0..100).map(|_| client.send(search(&ts.base_url())))).await;
+    let mut refused_at_first = 0;
     for result in &results {
-        assert_eq!(
-            result.as_ref().unwrap_err().kind(),
-            Some(ErrorKind::Unauthorized)
-        );
+        let error = result.as_ref().unwrap_err().error.as_ref().unwrap();
+        assert_eq!(error.kind(), ErrorKind::Unauthorized);
+        refused_at_first += u64::from(error.is_refused_by_backoff());
     }
+    assert!(refused_at_first < 100, "one of them met the login itself");
     assert_eq!(ts.logins(), 1);
     jump(Duration::from_secs(59)).await;
     for _ in 0..100 {
-        assert!(client.send(search(&ts.base_url())).await.is_err());
+        let failure = client.send(search(&ts.base_url())).await.unwrap_err();
+        let error = failure.error.unwrap();
+        assert_eq!(error.kind(), ErrorKind::Unauthorized);
+        assert!(error.is_refused_by_backoff(), "{error}");
+        assert!(error.not_tried_until().unwrap() > Instant::now());
     }
     assert_eq!(ts.logins(), 1);
-    assert!(handle.stats().refused_by_backoff >= 100);
+    assert_eq!(handle.stats().refused_by_backoff, refused_at_first + 100);
     jump(Duration::from_secs(2)).await;
     let failure = client.send(search(&ts.base_url())).await.unwrap_err();
     assert!(
@@ -379,31 +388,52 @@ async fn a_wrong_password_is_not_tried_again_for_another_org(front: Front) {
             .password(mock::DEFAULT_USER, "not-the-password")
             .org(0),
     );
-    assert!(client.send(search(&ts.base_url())).await.is_err());
+    let first = client.send(search(&ts.base_url())).await.unwrap_err();
+    assert_eq!(first.kind(), Some(ErrorKind::Unauthorized));
+    assert!(!first.error.unwrap().is_refused_by_backoff());
     for org in 1..5 {
-        assert!(
-            client
-                .send(search(&ts.base_url()).in_org(org))
-                .await
-                .is_err()
-        );
-        assert_eq!(
-            handle.switch_org(org).await.unwrap_err().kind(),
-            ErrorKind::Unauthorized
-        );
+        let failure = client
+            .send(search(&ts.base_url()).in_org(org))
+            .await
+            .unwrap_err();
+        assert_eq!(failure.kind(), Some(ErrorKind::Unauthorized), "{failure:?}");
+        assert!(failure.error.unwrap().is_refused_by_backoff());
+        let error = handle.switch_org(org).await.unwrap_err();
+        assert_eq!(error.kind(), ErrorKind::Unauthorized);
+        assert!(error.is_refused_by_backoff(), "{error}");
     }
     assert_eq!(ts.logins(), 1, "bad credentials block every org");
+    assert_eq!(handle.stats().refused_by_backoff, 8);
 }
 
 async fn a_locked_account_is_forbidden_and_not_retried(front: Front) {
     let ts = MockThoughtSpot::start().await.unwrap();
     ts.lock_user(mock::DEFAULT_USER);
-    let (client, _) = Client::build(front, builder(&ts));
-    for _ in 0..10 {
+    let (client, handle) = Client::build(front, builder(&ts));
+    for i in 0..10 {
         let failure = client.send(search(&ts.base_url())).await.unwrap_err();
         assert_eq!(failure.kind(), Some(ErrorKind::Forbidden));
+        assert_eq!(failure.error.unwrap().is_refused_by_backoff(), i > 0);
     }
     assert_eq!(ts.logins(), 1);
+    assert_eq!(handle.stats().refused_by_backoff, 9);
+}
+
+/// A 403 at login can mean "not a member of this org" as well as "locked": it blocks the org
+/// that met it, not the account. (Bad credentials, a 401, block every org: see
+/// `a_wrong_password_is_not_tried_again_for_another_org`.)
+async fn a_locked_account_blocks_only_the_org_that_met_it(front: Front) {
+    let ts = MockThoughtSpot::start().await.unwrap();
+    ts.lock_user(mock::DEFAULT_USER);
+    let (client, _) = Client::build(front, builder(&ts).org(0));
+    for org in [0, 0, 1, 1, 2] {
+        let failure = client
+            .send(search(&ts.base_url()).in_org(org))
+            .await
+            .unwrap_err();
+        assert_eq!(failure.kind(), Some(ErrorKind::Forbidden));
+    }
+    assert_eq!(ts.logins(), 3, "one attempt for each org");
 }
 
 async fn transient_login_failures_are_lived_through(front: Front) {
@@ -442,7 +472,7 @@ async fn a_login_that_keeps_failing_gives_up_at_the_deadline(front: Front) {
 
 async fn a_valid_credential_is_served_while_refresh_fails(front: Front) {
     let ts = MockThoughtSpot::start().await.unwrap();
-    let (client, _) = Client::build(front, builder(&ts));
+    let (client, handle) = Client::build(front, builder(&ts));
     client.ok(search(&ts.base_url())).await;
     jump(Duration::from_secs(275)).await;
     ts.inject(TOKEN_FULL, UNAVAILABLE, 1000);
@@ -450,9 +480,24 @@ async fn a_valid_credential_is_served_while_refresh_fails(front: Front) {
         assert_eq!(client.ok(search(&ts.base_url())).await, 200);
         tokio::time::sleep(Duration::from_secs(1)).await;
     }
+    // Refreshes were tried (and failed) while the old token was served.
+    let stats = handle.stats();
+    assert!(
+        ts.faults_injected_at(TOKEN_FULL, FaultKind::Status(503)) >= 2,
+        "{stats:?}"
+    );
+    assert!(stats.failures.unavailable >= 2, "{stats:?}");
+    assert_eq!((stats.logins, stats.refreshes), (1, 0));
+    let served_old = credentials_seen(&ts, SEARCH);
+    assert!(
+        served_old
+            .iter()
+            .all(|c| c.serial() == served_old[0].serial())
+    );
     ts.clear_faults();
     tokio::time::sleep(Duration::from_secs(30)).await;
     assert_eq!(client.ok(search(&ts.base_url())).await, 200);
+    assert_eq!(handle.stats().logins, 2);
 }
 
 /// A soft refresh that fails is asked for again by a later request, and made before the hard
@@ -590,6 +635,19 @@ async fn switching_org_is_atomic_and_cached_per_org(front: Front) {
         Some(0),
         "a failed switch changes nothing"
     );
+    // Org ids are int32 in ThoughtSpot's API: a larger one is refused before anything is sent.
+    let logins = ts.logins();
+    let error = handle
+        .switch_org(i64::from(i32::MAX) + 1)
+        .await
+        .unwrap_err();
+    assert_eq!(error.kind(), ErrorKind::Config);
+    assert_eq!(
+        ts.logins(),
+        logins,
+        "nothing sent for an org id out of range"
+    );
+    assert_eq!(handle.current_org(), Some(0));
 }
 
 async fn a_per_request_org_override(front: Front) {
@@ -853,6 +911,7 @@ conformance!(
     a_wrong_password_is_tried_once_per_backoff_window,
     a_wrong_password_is_not_tried_again_for_another_org,
     a_locked_account_is_forbidden_and_not_retried,
+    a_locked_account_blocks_only_the_org_that_met_it,
     transient_login_failures_are_lived_through,
     a_login_that_keeps_failing_gives_up_at_the_deadline,
     a_valid_credential_is_served_while_refresh_fails,

@@ -225,6 +225,40 @@ async fn the_cache_is_bounded_and_eviction_never_interrupts_a_request() {
     assert_eq!(ts.login_attempts_for("user-0"), 2);
 }
 
+/// A user whose login is running is not evicted however hard the cache churns meanwhile: its
+/// login lands in the cache, its waiting request goes through, and nobody logs it in twice.
+#[tokio::test(start_paused = true)]
+async fn a_cache_entry_whose_login_is_running_is_not_evicted() {
+    let ts = mock_with_users(100).await;
+    let (service, handle) = layered(&ts, |b| b.max_cached_users(5));
+    // user-0's mint is held 5 s at the server; meanwhile 99 other users pass through a cache of
+    // five, each mint made at once.
+    ts.inject(TOKEN_FULL, Fault::Delay(Duration::from_secs(5)), 1);
+    let waiting = tokio::spawn({
+        let service = service.clone();
+        let base = ts.base_url();
+        async move { send(&service, request_as(&base, "user-0", None)).await }
+    });
+    tokio::task::yield_now().await;
+    for i in 1..100 {
+        send(
+            &service,
+            request_as(&ts.base_url(), &format!("user-{i}"), None),
+        )
+        .await
+        .unwrap();
+        assert!(!waiting.is_finished(), "user-{i}: the mint is still held");
+    }
+    assert_eq!(waiting.await.unwrap().unwrap(), 404, "authenticated");
+    assert_eq!(ts.login_attempts_for("user-0"), 1);
+    assert_eq!(handle.user_stats("user-0").cached_orgs, vec![None]);
+    // Its token is cached: the next request mints nothing.
+    send(&service, request_as(&ts.base_url(), "user-0", None))
+        .await
+        .unwrap();
+    assert_eq!(ts.login_attempts_for("user-0"), 1);
+}
+
 #[tokio::test(start_paused = true)]
 async fn idle_credentials_are_dropped() {
     let ts = mock_with_users(10).await;
@@ -300,6 +334,15 @@ async fn users_can_be_created_just_in_time() {
         .await
         .unwrap_err();
     assert_eq!(unknown.kind(), ErrorKind::Unauthorized);
+    // An unknown user's token is asked for once per backoff window, not once per request.
+    for _ in 0..5 {
+        let again = send(&service, request_as(&ts.base_url(), "newcomer", None))
+            .await
+            .unwrap_err();
+        assert_eq!(again.kind(), ErrorKind::Unauthorized);
+        assert!(again.is_refused_by_backoff(), "{again}");
+    }
+    assert_eq!(ts.login_attempts_for("newcomer"), 1);
 
     let mut request = request_as(&ts.base_url(), "jit-user", Some(1));
     request

@@ -1,5 +1,7 @@
 //! A full session scenario, every result and error formatted with `{:?}` and `{}`, everything
 //! logged at TRACE captured: no password, secret key, token or cookie value appears anywhere.
+//! A credential's whole life (soft and hard refresh, rejection, replay, backoff refusals) is
+//! covered the same way in `secret_hygiene_lifecycle.rs`.
 
 mod common;
 

@@ -105,6 +105,62 @@ async fn beta_answers_with_numbers_or_no_expiry_are_read() {
     }
 }
 
+/// The spec types `tokenCreatedTime` and `tokenExpiryDuration` as strings without saying of
+/// what: the unused `tokenCreatedTime` never fails a login, whatever it holds, and the lifetime
+/// reads every numeric spelling; only an unusable lifetime is refused, with the field named.
+#[tokio::test]
+async fn beta_gettoken_takes_every_spelling_the_spec_allows() {
+    let ts = MockThoughtSpot::start().await.unwrap();
+    let session = session_for(&ts);
+    let respond = |body: &str| Fault::Respond {
+        status: 200,
+        content_type: "application/json".into(),
+        body: Bytes::from(body.to_owned()),
+    };
+    for (body, lifetime) in [
+        (
+            r#"{"token":"tok-d","tokenCreatedTime":"2026-12-04T17:21:12Z","tokenExpiryDuration":"300"}"#,
+            Duration::from_secs(300),
+        ),
+        (
+            r#"{"token":"tok-e","tokenCreatedTime":"Fri, 04 Dec 2026 17:21:12 GMT","tokenExpiryDuration":120}"#,
+            Duration::from_secs(120),
+        ),
+        (
+            r#"{"token":"tok-f","tokenCreatedTime":{"odd":true},"tokenExpiryDuration":"90.5"}"#,
+            Duration::from_millis(90_500),
+        ),
+        (
+            r#"{"token":"tok-g","tokenCreatedTime":1767225600000.5,"tokenExpiryDuration":59.25}"#,
+            Duration::from_millis(59_250),
+        ),
+    ] {
+        ts.inject(GET_TOKEN, respond(body), 1);
+        let login = session.beta().get_token(&admin_token()).await;
+        assert_eq!(
+            login.map(|l| l.lifetime).ok(),
+            Some(Some(lifetime)),
+            "{body}"
+        );
+    }
+    for body in [
+        r#"{"token":"t","tokenExpiryDuration":"in five minutes"}"#,
+        r#"{"token":"t","tokenExpiryDuration":"NaN"}"#,
+        r#"{"token":"t","tokenExpiryDuration":"-0.5"}"#,
+        r#"{"token":"t","tokenExpiryDuration":1e300}"#,
+        r#"{"token":"t","tokenExpiryDuration":"inf"}"#,
+    ] {
+        ts.inject(GET_TOKEN, respond(body), 1);
+        let err = session.beta().get_token(&admin_token()).await.unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::MalformedResponse, "{body}: {err}");
+        assert!(
+            err.to_string().contains("tokenExpiryDuration"),
+            "{body}: {err}"
+        );
+        assert!(!err.to_string().contains("five"), "{err}");
+    }
+}
+
 #[tokio::test]
 async fn beta_failures_are_500s_with_the_real_status_nested() {
     for spelling in [ExtensionSpelling::Extensions, ExtensionSpelling::Extension] {

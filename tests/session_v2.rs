@@ -400,6 +400,56 @@ async fn broken_answers_are_typed_errors() {
     session.v2().token_full(&admin()).await.unwrap();
 }
 
+/// The spec types the `*_time_in_millis` as `number`: fractions are taken, and times that are
+/// no time at all (negative, not finite, beyond 2^53 ms) are refused with a typed error naming
+/// the field.
+#[tokio::test]
+async fn token_times_are_numbers_with_fractions() {
+    let ts = MockThoughtSpot::start().await.unwrap();
+    let session = session_for(&ts);
+    ts.inject(
+        TOKEN_FULL,
+        respond(
+            r#"{"token":"tok-frac","creation_time_in_millis":1767225600000.25,"expiration_time_in_millis":1767225660000.75}"#,
+        ),
+        1,
+    );
+    let login = session.v2().token_full(&admin()).await.unwrap();
+    assert_eq!(login.lifetime, Some(Duration::from_micros(60_000_500)));
+
+    ts.inject(
+        TOKEN_FULL,
+        respond(r#"{"token":"tok-frac-s","creation_time_in_millis":"1000.5","expiration_time_in_millis":"61000.5"}"#),
+        1,
+    );
+    let login = session.v2().token_full(&admin()).await.unwrap();
+    assert_eq!(login.lifetime, Some(Duration::from_secs(60)));
+
+    for (body, field) in [
+        (
+            r#"{"token":"t","creation_time_in_millis":-1000,"expiration_time_in_millis":299000}"#,
+            "creation_time_in_millis",
+        ),
+        (
+            r#"{"token":"t","creation_time_in_millis":"NaN","expiration_time_in_millis":1000}"#,
+            "creation_time_in_millis",
+        ),
+        (
+            r#"{"token":"t","creation_time_in_millis":1000,"expiration_time_in_millis":"inf"}"#,
+            "expiration_time_in_millis",
+        ),
+        (
+            r#"{"token":"t","creation_time_in_millis":1e300,"expiration_time_in_millis":1e300}"#,
+            "creation_time_in_millis",
+        ),
+    ] {
+        ts.inject(TOKEN_FULL, respond(body), 1);
+        let err = session.v2().token_full(&admin()).await.unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::MalformedResponse, "{body}: {err}");
+        assert!(err.to_string().contains(field), "{body}: {err}");
+    }
+}
+
 fn respond(body: &str) -> Fault {
     Fault::Respond {
         status: 200,

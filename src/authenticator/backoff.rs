@@ -19,10 +19,13 @@ pub(crate) struct Failures {
 }
 
 impl Failures {
-    /// The permanent failure still in its window, if any.
+    /// The answer to a login not tried because a permanent failure's window lasts, if one does:
+    /// that failure, marked as refused until the window ends.
     pub(crate) fn blocking_error(&self, now: Instant) -> Option<Error> {
         match &self.permanent {
-            Some((error, until)) if now < *until => Some(error.clone()),
+            Some((error, until)) if now < *until => {
+                Some(Error::refused_by_backoff(error.clone(), *until))
+            }
             _ => None,
         }
     }
@@ -143,10 +146,11 @@ mod tests {
         let now = Instant::now();
         let w1 = f.record_permanent(&unavailable(), now, &t);
         assert_eq!(w1, t.permanent_backoff);
-        assert!(
-            f.blocking_error(now + w1 - Duration::from_millis(1))
-                .is_some()
-        );
+        let refused = f
+            .blocking_error(now + w1 - Duration::from_millis(1))
+            .unwrap();
+        assert_eq!(refused.kind(), unavailable().kind());
+        assert_eq!(refused.not_tried_until(), Some(now + w1));
         assert!(f.blocking_error(now + w1).is_none());
         let w2 = f.record_permanent(&unavailable(), now, &t);
         assert_eq!(w2, t.permanent_backoff * 2);

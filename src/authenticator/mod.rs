@@ -623,7 +623,15 @@ impl Core {
                         "a new ThoughtSpot credential was rejected before it could be used; logging in again"
                     );
                 }
-                answer => return answer,
+                answer => {
+                    // Counted here, once per caller that got the refusal: callers joining one
+                    // refused flight share its one answer, and how many flights a burst makes
+                    // depends on scheduling.
+                    if matches!(&answer, Err(e) if e.is_refused_by_backoff()) {
+                        Counters::bump(&self.counters.refused_by_backoff);
+                    }
+                    return answer;
+                }
             }
         }
     }
@@ -726,7 +734,6 @@ impl Core {
             let wait_until = {
                 let failures = lock(&slot.failures);
                 if let Some(error) = account_block.or_else(|| failures.blocking_error(now)) {
-                    Counters::bump(&self.counters.refused_by_backoff);
                     return Err(error);
                 }
                 failures.not_before().filter(|t| *t > now)
@@ -775,7 +782,6 @@ impl Core {
                         in_a_row,
                     } => {
                         lease.held = false;
-                        Counters::bump(&self.counters.refused_by_backoff);
                         lock(self.failures_for(slot, &error))
                             .adopt_permanent(&error, until, in_a_row);
                         tracing::warn!(
@@ -785,7 +791,7 @@ impl Core {
                             "another replica's ThoughtSpot login failed permanently; not trying \
                              these credentials until its window ends"
                         );
-                        return Err(error);
+                        return Err(Error::refused_by_backoff(error, until));
                     }
                     fleet::Step::Lead => {
                         lease.held = true;

@@ -94,8 +94,11 @@ pub struct AuthStats {
     pub rejected_responses: u64,
     /// Liveness checks after the beta API's ambiguous 500s.
     pub credential_checks: u64,
-    /// Logins refused without an attempt because a permanent failure's backoff window lasted
-    /// (this replica's, or one another replica of the fleet shared through the credential store).
+    /// Callers refused without a login attempt because a permanent failure's backoff window
+    /// lasted (this replica's, or one another replica of the fleet shared through the credential
+    /// store): each request, org switch or refresh that got an [`Error::RefusedByBackoff`] counts
+    /// once, however many of them shared one refused login. Background refreshes nobody waited
+    /// for are not counted.
     pub refused_by_backoff: u64,
     /// Credentials adopted from the credential store: logins another replica made (or this one
     /// made earlier), which this one did not have to make.

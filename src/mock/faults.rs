@@ -51,6 +51,9 @@ pub enum Fault {
     HugeChunkedBody(usize),
     /// Wait this long (on the tokio clock) and then handle the request normally.
     Delay(Duration),
+    /// Handle the request normally (a login mints its token, with the server's times, at once),
+    /// then wait this long before sending the answer: an answer slow on its way back.
+    DelayAfter(Duration),
     /// Close the connection without sending any response.
     DropConnection,
     /// Send a 200 with a `Content-Length` larger than the body actually sent, then close the
@@ -85,7 +88,7 @@ pub const REQUEST_ID_HEADER: &str = "x-request-id";
 /// and the key of [`MockThoughtSpot::faults_injected`](super::MockThoughtSpot::faults_injected).
 ///
 /// `Display` and `FromStr` use the header spelling: `status-503`, `maintenance-page`,
-/// `malformed-json`, `huge-body`, `huge-chunked-body`, `delay`, `drop-connection`,
+/// `malformed-json`, `huge-body`, `huge-chunked-body`, `delay`, `delay-after`, `drop-connection`,
 /// `close-mid-body`, `respond-418`, `redirect`.
 ///
 /// ```
@@ -111,6 +114,8 @@ pub enum FaultKind {
     HugeChunkedBody,
     /// [`Fault::Delay`]: the response itself is the normal one, late.
     Delay,
+    /// [`Fault::DelayAfter`]: the normal response, made at once and sent late.
+    DelayAfter,
     /// [`Fault::DropConnection`]: counted, but no response carries it.
     DropConnection,
     /// [`Fault::CloseMidBody`].
@@ -136,6 +141,7 @@ impl Fault {
             Fault::HugeBody(_) => FaultKind::HugeBody,
             Fault::HugeChunkedBody(_) => FaultKind::HugeChunkedBody,
             Fault::Delay(_) => FaultKind::Delay,
+            Fault::DelayAfter(_) => FaultKind::DelayAfter,
             Fault::DropConnection => FaultKind::DropConnection,
             Fault::CloseMidBody => FaultKind::CloseMidBody,
             Fault::Respond { status, .. } => FaultKind::Respond(sent(*status)),
@@ -153,6 +159,7 @@ impl fmt::Display for FaultKind {
             FaultKind::HugeBody => f.write_str("huge-body"),
             FaultKind::HugeChunkedBody => f.write_str("huge-chunked-body"),
             FaultKind::Delay => f.write_str("delay"),
+            FaultKind::DelayAfter => f.write_str("delay-after"),
             FaultKind::DropConnection => f.write_str("drop-connection"),
             FaultKind::CloseMidBody => f.write_str("close-mid-body"),
             FaultKind::Respond(status) => write!(f, "respond-{status}"),
@@ -184,6 +191,7 @@ impl FromStr for FaultKind {
             "huge-body" => FaultKind::HugeBody,
             "huge-chunked-body" => FaultKind::HugeChunkedBody,
             "delay" => FaultKind::Delay,
+            "delay-after" => FaultKind::DelayAfter,
             "drop-connection" => FaultKind::DropConnection,
             "close-mid-body" => FaultKind::CloseMidBody,
             "redirect" => FaultKind::Redirect,
@@ -310,6 +318,8 @@ pub(crate) enum FaultAction {
     Drop,
     /// Sleep, then handle normally.
     Delay(Duration),
+    /// Handle normally, then sleep before answering.
+    DelayAfter(Duration),
     /// Send this response.
     Respond(Response<RespBody>),
 }
@@ -335,6 +345,7 @@ pub(crate) fn action(
 ) -> FaultAction {
     match fault {
         Fault::Delay(d) => FaultAction::Delay(d),
+        Fault::DelayAfter(d) => FaultAction::DelayAfter(d),
         Fault::DropConnection => FaultAction::Drop,
         Fault::Status {
             status,

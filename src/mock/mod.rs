@@ -266,6 +266,7 @@ pub struct MockThoughtSpotBuilder {
     pub(crate) spelling: ExtensionSpelling,
     pub(crate) seed: Option<u64>,
     pub(crate) record_requests: bool,
+    pub(crate) refuse_org_identifier: bool,
 }
 
 impl Default for MockThoughtSpotBuilder {
@@ -293,6 +294,7 @@ impl Default for MockThoughtSpotBuilder {
             spelling: ExtensionSpelling::Extensions,
             seed: None,
             record_requests: true,
+            refuse_org_identifier: false,
         }
     }
 }
@@ -312,6 +314,7 @@ impl fmt::Debug for MockThoughtSpotBuilder {
             .field("spelling", &self.spelling)
             .field("seed", &self.seed)
             .field("record_requests", &self.record_requests)
+            .field("refuse_org_identifier", &self.refuse_org_identifier)
             .finish()
     }
 }
@@ -409,6 +412,14 @@ impl MockThoughtSpotBuilder {
     /// [`faults_injected`](MockThoughtSpot::faults_injected), ...) still counts.
     pub fn record_requests(mut self, record: bool) -> Self {
         self.record_requests = record;
+        self
+    }
+
+    /// Makes `POST /api/rest/2.0/auth/session/login` refuse `org_identifier` with a 400, as
+    /// clusters whose v2.0 login predates the field do (default off); the v1 org switch
+    /// (`PUT /callosum/v1/tspublic/v1/session/orgs`) still works there.
+    pub fn refuse_org_identifier(mut self, refuse: bool) -> Self {
+        self.refuse_org_identifier = refuse;
         self
     }
 

@@ -183,6 +183,11 @@ fn session_login(ctx: &Ctx<'_>) -> Result<Response<RespBody>, ApiError> {
     f.boolean("remember_me")?;
 
     let mut st = ctx.state();
+    if org_identifier.is_some() && st.config.refuse_org_identifier {
+        return Err(ApiError::bad_request(
+            "Unrecognized field \"org_identifier\"",
+        ));
+    }
     let requested_org = |st: &State| -> Result<Option<i64>, ApiError> {
         match &org_identifier {
             None => Ok(None),

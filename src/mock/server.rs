@@ -238,6 +238,7 @@ async fn handle(
 
     let generation = Generation::of(&path);
     let mut delayed = false;
+    let mut delay_after = None;
     let mut response = None;
     let kind = fault.as_ref().map(faults::Fault::kind);
     if let Some(fault) = fault {
@@ -256,6 +257,7 @@ async fn handle(
                 delayed = true;
                 tokio::time::sleep(d).await;
             }
+            FaultAction::DelayAfter(d) => delay_after = Some(d),
             FaultAction::Respond(resp) => response = Some(resp),
         }
     }
@@ -276,6 +278,10 @@ async fn handle(
             }),
         },
     };
+    if let Some(d) = delay_after {
+        delayed = true;
+        tokio::time::sleep(d).await;
+    }
     if let Some(kind) = kind {
         if let Ok(value) = http::HeaderValue::from_str(&kind.to_string()) {
             response.headers_mut().insert(FAULT_HEADER, value);

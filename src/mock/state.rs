@@ -126,6 +126,8 @@ pub(crate) struct Config {
     pub(crate) default_validity: Duration,
     pub(crate) max_validity: Duration,
     pub(crate) session_validity: Duration,
+    /// Whether the v2.0 session login refuses `org_identifier` (an older cluster).
+    pub(crate) refuse_org_identifier: bool,
 }
 
 /// Who a valid credential belongs to.
@@ -201,6 +203,7 @@ impl State {
                 default_validity: builder.default_validity,
                 max_validity: builder.max_validity,
                 session_validity: builder.session_validity,
+                refuse_org_identifier: builder.refuse_org_identifier,
             },
             orgs: builder.orgs.clone(),
             users: builder

@@ -6,7 +6,7 @@ use secrecy::ExposeSecret;
 
 use super::models::{
     BETA_DEFAULT_LIFETIME, BetaLoginRequest, BetaSwitchOrgWire, BetaTokenRequest, SessionInfo,
-    SessionLoginResponse,
+    SessionLoginResponse, Unreadable,
 };
 use super::v2::cookie_login;
 use super::{ApiVersion, Call, Error, Login, Session, lifetime_from_secs};
@@ -60,7 +60,7 @@ impl<T: Transport> Beta<'_, T> {
         let mut login = cookie_login(&answer, body.user_name.or(user), None)?;
         login.lifetime = body
             .token_expiry_duration
-            .map(|secs| lifetime_from_secs(status, secs))
+            .map(|secs| expiry_duration(status, secs))
             .transpose()?;
         Ok(login)
     }
@@ -92,7 +92,7 @@ impl<T: Transport> Beta<'_, T> {
         let credential = SessionCredential::bearer(token.expose_secret())
             .map_err(|_| Error::malformed(status, "the token is not a valid header value"))?;
         let lifetime = match body.token_expiry_duration {
-            Some(secs) => lifetime_from_secs(status, secs)?,
+            Some(secs) => expiry_duration(status, secs)?,
             None => BETA_DEFAULT_LIFETIME,
         };
         Ok(Login {
@@ -123,4 +123,22 @@ impl<T: Transport> Beta<'_, T> {
             .auth(session);
         self.session.execute(call).await.map(drop)
     }
+}
+
+/// `tokenExpiryDuration` as a lifetime: a number of seconds (a string of one, as the spec types
+/// it, or a number, fractions allowed), checked for sense; anything else is a
+/// [`MalformedResponse`](crate::ErrorKind::MalformedResponse) that names the field.
+pub(super) fn expiry_duration(
+    status: http::StatusCode,
+    secs: Result<f64, Unreadable>,
+) -> Result<std::time::Duration, Error> {
+    let secs = secs.map_err(|Unreadable| {
+        Error::malformed(status, "`tokenExpiryDuration` is not a number of seconds")
+    })?;
+    lifetime_from_secs(status, secs).map_err(|_| {
+        Error::malformed(
+            status,
+            "`tokenExpiryDuration` is not a usable lifetime (positive seconds, at most 366 days)",
+        )
+    })
 }

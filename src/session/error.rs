@@ -69,6 +69,48 @@ pub enum Error {
     /// The layer was dropped while the request waited for a login.
     #[error("the ThoughtSpot authentication layer was shut down")]
     Shutdown,
+    /// No login was tried: an earlier permanent failure (rejected credentials, a locked
+    /// account, an unusable answer) opened a backoff window that is still open, and nothing was
+    /// sent. Its [`kind`](Error::kind), [`status`](Error::status) and
+    /// [`api_failure`](Error::api_failure) are those of the failure that opened the window;
+    /// [`Error::not_tried_until`] says when a login may be tried again.
+    #[error(
+        "not sent: logins are held back after a permanent failure until its backoff window ends \
+         (in {}); the failure that opened it: {}",
+        DisplaySecs(.0.remaining),
+        .0.opened_by
+    )]
+    RefusedByBackoff(Box<RefusedByBackoff>),
+}
+
+/// The details of [`Error::RefusedByBackoff`].
+#[derive(Debug, Clone)]
+pub struct RefusedByBackoff {
+    opened_by: Error,
+    until: tokio::time::Instant,
+    remaining: Duration,
+}
+
+impl RefusedByBackoff {
+    /// The permanent failure that opened the backoff window.
+    pub fn opened_by(&self) -> &Error {
+        &self.opened_by
+    }
+
+    /// When a login may be tried again (tokio's clock).
+    pub fn until(&self) -> tokio::time::Instant {
+        self.until
+    }
+}
+
+/// Seconds, rounded up, for a message.
+struct DisplaySecs(Duration);
+
+impl fmt::Display for DisplaySecs {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let secs = self.0.as_secs() + u64::from(self.0.subsec_nanos() > 0);
+        write!(f, "{secs} s")
+    }
 }
 
 /// What an [`Error`] is about, as a plain value to match on or count by.
@@ -107,9 +149,41 @@ impl Error {
         })
     }
 
+    /// `error` as the answer to a login that was not tried because its backoff window lasts
+    /// until `until`.
+    pub(crate) fn refused_by_backoff(error: Error, until: tokio::time::Instant) -> Self {
+        let opened_by = match error {
+            Self::RefusedByBackoff(refused) => refused.opened_by,
+            other => other,
+        };
+        Self::RefusedByBackoff(Box::new(RefusedByBackoff {
+            opened_by,
+            until,
+            remaining: until.saturating_duration_since(tokio::time::Instant::now()),
+        }))
+    }
+
+    /// Whether this error answers a login that was not tried at all, because a permanent
+    /// failure's backoff window was still open ([`Error::RefusedByBackoff`]): nothing was sent.
+    pub fn is_refused_by_backoff(&self) -> bool {
+        matches!(self, Self::RefusedByBackoff(_))
+    }
+
+    /// For a login that was not tried because of a backoff window
+    /// ([`Error::RefusedByBackoff`]), when the window ends and a login may be tried again, on
+    /// tokio's clock (the clock of [`Login::sent_at`](crate::Login::sent_at)); `None` for every
+    /// error that comes from an attempt.
+    pub fn not_tried_until(&self) -> Option<tokio::time::Instant> {
+        match self {
+            Self::RefusedByBackoff(refused) => Some(refused.until),
+            _ => None,
+        }
+    }
+
     /// What the error is about.
     pub fn kind(&self) -> ErrorKind {
         match self {
+            Self::RefusedByBackoff(refused) => refused.opened_by.kind(),
             Self::Unauthorized(_) => ErrorKind::Unauthorized,
             Self::Forbidden(_) => ErrorKind::Forbidden,
             Self::RateLimited(_) => ErrorKind::RateLimited,
@@ -140,6 +214,7 @@ impl Error {
             | Self::RateLimited(f)
             | Self::Unavailable(f)
             | Self::BadRequest(f) => Some(f),
+            Self::RefusedByBackoff(refused) => refused.opened_by.api_failure(),
             _ => None,
         }
     }
@@ -148,6 +223,7 @@ impl Error {
     pub fn status(&self) -> Option<StatusCode> {
         match self {
             Self::MalformedResponse(m) => Some(m.status),
+            Self::RefusedByBackoff(refused) => refused.opened_by.status(),
             _ => self.api_failure().map(ApiFailure::status),
         }
     }
@@ -182,6 +258,7 @@ impl Error {
     /// `None` for errors that are this replica's own (configuration, transport, shutdown).
     pub(crate) fn to_shared(&self) -> Option<SharedError> {
         let kind = match self {
+            Self::RefusedByBackoff(refused) => return refused.opened_by.to_shared(),
             Self::Unauthorized(_) => "unauthorized",
             Self::Forbidden(_) => "forbidden",
             Self::BadRequest(_) => "bad_request",

@@ -9,7 +9,9 @@ use http::header::{CONTENT_TYPE, HeaderValue, RETRY_AFTER};
 use http::{HeaderMap, Response, StatusCode};
 
 use super::models::{SessionInfo, SessionLoginResponse, SessionUser, Token, TokenValidation};
-use super::{Answer, ApiVersion, error, lifetime_from_millis, lifetime_from_secs, v2};
+use super::{
+    Answer, ApiVersion, beta, error, lifetime_from_millis, lifetime_from_secs, server_millis, v2,
+};
 
 /// Statuses the fuzzer picks from, with its first byte.
 const STATUSES: [u16; 12] = [200, 204, 400, 401, 403, 404, 415, 429, 500, 502, 503, 599];
@@ -20,7 +22,8 @@ const STATUSES: [u16; 12] = [200, 204, 400, 401, 403, 404, 415, 429, 500, 502, 5
 /// rest is the body. The body goes through the error-body reader and the classifier of every API
 /// generation (with a secret to scrub and the body as a `Retry-After` value), and, as a success
 /// answer, through the JSON reader of every response type, the v2.0 token answer with its
-/// lifetime arithmetic, and the beta login answer with its.
+/// lifetime arithmetic, and the beta login answer with its; a body that reads as one number
+/// goes through the time and lifetime checks directly.
 pub fn parse_answers(data: &[u8]) {
     let (selector, body) = data.split_first().map_or((0, data), |(s, rest)| (*s, rest));
     let status = StatusCode::from_u16(STATUSES[usize::from(selector) % STATUSES.len()])
@@ -32,6 +35,7 @@ pub fn parse_answers(data: &[u8]) {
     if let Ok(value) = HeaderValue::from_bytes(body) {
         headers.insert(RETRY_AFTER, value);
     }
+    let body_bytes = body;
     let body = Bytes::copy_from_slice(body);
 
     let _ = error::ErrorBody::parse(&body);
@@ -57,10 +61,17 @@ pub fn parse_answers(data: &[u8]) {
     let _ = v2::token_login(&answer, None, None);
     if let Ok(beta) = answer.json::<SessionLoginResponse>(ApiVersion::Beta) {
         if let Some(secs) = beta.token_expiry_duration {
-            let _ = lifetime_from_secs(status, secs);
+            let _ = beta::expiry_duration(status, secs);
         }
-        if let (Some(created), Some(secs)) = (beta.token_created_time, beta.token_expiry_duration) {
-            let _ = lifetime_from_millis(status, secs.saturating_mul(1000).saturating_sub(created));
-        }
+    }
+    // The same bytes as one number, for the arithmetic alone: times and lifetimes of any value
+    // (fractional, negative, non-finite, huge) must be refused or accepted, never panic.
+    if let Some(number) = std::str::from_utf8(body_bytes)
+        .ok()
+        .and_then(|s| s.trim().parse::<f64>().ok())
+    {
+        let _ = server_millis(status, "creation_time_in_millis", number);
+        let _ = lifetime_from_millis(status, number);
+        let _ = lifetime_from_secs(status, number);
     }
 }

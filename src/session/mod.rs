@@ -53,11 +53,14 @@ use serde::de::DeserializeOwned;
 
 pub use beta::Beta;
 pub use credential::{SessionCookies, SessionCredential};
-pub use error::{ApiFailure, CODE_FORBIDDEN, CODE_UNAUTHORIZED, Error, ErrorKind, Malformed};
+pub use error::{
+    ApiFailure, CODE_FORBIDDEN, CODE_UNAUTHORIZED, Error, ErrorKind, Malformed, RefusedByBackoff,
+};
 pub use models::{
     AccessLevel, BETA_DEFAULT_LIFETIME, BetaLoginRequest, BetaTokenRequest, Login,
     MAX_PLAUSIBLE_LIFETIME, OrgRef, RevokeTokenRequest, SessionInfo, SessionLoginRequest,
     SessionLoginResponse, SessionUser, Token, TokenRequest, TokenScope, TokenValidation,
+    Unreadable,
 };
 pub use v1::V1;
 pub use v2::V2;
@@ -378,25 +381,62 @@ fn percent_encode(s: &str, out: &mut String) {
     }
 }
 
-/// A lifetime in seconds as the server gave it, checked for sense.
-fn lifetime_from_secs(status: http::StatusCode, secs: i64) -> Result<Duration, Error> {
-    lifetime_from_millis(status, secs.saturating_mul(1000))
+/// The largest server time in milliseconds taken as a time (2^53, the last integer an `f64` holds
+/// exactly: some 285 000 years after 1970). Beyond it, or below zero, a time is nonsense.
+const MAX_SERVER_MILLIS: f64 = 9_007_199_254_740_992.0;
+
+/// A server time in milliseconds (`creation_time_in_millis`, ...), checked for sense: a finite,
+/// non-negative number no larger than [`MAX_SERVER_MILLIS`].
+fn server_millis(status: http::StatusCode, field: &str, millis: f64) -> Result<f64, Error> {
+    if millis.is_finite() && (0.0..=MAX_SERVER_MILLIS).contains(&millis) {
+        Ok(millis)
+    } else {
+        Err(Error::malformed(
+            status,
+            format!(
+                "`{field}` is not a usable time (not a finite, non-negative number of milliseconds)"
+            ),
+        ))
+    }
 }
 
-/// A lifetime in milliseconds (`expiration - creation`), checked for sense: positive and below
-/// [`MAX_PLAUSIBLE_LIFETIME`].
-fn lifetime_from_millis(status: http::StatusCode, millis: i64) -> Result<Duration, Error> {
-    if millis <= 0 {
+/// A lifetime in seconds as the server gave it (fractions allowed), checked for sense.
+fn lifetime_from_secs(status: http::StatusCode, secs: f64) -> Result<Duration, Error> {
+    lifetime_from_millis(status, secs * 1000.0)
+}
+
+/// A lifetime in milliseconds (`expiration - creation`, fractions allowed), checked for sense:
+/// a finite number, positive and below [`MAX_PLAUSIBLE_LIFETIME`].
+fn lifetime_from_millis(status: http::StatusCode, millis: f64) -> Result<Duration, Error> {
+    if millis.is_nan() {
+        return Err(Error::malformed(
+            status,
+            "the credential's lifetime is not a number",
+        ));
+    }
+    if millis <= 0.0 {
         return Err(Error::malformed(
             status,
             "the credential expires before (or when) it was created",
         ));
     }
-    let lifetime = Duration::from_millis(millis as u64);
-    if lifetime > MAX_PLAUSIBLE_LIFETIME {
+    // Compared in f64 first: an infinite or huge value must not reach the conversion.
+    if millis > MAX_PLAUSIBLE_LIFETIME.as_millis() as f64 {
         return Err(Error::malformed(
             status,
             "the credential's lifetime is implausibly long",
+        ));
+    }
+    // Whole milliseconds convert exactly; a fraction is rounded to the nanosecond.
+    let lifetime = if millis.fract() == 0.0 {
+        Duration::from_millis(millis as u64)
+    } else {
+        Duration::from_nanos((millis * 1e6).round() as u64)
+    };
+    if lifetime.is_zero() {
+        return Err(Error::malformed(
+            status,
+            "the credential expires before (or when) it was created",
         ));
     }
     Ok(lifetime)
@@ -416,12 +456,38 @@ mod tests {
     fn lifetimes() {
         let s = http::StatusCode::OK;
         assert_eq!(
-            lifetime_from_millis(s, 300_000).unwrap(),
+            lifetime_from_millis(s, 300_000.0).unwrap(),
             Duration::from_secs(300)
         );
-        assert!(lifetime_from_millis(s, 0).is_err());
-        assert!(lifetime_from_millis(s, -5).is_err());
-        assert!(lifetime_from_secs(s, i64::MAX).is_err());
-        assert!(lifetime_from_secs(s, i64::MIN).is_err());
+        assert_eq!(
+            lifetime_from_millis(s, 1_500.25).unwrap(),
+            Duration::from_nanos(1_500_250_000)
+        );
+        assert_eq!(
+            lifetime_from_secs(s, 299.5).unwrap(),
+            Duration::from_millis(299_500)
+        );
+        for bad in [
+            0.0,
+            -5.0,
+            1e-9,
+            f64::NAN,
+            f64::INFINITY,
+            f64::NEG_INFINITY,
+            f64::MAX,
+        ] {
+            let err = lifetime_from_millis(s, bad).unwrap_err();
+            assert_eq!(err.kind(), ErrorKind::MalformedResponse, "{bad}");
+        }
+        assert!(lifetime_from_secs(s, i64::MAX as f64).is_err());
+        assert!(lifetime_from_secs(s, i64::MIN as f64).is_err());
+        for bad in [-1.0, f64::NAN, f64::INFINITY, 1e300] {
+            let err = server_millis(s, "creation_time_in_millis", bad).unwrap_err();
+            assert!(err.to_string().contains("creation_time_in_millis"), "{err}");
+        }
+        assert_eq!(
+            server_millis(s, "t", 1_767_225_600_000.5).unwrap(),
+            1_767_225_600_000.5
+        );
     }
 }

@@ -366,12 +366,12 @@ pub struct Token {
     /// The bearer token. Opaque: never decoded.
     #[serde(deserialize_with = "lenient::secret")]
     pub token: SecretString,
-    /// Creation time, server ms since the epoch.
-    #[serde(default, deserialize_with = "lenient::opt_i64")]
-    pub creation_time_in_millis: Option<i64>,
-    /// Expiration time, server ms since the epoch.
-    #[serde(default, deserialize_with = "lenient::opt_i64")]
-    pub expiration_time_in_millis: Option<i64>,
+    /// Creation time, server ms since the epoch. The spec types it `number`: fractions are kept.
+    #[serde(default, deserialize_with = "lenient::opt_f64")]
+    pub creation_time_in_millis: Option<f64>,
+    /// Expiration time, server ms since the epoch (`number`, like the creation time).
+    #[serde(default, deserialize_with = "lenient::opt_f64")]
+    pub expiration_time_in_millis: Option<f64>,
     /// Access type and org the token is bound to (absent on `session/token`).
     #[serde(default)]
     pub scope: Option<TokenScope>,
@@ -411,14 +411,14 @@ pub struct TokenScope {
 }
 
 /// The answer of `POST /api/rest/2.0/auth/token/validate`.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
 pub struct TokenValidation {
-    /// Creation time, server ms.
-    #[serde(default, deserialize_with = "lenient::opt_i64")]
-    pub creation_time_in_millis: Option<i64>,
-    /// Expiration time, server ms.
-    #[serde(default, deserialize_with = "lenient::opt_i64")]
-    pub expiration_time_in_millis: Option<i64>,
+    /// Creation time, server ms (`number`: fractions are kept).
+    #[serde(default, deserialize_with = "lenient::opt_f64")]
+    pub creation_time_in_millis: Option<f64>,
+    /// Expiration time, server ms (`number`).
+    #[serde(default, deserialize_with = "lenient::opt_f64")]
+    pub expiration_time_in_millis: Option<f64>,
     /// Access type and org.
     #[serde(default)]
     pub scope: Option<TokenScope>,
@@ -467,6 +467,11 @@ pub struct SessionUser {
 
 /// The beta API's `SessionLoginResponse` (`session/login`, `session/gettoken`): every field an
 /// optional string, read leniently (numbers accepted).
+///
+/// Only `token` and `tokenExpiryDuration` are used. `tokenCreatedTime` is kept as the server
+/// spelled it (a number, a numeric string or a date) and can never fail a login; an unusable
+/// `tokenExpiryDuration` is refused by the login that reads it, with a
+/// [`MalformedResponse`](crate::ErrorKind::MalformedResponse) naming the field.
 #[derive(Clone, Default, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct SessionLoginResponse {
@@ -476,12 +481,15 @@ pub struct SessionLoginResponse {
     /// `token`: empty for cookie sessions.
     #[serde(default, deserialize_with = "lenient::opt_secret")]
     pub token: Option<SecretString>,
-    /// `tokenCreatedTime`, server ms.
-    #[serde(default, deserialize_with = "lenient::opt_i64")]
-    pub token_created_time: Option<i64>,
-    /// `tokenExpiryDuration`, seconds.
-    #[serde(default, deserialize_with = "lenient::opt_i64")]
-    pub token_expiry_duration: Option<i64>,
+    /// `tokenCreatedTime`, as sent: the spec types it a string and does not say of what, so it
+    /// is not interpreted (the lifetime is `tokenExpiryDuration`, counted locally).
+    #[serde(default, deserialize_with = "lenient::opt_string")]
+    pub token_created_time: Option<String>,
+    /// `tokenExpiryDuration` in seconds, from a number or a numeric string (fractions kept).
+    /// `Some(Err(..))` is a value that is not a number at all: the value itself is not kept, as
+    /// it could be anything.
+    #[serde(default, deserialize_with = "lenient::opt_number_or_unreadable")]
+    pub token_expiry_duration: Option<Result<f64, Unreadable>>,
     /// `tokenType`.
     #[serde(default, deserialize_with = "lenient::opt_string")]
     pub token_type: Option<String>,
@@ -498,6 +506,11 @@ impl fmt::Debug for SessionLoginResponse {
             .finish()
     }
 }
+
+/// A field the server sent that is not a number where one is needed. The value is not kept (it
+/// could be anything, a secret included); the login that needs it says which field it was.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Unreadable;
 
 /// The answer of the beta `GET /tspublic/rest/v2/session` (its shape is not specified: the
 /// fields below are read where present, and the whole JSON value is kept).
@@ -589,6 +602,38 @@ pub(crate) mod lenient {
             Value::String(s) => s.trim().parse().ok(),
             _ => None,
         }
+    }
+
+    /// A JSON number or a numeric string as `f64`. Strings that Rust reads as non-finite ("NaN",
+    /// "inf") are read as such: whoever uses the value checks it for sense.
+    pub(crate) fn value_f64(v: &Value) -> Option<f64> {
+        match v {
+            Value::Number(n) => n.as_f64(),
+            Value::String(s) => s.trim().parse().ok(),
+            _ => None,
+        }
+    }
+
+    pub(crate) fn opt_f64<'de, D: Deserializer<'de>>(d: D) -> Result<Option<f64>, D::Error> {
+        let v = Value::deserialize(d)?;
+        match v {
+            Value::Null => Ok(None),
+            Value::String(ref s) if s.trim().is_empty() => Ok(None),
+            ref other => value_f64(other)
+                .map(Some)
+                .ok_or_else(|| D::Error::custom("expected a number or a string of one")),
+        }
+    }
+
+    pub(crate) fn opt_number_or_unreadable<'de, D: Deserializer<'de>>(
+        d: D,
+    ) -> Result<Option<Result<f64, Unreadable>>, D::Error> {
+        let v = Value::deserialize(d)?;
+        Ok(match v {
+            Value::Null => None,
+            Value::String(ref s) if s.trim().is_empty() => None,
+            ref other => Some(value_f64(other).ok_or(Unreadable)),
+        })
     }
 
     pub(crate) fn value_string(v: &Value) -> Option<String> {
@@ -692,24 +737,71 @@ mod tests {
                 "scope":{"access_type":"FULL","org_id":"2","metadata_id":null},"new_field":[1]}"#,
         )
         .unwrap();
-        assert_eq!(t.creation_time_in_millis, Some(1000));
-        assert_eq!(t.expiration_time_in_millis, Some(301000));
+        assert_eq!(t.creation_time_in_millis, Some(1000.0));
+        assert_eq!(t.expiration_time_in_millis, Some(301000.0));
         assert_eq!(t.scope.as_ref().unwrap().org_id, Some(2));
         assert!(!format!("{:?}", t).contains("abc"));
     }
 
     #[test]
-    fn beta_response_reads_integer_expiry() {
-        for body in [
-            r#"{"userName":"u","token":"t","tokenCreatedTime":"5","tokenExpiryDuration":"300"}"#,
-            r#"{"userName":"u","token":"t","tokenCreatedTime":5,"tokenExpiryDuration":300}"#,
+    fn beta_response_reads_every_spelling_of_its_numbers() {
+        for (body, expiry) in [
+            (
+                r#"{"token":"t","tokenCreatedTime":"5","tokenExpiryDuration":"300"}"#,
+                300.0,
+            ),
+            (
+                r#"{"token":"t","tokenCreatedTime":5,"tokenExpiryDuration":300}"#,
+                300.0,
+            ),
+            (r#"{"token":"t","tokenExpiryDuration":"299.5"}"#, 299.5),
+            (r#"{"token":"t","tokenExpiryDuration":299.5}"#, 299.5),
+            (r#"{"token":"t","tokenExpiryDuration":" 60 "}"#, 60.0),
         ] {
             let r: SessionLoginResponse = serde_json::from_str(body).unwrap();
-            assert_eq!(r.token_expiry_duration, Some(300));
-            assert_eq!(r.token_created_time, Some(5));
+            assert_eq!(r.token_expiry_duration, Some(Ok(expiry)), "{body}");
         }
         let empty: SessionLoginResponse = serde_json::from_str(r#"{"token":""}"#).unwrap();
         assert!(empty.token.is_none());
+        assert!(empty.token_expiry_duration.is_none());
+    }
+
+    #[test]
+    fn beta_created_time_is_kept_as_sent_and_never_fails_the_answer() {
+        for (created, kept) in [
+            (r#""2026-12-04T17:21:12Z""#, Some("2026-12-04T17:21:12Z")),
+            (r#""1767225600000""#, Some("1767225600000")),
+            (r#"1767225600000.5"#, Some("1767225600000.5")),
+            (r#""""#, Some("")),
+            (r#"null"#, None),
+            (r#"{"nested":[1]}"#, None),
+            (r#"[1,2]"#, None),
+        ] {
+            let body = format!(r#"{{"token":"t","tokenCreatedTime":{created}}}"#);
+            let r: SessionLoginResponse = serde_json::from_str(&body).unwrap();
+            assert_eq!(r.token_created_time.as_deref(), kept, "{body}");
+        }
+    }
+
+    #[test]
+    fn an_unreadable_expiry_is_kept_as_unreadable_without_its_value() {
+        for expiry in [r#""soon""#, r#"true"#, r#"{"s":1}"#, r#"["s3cr3t"]"#] {
+            let body = format!(r#"{{"token":"t","tokenExpiryDuration":{expiry}}}"#);
+            let r: SessionLoginResponse = serde_json::from_str(&body).unwrap();
+            assert_eq!(r.token_expiry_duration, Some(Err(Unreadable)), "{body}");
+            assert!(!format!("{r:?}").contains("s3cr3t"));
+        }
+    }
+
+    #[test]
+    fn v2_times_keep_their_fractions() {
+        let t: Token = serde_json::from_str(
+            r#"{"token":"t","creation_time_in_millis":1767225600000.25,
+                "expiration_time_in_millis":"1767225900000.75"}"#,
+        )
+        .unwrap();
+        assert_eq!(t.creation_time_in_millis, Some(1_767_225_600_000.25));
+        assert_eq!(t.expiration_time_in_millis, Some(1_767_225_900_000.75));
     }
 
     #[test]

@@ -14,7 +14,7 @@ use serde_json::{Value, json};
 use super::error::{self, ErrorBody};
 use super::models::{SessionLoginResponse, SessionUser, Token, TokenValidation};
 use super::{
-    Answer, ApiVersion, ErrorKind, MAX_PLAUSIBLE_LIFETIME, fuzzing, lifetime_from_millis,
+    Answer, ApiVersion, ErrorKind, MAX_PLAUSIBLE_LIFETIME, beta, fuzzing, lifetime_from_millis,
     lifetime_from_secs, v2,
 };
 
@@ -66,6 +66,7 @@ fn arbitrary_json() -> impl Strategy<Value = Value> {
         Just("creation_time_in_millis".to_owned()),
         Just("expiration_time_in_millis".to_owned()),
         Just("tokenExpiryDuration".to_owned()),
+        Just("tokenCreatedTime".to_owned()),
         Just("scope".to_owned()),
         Just("org_id".to_owned()),
         ".{0,12}",
@@ -78,6 +79,15 @@ fn arbitrary_json() -> impl Strategy<Value = Value> {
         any::<f64>().prop_map(|f| json!(f)),
         ".{0,40}".prop_map(Value::String),
         "-?[0-9]{1,25}".prop_map(Value::String),
+        "-?[0-9]{1,20}\\.[0-9]{1,6}".prop_map(Value::String),
+        prop_oneof![
+            Just("NaN"),
+            Just("inf"),
+            Just("-inf"),
+            Just("1e400"),
+            Just("2026-12-04T17:21:12Z")
+        ]
+        .prop_map(|s| Value::String(s.to_owned())),
     ];
     leaf.prop_recursive(8, 128, 8, move |inner| {
         prop_oneof![
@@ -164,18 +174,25 @@ proptest! {
     }
 
     /// Any well-formed v2.0 `Token` answer reads back as sent, with lifetime = expiration -
-    /// creation, whatever the server's clock says, with times as numbers or as strings.
+    /// creation, whatever the server's clock says, with times as numbers or as strings, whole or
+    /// fractional (the spec types them `number`).
     #[test]
     fn a_well_formed_token_answer_round_trips(
         token in token_value(),
-        created in -4_000_000_000_000_000i64..4_000_000_000_000_000,
+        created in 0i64..(1 << 44),
         lifetime_ms in 1i64..=(MAX_PLAUSIBLE_LIFETIME.as_millis() as i64),
+        quarters in (0u8..4, 0u8..4),
         org in any::<i64>(),
         user in "[a-z][a-z0-9._-]{0,30}",
         times_as_strings in any::<bool>(),
     ) {
-        let expires = created + lifetime_ms;
-        let time = |t: i64| if times_as_strings { json!(t.to_string()) } else { json!(t) };
+        // Quarter milliseconds are exact in f64 and in short decimals at these magnitudes (times
+        // up to the year 2500), so the expected lifetime is
+        // exact too.
+        let created = created as f64 + f64::from(quarters.0) / 4.0;
+        let expires = created.floor() + lifetime_ms as f64 + f64::from(quarters.1) / 4.0;
+        prop_assume!(expires > created);
+        let time = |t: f64| if times_as_strings { json!(t.to_string()) } else { json!(t) };
         let body = json!({
             "token": token,
             "creation_time_in_millis": time(created),
@@ -193,71 +210,120 @@ proptest! {
         prop_assert_eq!(parsed.scope.and_then(|s| s.org_id), Some(org));
         prop_assert_eq!(parsed.valid_for_username.as_deref(), Some(user.as_str()));
 
-        let login = v2::token_login(&answer, None, None).unwrap();
-        prop_assert_eq!(login.lifetime, Some(Duration::from_millis(lifetime_ms as u64)));
-        prop_assert_eq!(login.org, Some(org));
-        prop_assert_eq!(login.user.as_deref(), Some(user.as_str()));
-        prop_assert_eq!(login.credential.token().unwrap().expose_secret(), token.as_str());
+        let expected_nanos = ((expires - created) * 1e6).round() as u64;
+        match v2::token_login(&answer, None, None) {
+            Ok(login) => {
+                prop_assert_eq!(login.lifetime, Some(Duration::from_nanos(expected_nanos)));
+                prop_assert_eq!(login.org, Some(org));
+                prop_assert_eq!(login.user.as_deref(), Some(user.as_str()));
+                prop_assert_eq!(login.credential.token().unwrap().expose_secret(), token.as_str());
+            }
+            // Only a lifetime pushed past the bound by the fractions may be refused.
+            Err(error) => {
+                prop_assert_eq!(error.kind(), ErrorKind::MalformedResponse);
+                prop_assert!(expires - created > MAX_PLAUSIBLE_LIFETIME.as_millis() as f64);
+            }
+        }
     }
 
     /// Any well-formed beta `SessionLoginResponse` reads back as sent (every field an optional
-    /// string; numbers accepted where strings are documented), and its lifetime is
-    /// `tokenExpiryDuration`.
+    /// string; numbers accepted where strings are documented). Its lifetime is
+    /// `tokenExpiryDuration`, whole or fractional; `tokenCreatedTime` is kept as sent, whatever
+    /// it holds (a number, a date), and never fails the answer.
     #[test]
     fn a_well_formed_beta_login_answer_round_trips(
         user in prop::option::of("[a-z][a-z0-9._-]{0,30}"),
         token in prop::option::of(token_value()),
-        created in prop::option::of(0i64..4_000_000_000_000),
-        expiry in prop::option::of(1i64..=(MAX_PLAUSIBLE_LIFETIME.as_secs() as i64)),
+        created in prop::option::of(prop_oneof![
+            (0i64..4_000_000_000_000).prop_map(|n| n.to_string()),
+            "20[0-9]{2}-[01][0-9]-[0-3][0-9]T[0-2][0-9]:[0-5][0-9]:[0-5][0-9]Z",
+            "[ -~]{0,30}",
+        ]),
+        expiry in prop::option::of((1i64..=(MAX_PLAUSIBLE_LIFETIME.as_secs() as i64), 0u8..4)),
         numbers_as_strings in any::<bool>(),
     ) {
-        let number = |n: i64| if numbers_as_strings { json!(n.to_string()) } else { json!(n) };
+        let expiry = expiry.map(|(s, q)| s as f64 - f64::from(q) / 4.0);
         let mut body = serde_json::Map::new();
         if let Some(user) = &user { body.insert("userName".into(), json!(user)); }
         if let Some(token) = &token { body.insert("token".into(), json!(token)); }
-        if let Some(created) = created { body.insert("tokenCreatedTime".into(), number(created)); }
-        if let Some(expiry) = expiry { body.insert("tokenExpiryDuration".into(), number(expiry)); }
+        if let Some(created) = &created {
+            let as_number = created.parse::<i64>().ok().filter(|_| !numbers_as_strings);
+            body.insert("tokenCreatedTime".into(), as_number.map_or_else(|| json!(created), |n| json!(n)));
+        }
+        if let Some(expiry) = expiry {
+            let value = if numbers_as_strings { json!(expiry.to_string()) } else { json!(expiry) };
+            body.insert("tokenExpiryDuration".into(), value);
+        }
         body.insert("tokenType".into(), json!("Bearer"));
         let answer = answer(Bytes::from(Value::Object(body).to_string()), json_headers());
         let parsed: SessionLoginResponse = answer.json(ApiVersion::Beta).unwrap();
         prop_assert_eq!(parsed.user_name, user);
         prop_assert_eq!(parsed.token.as_ref().map(|t| t.expose_secret().to_owned()), token);
         prop_assert_eq!(parsed.token_created_time, created);
-        prop_assert_eq!(parsed.token_expiry_duration, expiry);
+        prop_assert_eq!(parsed.token_expiry_duration, expiry.map(Ok));
         prop_assert_eq!(parsed.token_type.as_deref(), Some("Bearer"));
         if let Some(expiry) = expiry {
-            prop_assert_eq!(
-                lifetime_from_secs(StatusCode::OK, expiry).unwrap(),
-                Duration::from_secs(expiry as u64)
-            );
+            let lifetime = beta::expiry_duration(StatusCode::OK, Ok(expiry));
+            if expiry > 0.0 {
+                prop_assert_eq!(lifetime.unwrap(), Duration::from_secs_f64(expiry));
+            } else {
+                prop_assert!(lifetime.is_err());
+            }
         }
     }
 
-    /// The lifetime arithmetic: a lifetime is accepted exactly when it is positive and at most
-    /// `MAX_PLAUSIBLE_LIFETIME`, and is then exactly what was given; nothing overflows or panics,
-    /// at any pair of times.
+    /// `tokenCreatedTime` is not used: whatever JSON it holds, the beta answer reads, and its
+    /// lifetime is `tokenExpiryDuration`'s.
     #[test]
-    fn lifetimes_are_checked_without_overflow(created in any::<i64>(), expires in any::<i64>(), secs in any::<i64>()) {
-        let millis = expires.saturating_sub(created);
-        let plausible = |ms: i64| ms > 0 && ms as u128 <= MAX_PLAUSIBLE_LIFETIME.as_millis();
+    fn any_beta_created_time_leaves_the_answer_usable(created in arbitrary_json(), expiry in 1u32..=86_400) {
+        let body = json!({"token": "t", "tokenCreatedTime": created, "tokenExpiryDuration": expiry.to_string()});
+        let answer = answer(Bytes::from(body.to_string()), json_headers());
+        let parsed: SessionLoginResponse = answer.json(ApiVersion::Beta).unwrap();
+        let secs = parsed.token_expiry_duration.unwrap();
+        prop_assert_eq!(
+            beta::expiry_duration(StatusCode::OK, secs).unwrap(),
+            Duration::from_secs(u64::from(expiry))
+        );
+    }
+
+    /// The lifetime arithmetic: a lifetime is accepted exactly when it is positive and at most
+    /// `MAX_PLAUSIBLE_LIFETIME`, and is then what was given; nothing overflows or panics, at any
+    /// pair of times, whole, fractional or not finite.
+    #[test]
+    fn lifetimes_are_checked_without_overflow(
+        created in prop_oneof![any::<i64>().prop_map(|n| n as f64), any::<f64>()],
+        expires in prop_oneof![any::<i64>().prop_map(|n| n as f64), any::<f64>()],
+        secs in prop_oneof![any::<i64>().prop_map(|n| n as f64), any::<f64>()],
+    ) {
+        let millis = expires - created;
+        let plausible = |ms: f64| ms > 0.0 && ms <= MAX_PLAUSIBLE_LIFETIME.as_millis() as f64;
         match lifetime_from_millis(StatusCode::OK, millis) {
             Ok(lifetime) => {
                 prop_assert!(plausible(millis));
-                prop_assert_eq!(lifetime, Duration::from_millis(millis as u64));
+                let error = (lifetime.as_secs_f64() * 1000.0 - millis).abs();
+                prop_assert!(error <= 1e-6 * millis.max(1.0), "{lifetime:?} for {millis}");
             }
             Err(error) => {
-                prop_assert!(!plausible(millis));
+                // A positive lifetime below a nanosecond rounds to nothing and is refused too.
+                prop_assert!(!plausible(millis) || millis < 1e-6);
                 prop_assert_eq!(error.kind(), ErrorKind::MalformedResponse);
             }
         }
         let from_secs = lifetime_from_secs(StatusCode::OK, secs);
-        prop_assert_eq!(from_secs.is_ok(), plausible(secs.saturating_mul(1000)));
+        if secs >= 1e-6 {
+            prop_assert_eq!(from_secs.is_ok(), plausible(secs * 1000.0));
+        }
 
-        // The same through a whole token answer.
+        // The same through a whole token answer: only times that are times give a lifetime.
         let body = json!({"token": "t", "creation_time_in_millis": created, "expiration_time_in_millis": expires});
         let answer = answer(Bytes::from(body.to_string()), json_headers());
         let login = v2::token_login(&answer, None, None);
-        prop_assert_eq!(login.is_ok(), plausible(millis));
+        let is_time = |t: f64| t.is_finite() && (0.0..=9_007_199_254_740_992.0).contains(&t);
+        let usable = is_time(created) && is_time(expires) && plausible(millis) && millis >= 1e-6;
+        // JSON has no NaN or infinity: such a time is written as null, which means "not sent",
+        // and the validity asked for (300 s by default) is the lifetime.
+        let not_sent = !(created.is_finite() && expires.is_finite());
+        prop_assert_eq!(login.is_ok(), usable || not_sent, "{} {}", created, expires);
     }
 }
 

@@ -7,7 +7,10 @@ use super::models::{
     RevokeTokenRequest, RevokeTokenWire, SessionLoginRequest, SessionUser, Token, TokenRequest,
     TokenValidation, ValidateTokenWire,
 };
-use super::{Answer, ApiVersion, Call, Error, Login, Session, lifetime_from_millis};
+use super::{
+    Answer, ApiVersion, Call, Error, Login, Session, lifetime_from_millis, lifetime_from_secs,
+    server_millis,
+};
 use crate::session::{SessionCookies, SessionCredential};
 use crate::transport::Transport;
 
@@ -165,14 +168,11 @@ pub(super) fn token_login(
         token.expiration_time_in_millis,
     ) {
         (Some(created), Some(expires)) => {
-            lifetime_from_millis(status, expires.saturating_sub(created))?
+            let created = server_millis(status, "creation_time_in_millis", created)?;
+            let expires = server_millis(status, "expiration_time_in_millis", expires)?;
+            lifetime_from_millis(status, expires - created)?
         }
-        _ => lifetime_from_millis(
-            status,
-            i64::try_from(requested_validity.unwrap_or(300))
-                .unwrap_or(i64::MAX)
-                .saturating_mul(1000),
-        )?,
+        _ => lifetime_from_secs(status, requested_validity.unwrap_or(300) as f64)?,
     };
     let credential = SessionCredential::bearer(token.token.expose_secret())
         .map_err(|_| Error::malformed(status, "the token is empty or not a valid header value"))?;

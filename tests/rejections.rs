@@ -1,0 +1,123 @@
+//! How rejected credentials are judged and recovered from, where the conformance suite does not
+//! look: a rejection streak that a good response must reset, and a beta 500 whose body names
+//! code 10097 but no upstream status. Both front doors, on tokio's paused clock.
+
+mod common;
+
+use std::time::Duration;
+
+use bytes::Bytes;
+use thoughtspot_auth::mock::{self, Fault, MockThoughtSpot, PresentedCredential};
+use thoughtspot_auth::{ApiVersion, ThoughtSpotAuthLayer};
+use tokio::time::Instant;
+
+use common::front::{Call, Client, Front};
+
+const BETA_SESSION: &str = "/tspublic/rest/v2/session";
+const GET_TOKEN: &str = "/tspublic/rest/v2/session/gettoken";
+
+fn builder(ts: &MockThoughtSpot) -> thoughtspot_auth::AuthBuilder {
+    ThoughtSpotAuthLayer::builder(ts.base_url())
+        .password(mock::DEFAULT_USER, mock::DEFAULT_PASSWORD)
+}
+
+/// Two revocations with good responses between them are two separate rejections, not a streak:
+/// each relogin is made at once. (A streak that good responses did not reset held the second
+/// relogin back 500 ms, the third 1 s, doubling each time.)
+async fn separate_revocations_are_each_relogged_at_once(front: Front) {
+    let ts = MockThoughtSpot::start().await.unwrap();
+    let (client, handle) = Client::build(front, builder(&ts));
+    assert_eq!(client.status(Call::search(&ts.base_url())).await, 200);
+    for revocation in 1..=4u64 {
+        ts.revoke_all_tokens();
+        let started = Instant::now();
+        assert_eq!(client.status(Call::search(&ts.base_url())).await, 200);
+        assert_eq!(
+            started.elapsed(),
+            Duration::ZERO,
+            "revocation {revocation}: the relogin was held back"
+        );
+        // Good responses between the revocations.
+        for _ in 0..3 {
+            assert_eq!(client.status(Call::search(&ts.base_url())).await, 200);
+        }
+        tokio::time::advance(Duration::from_secs(10)).await;
+        let stats = handle.stats();
+        assert_eq!(
+            (stats.invalidations, stats.replays),
+            (revocation, revocation)
+        );
+    }
+    assert_eq!(ts.logins(), 5);
+}
+
+/// A beta 500 whose body carries ThoughtSpot's code 10097 (bad or expired credentials) but no
+/// upstream status is a rejection as it stands: one relogin and a replay, and no liveness check
+/// of the credential (the check is for bodies that say nothing).
+async fn a_beta_500_with_code_10097_and_no_upstream_status_is_a_rejection(front: Front) {
+    let ts = MockThoughtSpot::start().await.unwrap();
+    let (client, handle) = Client::build(front, builder(&ts).api(ApiVersion::Beta));
+    assert_eq!(client.status(Call::beta(&ts.base_url())).await, 200);
+    let first = ts.requests().last().unwrap().credential.serial().unwrap();
+    ts.clear_log();
+    // The token is dead, as 10097 says: judged ambiguous, it would be checked (and found dead)
+    // before the relogin, and the request would still succeed: only the log tells.
+    ts.revoke_all_tokens();
+    ts.inject(
+        BETA_SESSION,
+        Fault::Respond {
+            status: 500,
+            content_type: "application/json".into(),
+            body: Bytes::from_static(
+                br#"{"error":{"message":{"code":10097,"debug":"Token is not valid"}}}"#,
+            ),
+        },
+        1,
+    );
+    assert_eq!(client.status(Call::beta(&ts.base_url())).await, 200);
+    let seen: Vec<PresentedCredential> = ts
+        .requests()
+        .into_iter()
+        .filter(|r| r.path == BETA_SESSION)
+        .map(|r| r.credential)
+        .collect();
+    assert_eq!(
+        seen.iter().filter(|c| c.serial() == Some(first)).count(),
+        1,
+        "the rejected token was sent once, with the request, and never to check it: {seen:?}"
+    );
+    assert_eq!(seen.len(), 2, "the request and its replay: {seen:?}");
+    assert_ne!(seen[1].serial(), Some(first), "replayed with a new token");
+    assert_eq!(ts.count(GET_TOKEN), 1, "one relogin");
+    let stats = handle.stats();
+    assert_eq!(
+        (stats.credential_checks, stats.invalidations, stats.replays),
+        (0, 1, 1)
+    );
+}
+
+macro_rules! both_fronts {
+    ($($case:ident),* $(,)?) => {
+        mod tower_layer {
+            $(
+                #[tokio::test(start_paused = true)]
+                async fn $case() {
+                    super::$case(super::Front::Tower).await
+                }
+            )*
+        }
+        mod reqwest_middleware_adapter {
+            $(
+                #[tokio::test(start_paused = true)]
+                async fn $case() {
+                    super::$case(super::Front::Reqwest).await
+                }
+            )*
+        }
+    };
+}
+
+both_fronts!(
+    separate_revocations_are_each_relogged_at_once,
+    a_beta_500_with_code_10097_and_no_upstream_status_is_a_rejection,
+);

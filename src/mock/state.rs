@@ -126,6 +126,8 @@ pub(crate) struct Config {
     pub(crate) default_validity: Duration,
     pub(crate) max_validity: Duration,
     pub(crate) session_validity: Duration,
+    /// Beta data requests with a dead credential get the bare 500 (no upstream detail).
+    pub(crate) bare_beta_rejections: bool,
 }
 
 /// Who a valid credential belongs to.
@@ -201,6 +203,7 @@ impl State {
                 default_validity: builder.default_validity,
                 max_validity: builder.max_validity,
                 session_validity: builder.session_validity,
+                bare_beta_rejections: false,
             },
             orgs: builder.orgs.clone(),
             users: builder

@@ -582,6 +582,14 @@ impl MockThoughtSpot {
         self.state().config.secret_key = key.to_owned();
     }
 
+    /// Makes beta data requests (any beta path but the session endpoints) whose credential is not
+    /// valid get the bare, ambiguous 500 ("Operation failed or unauthorized request") instead of
+    /// a 500 with upstream 401, as some gateways answer; `GET session` still tells. For testing
+    /// the client's liveness check after such a 500.
+    pub fn set_bare_beta_rejections(&self, bare: bool) {
+        self.state().config.bare_beta_rejections = bare;
+    }
+
     /// Revokes every token; returns how many were not revoked before (expired ones included).
     pub fn revoke_all_tokens(&self) -> usize {
         self.state().revoke_where(|_| true)

@@ -68,7 +68,15 @@ fn route(ctx: &Ctx<'_>) -> Result<Response<RespBody>, ApiError> {
             switch_org(ctx)
         }
         _ => {
-            let p = principal(ctx, &ctx.state())?;
+            let st = ctx.state();
+            let p = principal(ctx, &st).map_err(|err| {
+                if st.config.bare_beta_rejections {
+                    ApiError::new(500, "Operation failed or unauthorized request")
+                } else {
+                    err
+                }
+            })?;
+            drop(st);
             Ok(wire::with_identity(
                 wire::json_response(StatusCode::OK, &json!({})),
                 &p.user,

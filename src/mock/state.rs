@@ -128,6 +128,8 @@ pub(crate) struct Config {
     pub(crate) session_validity: Duration,
     /// Whether the v2.0 session login refuses `org_identifier` (an older cluster).
     pub(crate) refuse_org_identifier: bool,
+    /// Beta data requests with a dead credential get the bare 500 (no upstream detail).
+    pub(crate) bare_beta_rejections: bool,
 }
 
 /// Who a valid credential belongs to.
@@ -204,6 +206,7 @@ impl State {
                 max_validity: builder.max_validity,
                 session_validity: builder.session_validity,
                 refuse_org_identifier: builder.refuse_org_identifier,
+                bare_beta_rejections: false,
             },
             orgs: builder.orgs.clone(),
             users: builder

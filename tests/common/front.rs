@@ -4,7 +4,7 @@
 use bytes::Bytes;
 use http::{HeaderMap, Method, StatusCode};
 use http_body_util::{BodyExt, Full};
-use thoughtspot_auth::{AuthBuilder, AuthHandle, Error, OrgOverride};
+use thoughtspot_auth::{ActAs, AuthBuilder, AuthHandle, Error, OrgOverride};
 use tower::ServiceExt;
 
 use super::{AuthService, HyperClient};
@@ -32,6 +32,8 @@ pub struct Call {
     pub url: String,
     pub org: Option<i64>,
     pub request_id: Option<String>,
+    /// Multi-user mode: who the request acts as.
+    pub act_as: Option<ActAs>,
 }
 
 impl Call {
@@ -42,6 +44,7 @@ impl Call {
             url: format!("{base}/api/rest/2.0/metadata/search"),
             org: None,
             request_id: None,
+            act_as: None,
         }
     }
 
@@ -52,11 +55,28 @@ impl Call {
             url: format!("{base}/tspublic/rest/v2/session"),
             org: None,
             request_id: None,
+            act_as: None,
         }
     }
 
     pub fn in_org(mut self, org: i64) -> Self {
         self.org = Some(org);
+        self
+    }
+
+    /// `GET` of any `url`.
+    pub fn get(url: impl Into<String>) -> Self {
+        Self {
+            method: Method::GET,
+            url: url.into(),
+            org: None,
+            request_id: None,
+            act_as: None,
+        }
+    }
+
+    pub fn acting_as(mut self, act_as: ActAs) -> Self {
+        self.act_as = Some(act_as);
         self
     }
 
@@ -132,6 +152,9 @@ impl Client {
                 if let Some(org) = call.org {
                     request.extensions_mut().insert(OrgOverride(org));
                 }
+                if let Some(act_as) = call.act_as {
+                    request.extensions_mut().insert(act_as);
+                }
                 let response = (**service)
                     .clone()
                     .oneshot(request)
@@ -160,6 +183,9 @@ impl Client {
                 }
                 if let Some(org) = call.org {
                     request = request.with_extension(OrgOverride(org));
+                }
+                if let Some(act_as) = call.act_as {
+                    request = request.with_extension(act_as);
                 }
                 let response = request.send().await.map_err(|error| match error {
                     reqwest_middleware::Error::Middleware(error) => Failure {

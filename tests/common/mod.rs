@@ -3,6 +3,7 @@
 
 pub mod front;
 pub mod heap;
+pub mod load;
 
 use bytes::Bytes;
 use http_body_util::Full;

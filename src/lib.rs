@@ -67,6 +67,7 @@ pub mod config;
 mod handle;
 mod identity;
 mod layer;
+mod read_ahead;
 mod replay;
 #[cfg(feature = "reqwest")]
 mod reqwest;

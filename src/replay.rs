@@ -106,7 +106,7 @@ impl Replay {
 
     /// The request again, now carrying `credential`; `None` only if the kept bytes no longer
     /// make a request (they were written by [`copy`](Self::copy) from a valid one, so never).
-    pub(crate) fn into_request<B>(self, credential: &SessionCredential) -> Option<Request<B>>
+    pub(crate) fn request<B>(&self, credential: &SessionCredential) -> Option<Request<B>>
     where
         B: Default + From<Bytes>,
     {
@@ -131,12 +131,12 @@ impl Replay {
         }
         let (name, value) = credential.header();
         headers.insert(name, value);
-        let mut request = Request::new(self.body.map_or_else(B::default, B::from));
+        let mut request = Request::new(self.body.clone().map_or_else(B::default, B::from));
         *request.method_mut() = method;
         *request.uri_mut() = Uri::from_parts(uri).ok()?;
         *request.version_mut() = version;
         *request.headers_mut() = headers;
-        *request.extensions_mut() = self.extensions;
+        *request.extensions_mut() = self.extensions.clone();
         Some(request)
     }
 }
@@ -239,7 +239,7 @@ mod tests {
         request.extensions_mut().insert(7u32);
         let replay = Replay::copy(&request, Some(Bytes::from_static(b"payload"))).unwrap();
         let credential = SessionCredential::bearer("new").unwrap();
-        let again: Request<Full<Bytes>> = replay.into_request(&credential).unwrap();
+        let again: Request<Full<Bytes>> = replay.request(&credential).unwrap();
         assert_eq!(again.method(), Method::POST);
         assert_eq!(again.uri(), "https://ts.example.com/api/x");
         assert_eq!(again.headers()["x-custom"], "1");
@@ -267,7 +267,7 @@ mod tests {
             .unwrap();
         let replay = Replay::copy(&request, None).unwrap();
         let credential = SessionCredential::bearer("new").unwrap();
-        let again: Request<Full<Bytes>> = replay.into_request(&credential).unwrap();
+        let again: Request<Full<Bytes>> = replay.request(&credential).unwrap();
         assert_eq!(again.method(), Method::GET);
         assert_eq!(again.version(), http::Version::HTTP_2);
         assert_eq!(again.body().size_hint().exact(), Some(0));
@@ -278,7 +278,7 @@ mod tests {
         let credential = SessionCredential::bearer("new").unwrap();
         Replay::copy(request, None)
             .unwrap()
-            .into_request(&credential)
+            .request(&credential)
             .unwrap()
     }
 
@@ -353,7 +353,7 @@ mod tests {
                 body: None,
             };
             // Every prefix either ends between headers (a shorter request) or is refused.
-            if let Some(again) = cut.into_request::<Full<Bytes>>(&credential) {
+            if let Some(again) = cut.request::<Full<Bytes>>(&credential) {
                 assert!(again.headers().len() <= 2);
             }
         }

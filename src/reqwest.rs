@@ -31,6 +31,7 @@
 //! ```
 
 use std::fmt;
+use std::future::Future;
 use std::sync::Arc;
 
 use ::reqwest::{Request, Response, ResponseBuilderExt};
@@ -38,10 +39,11 @@ use http::Extensions;
 use reqwest_middleware::{Middleware, Next};
 
 use crate::Error;
-use crate::authenticator::{Owner, Verdict};
+use crate::authenticator::{Door, Owner, Verdict};
 use crate::config::AuthBuilder;
 use crate::handle::AuthHandle;
-use crate::layer::{BETA_500_READ_LIMIT, read_beta_500};
+use crate::read_ahead::ResponseBody;
+use crate::session::SessionCredential;
 
 /// Authenticates every request of a `reqwest_middleware::ClientWithMiddleware` to one
 /// ThoughtSpot cluster. Build it with [`AuthBuilder::build_middleware`].
@@ -141,62 +143,68 @@ impl Middleware for ThoughtSpotAuthMiddleware {
             None
         };
         let response = next.clone().run(request, extensions).await?;
-        let (response, beta_500) = match core.verdict(response.status()) {
-            Verdict::Fine => {
-                core.accepted();
-                return Ok(response);
-            }
-            Verdict::Rejected => (response, None),
-            Verdict::ReadBody => {
-                let (response, about) = read_ahead(response).await;
-                (response, Some(about))
-            }
-        };
-        let Some(reason) = core.rejection(&key, generation, beta_500).await else {
-            return Ok(response);
-        };
-        core.reject(&key, generation, reason);
-        let Some(mut replay) = replay else {
-            tracing::debug!(
-                "the rejected request's body cannot be cloned; returning the rejection"
-            );
-            return Ok(response);
-        };
-        let credential = match core.credential(&key).await {
-            Ok(credential) => credential,
-            Err(error) => {
-                tracing::warn!(%error, "no new ThoughtSpot credential for the replay; returning the rejection");
-                return Ok(response);
-            }
-        };
-        drop(response);
-        core.replaying(&key, generation, credential.generation);
-        let (name, value) = credential.session.header();
-        replay.headers_mut().insert(name, value);
-        let replayed = next.run(replay, extensions).await?;
-        if core.verdict(replayed.status()) == Verdict::Fine {
+        let verdict = core.verdict(response.status());
+        if verdict == Verdict::Fine {
             core.accepted();
+            return Ok(response);
         }
-        Ok(replayed)
+        let mut door = ReqwestDoor {
+            next,
+            extensions,
+            replay,
+        };
+        core.recover(&mut door, &key, generation, response, verdict)
+            .await
     }
 }
 
-/// Reads the start of a beta 500's body to judge it, and gives back a response whose body still
-/// holds every byte.
-async fn read_ahead(response: Response) -> (Response, crate::authenticator::Beta500) {
-    let url = response.url().clone();
-    let (parts, body) = http::Response::<::reqwest::Body>::from(response).into_parts();
-    let (body, about) = read_beta_500(body, BETA_500_READ_LIMIT).await;
-    let mut rebuilt = http::Response::builder()
-        .status(parts.status)
-        .version(parts.version)
-        .url(url);
-    if let Some(headers) = rebuilt.headers_mut() {
-        *headers = parts.headers;
+/// The reqwest door's side of the rejection policy: the rest of the chain, and the request
+/// kept for a replay if its body could be cloned.
+struct ReqwestDoor<'a> {
+    next: Next<'a>,
+    extensions: &'a mut Extensions,
+    replay: Option<Request>,
+}
+
+impl Door for ReqwestDoor<'_> {
+    type Response = Response;
+    type Error = reqwest_middleware::Error;
+
+    fn status(response: &Response) -> http::StatusCode {
+        response.status()
     }
-    let rebuilt = rebuilt
-        .body(::reqwest::Body::wrap(body))
-        .map(Response::from)
-        .unwrap_or_else(|_| Response::from(http::Response::new(::reqwest::Body::from(Vec::new()))));
-    (rebuilt, about)
+
+    async fn read_ahead(response: Response, limit: usize) -> (Response, Vec<u8>) {
+        let url = response.url().clone();
+        let (parts, body) = http::Response::<::reqwest::Body>::from(response).into_parts();
+        let (body, seen) = ResponseBody::new(body).read_ahead(limit).await;
+        let mut rebuilt = http::Response::builder()
+            .status(parts.status)
+            .version(parts.version)
+            .url(url);
+        if let Some(headers) = rebuilt.headers_mut() {
+            *headers = parts.headers;
+        }
+        let rebuilt = rebuilt
+            .body(::reqwest::Body::wrap(body))
+            .map(Response::from)
+            .unwrap_or_else(|_| {
+                Response::from(http::Response::new(::reqwest::Body::from(Vec::new())))
+            });
+        (rebuilt, seen)
+    }
+
+    fn can_replay(&self) -> bool {
+        self.replay.is_some()
+    }
+
+    fn replay(
+        &mut self,
+        credential: &SessionCredential,
+    ) -> Option<impl Future<Output = Result<Response, Self::Error>> + Send + '_> {
+        let mut request = self.replay.as_ref()?.try_clone()?;
+        let (name, value) = credential.header();
+        request.headers_mut().insert(name, value);
+        Some(self.next.clone().run(request, self.extensions))
+    }
 }

@@ -121,3 +121,40 @@ both_fronts!(
     separate_revocations_are_each_relogged_at_once,
     a_beta_500_with_code_10097_and_no_upstream_status_is_a_rejection,
 );
+
+/// A request rejected with an older credential while a newer one already replaced it (a refresh
+/// in between), where the same revocation killed the newer one too: the replay carries the newer
+/// credential, which was made before the rejection was seen, so its 401 earns one more replay,
+/// with a login made after it. Real clock, both doors: the request is held at ThoughtSpot while
+/// the refresh and the revocation happen.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_revocation_that_killed_the_newer_credential_too_is_replayed_with_a_new_login() {
+    const SEARCH: &str = "/api/rest/2.0/metadata/search";
+    for front in common::front::FRONTS {
+        let ts = MockThoughtSpot::start().await.unwrap();
+        let base = ts.base_url();
+        let (client, handle) = Client::build(front, builder(&ts));
+        assert_eq!(client.status(Call::search(&base)).await, 200, "{front:?}");
+        ts.inject(SEARCH, Fault::Delay(Duration::from_secs(2)), 1);
+        let held = tokio::spawn({
+            let (client, base) = (client.clone(), base.clone());
+            async move { client.status(Call::search(&base)).await }
+        });
+        // The held request has reached ThoughtSpot with the first token.
+        common::load::until(|| ts.count(SEARCH) == 2).await;
+        handle.refresh().await.unwrap();
+        assert_eq!(ts.revoke_all_tokens(), 2, "{front:?}: both tokens die");
+        assert_eq!(
+            held.await.unwrap(),
+            200,
+            "{front:?}: a 401 reached the caller"
+        );
+        let stats = handle.stats();
+        assert_eq!(
+            (stats.replays, stats.rejected_responses, stats.logins),
+            (2, 2, 3),
+            "{front:?}: {stats:?}"
+        );
+        assert_eq!(ts.count(SEARCH), 4, "{front:?}: sent once, replayed twice");
+    }
+}

@@ -40,6 +40,7 @@ mod backoff;
 pub(crate) mod credential;
 mod fleet;
 pub(crate) mod login;
+mod rejection;
 mod slots;
 mod stats;
 
@@ -48,7 +49,7 @@ use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
 use arc_swap::ArcSwapOption;
-use http::{Extensions, HeaderMap, StatusCode};
+use http::{Extensions, HeaderMap};
 use tokio::sync::watch;
 use tokio::task::AbortHandle;
 use tokio::time::Instant;
@@ -66,6 +67,7 @@ use credential::{Credential, Phase};
 use backoff::Failures;
 pub(crate) use backoff::random_fraction;
 use login::SharedSession;
+pub(crate) use rejection::{Door, Verdict};
 use slots::SlotMap;
 pub(crate) use stats::Counters;
 pub use stats::{AuthStats, FailureCounts, UserStats};
@@ -92,40 +94,6 @@ impl Owner {
 impl Drop for Owner {
     fn drop(&mut self) {
         self.0.shutdown();
-    }
-}
-
-/// What a response says about the credential it carried.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Verdict {
-    /// Not about the credential.
-    Fine,
-    /// Rejected (v2.0 401, beta 500 with upstream 401).
-    Rejected,
-    /// A beta 500: its body must be read to know.
-    ReadBody,
-}
-
-/// What the body of a beta 500 says about the credential.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Beta500 {
-    /// Upstream 401 (or code 10097): rejected.
-    Rejected,
-    /// No upstream detail: may or may not be the credential.
-    Ambiguous,
-    /// Another upstream status: not about the credential.
-    Other,
-}
-
-impl Beta500 {
-    /// Reads the first bytes of a beta 500's body.
-    pub(crate) fn judge(body: &[u8]) -> Self {
-        let parsed = crate::session::error::ErrorBody::parse(body);
-        match (parsed.upstream_status, parsed.code) {
-            (Some(401), _) | (None, Some(crate::session::CODE_UNAUTHORIZED)) => Self::Rejected,
-            (None, _) => Self::Ambiguous,
-            (Some(_), _) => Self::Other,
-        }
     }
 }
 
@@ -216,7 +184,7 @@ struct Flight {
     task: AbortHandle,
 }
 
-struct Check {
+pub(crate) struct Check {
     generation: u64,
     alive: watch::Receiver<Option<bool>>,
     task: AbortHandle,
@@ -1076,165 +1044,6 @@ impl Core {
             Some(c) if c.key == *key && c.generation == generation => None,
             _ => fast.clone(),
         });
-    }
-
-    /// Forgets the credential of `key` if it is still generation `generation`: a rejection seen
-    /// late never evicts a newer credential. Returns whether it was forgotten.
-    pub(crate) fn invalidate(&self, key: &CacheKey, generation: u64, reason: &'static str) -> bool {
-        let forgotten = self
-            .slots
-            .with(key, |slot| {
-                slot.retire(generation);
-                let mut forgotten = false;
-                slot.credential.rcu(|current| match current.as_deref() {
-                    Some(c) if c.generation == generation => {
-                        forgotten = true;
-                        None
-                    }
-                    _ => {
-                        forgotten = false;
-                        current.clone()
-                    }
-                });
-                if forgotten && self.fleet.is_some() {
-                    // The next login removes it from the store too, if it is still there.
-                    lock(&slot.fleet).dropped(generation);
-                }
-                forgotten
-            })
-            .unwrap_or(false);
-        self.unmirror(key, generation);
-        if forgotten {
-            Counters::bump(&self.counters.invalidations);
-            tracing::info!(
-                user = key.user.as_deref(),
-                org = ?key.org,
-                generation,
-                reason,
-                "ThoughtSpot credential invalidated"
-            );
-        }
-        forgotten
-    }
-
-    // ----- responses ---------------------------------------------------------------------------
-
-    /// What a response's status says about the credential.
-    #[inline]
-    pub(crate) fn verdict(&self, status: StatusCode) -> Verdict {
-        match (self.config.api, status) {
-            (_, StatusCode::UNAUTHORIZED) => Verdict::Rejected,
-            (ApiVersion::Beta, StatusCode::INTERNAL_SERVER_ERROR) => Verdict::ReadBody,
-            _ => Verdict::Fine,
-        }
-    }
-
-    /// A response with the credential was not a rejection.
-    #[inline]
-    pub(crate) fn accepted(&self) {
-        if self.rejection_streak.load(Ordering::Relaxed) != 0 {
-            self.rejection_streak.store(0, Ordering::Relaxed);
-        }
-    }
-
-    /// Whether a response that was not plainly fine rejected the credential of `generation`, and
-    /// why: a 401 does; a beta 500 does if its body says upstream 401, or if it says nothing and
-    /// the one check for that generation finds the credential dead.
-    pub(crate) async fn rejection(
-        self: &Arc<Self>,
-        key: &CacheKey,
-        generation: u64,
-        beta_500: Option<Beta500>,
-    ) -> Option<&'static str> {
-        match beta_500 {
-            None => Some("rejected (401)"),
-            Some(Beta500::Rejected) => Some("rejected (beta 500, upstream 401)"),
-            Some(Beta500::Other) => None,
-            Some(Beta500::Ambiguous) => (!self.is_alive(key, generation).await)
-                .then_some("rejected (beta 500, credential found dead)"),
-        }
-    }
-
-    /// Records that a response rejected the credential of `generation`, and forgets it.
-    ///
-    /// The rejection streak counts rejected *credentials*, not responses: the many requests in
-    /// flight with one revoked credential are one rejection, and must not delay the relogin.
-    pub(crate) fn reject(&self, key: &CacheKey, generation: u64, reason: &'static str) {
-        Counters::bump(&self.counters.rejected_responses);
-        if self.invalidate(key, generation, reason) {
-            self.rejection_streak.fetch_add(1, Ordering::Relaxed);
-        }
-    }
-
-    /// Counts a replay of a request whose credential of generation `rejected` was rejected, now
-    /// with the credential of `generation`.
-    pub(crate) fn replaying(&self, key: &CacheKey, rejected: u64, generation: u64) {
-        debug_assert!(
-            generation > rejected,
-            "a replay must never carry the credential it replaces"
-        );
-        Counters::bump(&self.counters.replays);
-        tracing::info!(
-            user = key.user.as_deref(),
-            org = ?key.org,
-            generation,
-            "replaying a request with a new ThoughtSpot credential"
-        );
-    }
-
-    /// Whether the credential of generation `generation` still works, asked once per generation
-    /// however many requests want to know (the beta's bare 500 is ambiguous). Anything but a
-    /// clear rejection counts as alive, so genuine server errors cause no logins.
-    pub(crate) async fn is_alive(self: &Arc<Self>, key: &CacheKey, generation: u64) -> bool {
-        let slot = self.slot(key);
-        let mut alive = {
-            let mut check = lock(&slot.check);
-            match check.as_ref() {
-                Some(c) if c.generation == generation => c.alive.clone(),
-                _ => {
-                    let Some(credential) = slot
-                        .credential
-                        .load_full()
-                        .filter(|c| c.generation == generation)
-                    else {
-                        // Already replaced: the request should use the newer one.
-                        return false;
-                    };
-                    let Ok(session) = self.session() else {
-                        return true;
-                    };
-                    let session = session.clone();
-                    let (tx, rx) = watch::channel(None);
-                    let counters_core = self.clone();
-                    let Some(task) = spawn(async move {
-                        Counters::bump(&counters_core.counters.credential_checks);
-                        let answer = session.beta().session_info(&credential.session).await;
-                        let alive =
-                            !matches!(&answer, Err(e) if e.kind() == ErrorKind::Unauthorized);
-                        tracing::debug!(
-                            generation,
-                            alive,
-                            "checked a ThoughtSpot credential after an ambiguous 500"
-                        );
-                        let _ = tx.send(Some(alive));
-                    }) else {
-                        return true;
-                    };
-                    if let Some(old) = check.replace(Check {
-                        generation,
-                        alive: rx.clone(),
-                        task,
-                    }) {
-                        old.task.abort();
-                    }
-                    rx
-                }
-            }
-        };
-        match alive.wait_for(Option::is_some).await {
-            Ok(answer) => answer.unwrap_or(true),
-            Err(_) => true,
-        }
     }
 
     // ----- the handle's operations -------------------------------------------------------------

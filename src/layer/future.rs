@@ -12,14 +12,11 @@ use pin_project_lite::pin_project;
 use tower::{Service, ServiceExt};
 
 use super::anchor::Anchor;
-use super::body::{ResponseBody, read_beta_500};
-use crate::authenticator::CacheKey;
-use crate::authenticator::Verdict;
+use crate::authenticator::{CacheKey, Door, Verdict};
+use crate::read_ahead::ResponseBody;
 use crate::replay::Replay;
+use crate::session::SessionCredential;
 use crate::transport::BoxError;
-
-/// How much of a beta 500 is read to learn whether it rejects the credential.
-pub(crate) const BETA_500_READ_LIMIT: usize = 64 * 1024;
 
 type BoxedResponse<RB> =
     Pin<Box<dyn Future<Output = Result<Response<ResponseBody<RB>>, BoxError>> + Send + 'static>>;
@@ -102,8 +99,9 @@ where
             StateProj::Sent { future, sent } => {
                 let response = ready!(future.poll(cx)).map_err(Into::into)?;
                 let core = sent.anchor.core();
-                if core.verdict(response.status()) != Verdict::Fine {
-                    return start_recovery(state, response, cx);
+                let verdict = core.verdict(response.status());
+                if verdict != Verdict::Fine {
+                    return start_recovery(state, response, verdict, cx);
                 }
                 core.accepted();
                 // Dropped where it lies: the kept request is not moved out just to go.
@@ -127,6 +125,7 @@ where
 fn start_recovery<F, S, B, RB>(
     mut state: Pin<&mut State<F, S, B, RB>>,
     response: Response<RB>,
+    verdict: Verdict,
     cx: &mut Context<'_>,
 ) -> Poll<Result<Response<ResponseBody<RB>>, BoxError>>
 where
@@ -141,7 +140,7 @@ where
     let StateOwned::Sent { sent, .. } = state.as_mut().project_replace(State::Done) else {
         unreachable!("recovery starts from a sent request")
     };
-    let mut future: BoxedResponse<RB> = Box::pin(recover(response, sent));
+    let mut future: BoxedResponse<RB> = Box::pin(recover(response, verdict, sent));
     let polled = future.as_mut().poll(cx);
     if polled.is_pending() {
         state.set(State::Boxed { future });
@@ -149,12 +148,58 @@ where
     polled
 }
 
-/// Decides what a suspicious response means for the credential it carried and, if it was
-/// rejected, invalidates that credential (only that generation), gets a new one from the shared
-/// login and sends the kept request once more. The replay's answer is final, whatever it is.
-/// Without a kept request, or if no new credential can be had, the original answer is returned.
+/// The tower door's side of the rejection policy: the kept request, and the service a replay is
+/// sent through.
+struct LayerDoor<S, B> {
+    replay_via: S,
+    replay: Option<Replay>,
+    _body: std::marker::PhantomData<fn() -> B>,
+}
+
+impl<S, B, RB> Door for LayerDoor<S, B>
+where
+    S: Service<Request<B>, Response = Response<RB>> + Clone + Send + Sync + 'static,
+    S::Future: Send,
+    S::Error: Into<BoxError>,
+    B: Default + From<bytes::Bytes> + Send + 'static,
+    RB: Body + Send + Unpin + 'static,
+    RB::Data: Send,
+    RB::Error: Send,
+{
+    type Response = Response<ResponseBody<RB>>;
+    type Error = BoxError;
+
+    fn status(response: &Self::Response) -> http::StatusCode {
+        response.status()
+    }
+
+    async fn read_ahead(response: Self::Response, limit: usize) -> (Self::Response, Vec<u8>) {
+        let (parts, body) = response.into_parts();
+        let (body, seen) = body.read_ahead(limit).await;
+        (Response::from_parts(parts, body), seen)
+    }
+
+    fn can_replay(&self) -> bool {
+        self.replay.is_some()
+    }
+
+    fn replay(
+        &mut self,
+        credential: &SessionCredential,
+    ) -> Option<impl Future<Output = Result<Self::Response, BoxError>> + Send + '_> {
+        let request = self.replay.as_ref()?.request(credential)?;
+        let sent = self.replay_via.clone().oneshot(request);
+        Some(async move {
+            let response = sent.await.map_err(Into::into)?;
+            Ok(response.map(ResponseBody::new))
+        })
+    }
+}
+
+/// Hands a response that was not plainly fine to the core's rejection policy.
 pub(crate) async fn recover<S, B, RB>(
     response: Response<RB>,
+    verdict: Verdict,
     sent: Sent<S, B>,
 ) -> Result<Response<ResponseBody<RB>>, BoxError>
 where
@@ -167,48 +212,17 @@ where
     RB::Error: Send,
 {
     let core = sent.anchor.core().clone();
-    let (parts, body) = response.into_parts();
-    let (response, beta_500) = match core.verdict(parts.status) {
-        Verdict::Fine => {
-            core.accepted();
-            return Ok(Response::from_parts(parts, ResponseBody::new(body)));
-        }
-        Verdict::Rejected => (Response::from_parts(parts, ResponseBody::new(body)), None),
-        Verdict::ReadBody => {
-            let (body, about) = read_beta_500(body, BETA_500_READ_LIMIT).await;
-            (Response::from_parts(parts, body), Some(about))
-        }
+    let mut door = LayerDoor {
+        replay_via: sent.anchor.replay_via.clone(),
+        replay: sent.replay,
+        _body: std::marker::PhantomData,
     };
-    let Some(reason) = core.rejection(&sent.key, sent.generation, beta_500).await else {
-        return Ok(response);
-    };
-    core.reject(&sent.key, sent.generation, reason);
-    let Some(replay) = sent.replay else {
-        tracing::debug!("the rejected request was not kept for a replay; returning the rejection");
-        return Ok(response);
-    };
-    let credential = match core.credential(&sent.key).await {
-        Ok(credential) => credential,
-        Err(error) => {
-            tracing::warn!(%error, "no new ThoughtSpot credential for the replay; returning the rejection");
-            return Ok(response);
-        }
-    };
-    let Some(request) = replay.into_request(&credential.session) else {
-        tracing::warn!("the kept request could not be rebuilt; returning the rejection");
-        return Ok(response);
-    };
-    drop(response);
-    core.replaying(&sent.key, sent.generation, credential.generation);
-    let replayed = sent
-        .anchor
-        .replay_via
-        .clone()
-        .oneshot(request)
-        .await
-        .map_err(Into::into)?;
-    if core.verdict(replayed.status()) == Verdict::Fine {
-        core.accepted();
-    }
-    Ok(replayed.map(ResponseBody::new))
+    core.recover(
+        &mut door,
+        &sent.key,
+        sent.generation,
+        response.map(ResponseBody::new),
+        verdict,
+    )
+    .await
 }

@@ -35,7 +35,6 @@
 //! ```
 
 mod anchor;
-mod body;
 mod future;
 
 use std::fmt;
@@ -49,15 +48,11 @@ use http_body::Body;
 use http_body_util::{BodyExt, Limited};
 use tower::{Layer, Service, ServiceExt};
 
-pub use body::ResponseBody;
-#[cfg(feature = "reqwest")]
-pub(crate) use body::read_beta_500;
-#[cfg(feature = "reqwest")]
-pub(crate) use future::BETA_500_READ_LIMIT;
+pub use crate::read_ahead::ResponseBody;
 pub use future::ResponseFuture;
 
 use crate::Error;
-use crate::authenticator::{CachedCredential, Owner};
+use crate::authenticator::{CachedCredential, Owner, Verdict};
 use crate::config::AuthBuilder;
 use crate::handle::AuthHandle;
 use crate::replay::{self, Keep, Replay};
@@ -361,8 +356,14 @@ impl<S> SlowPath<S> {
         let (name, value) = credential.session.header();
         request.headers_mut().insert(name, value);
         let response = spare.oneshot(request).await.map_err(Into::into)?;
+        let verdict = core.verdict(response.status());
+        if verdict == Verdict::Fine {
+            core.accepted();
+            return Ok(response.map(ResponseBody::new));
+        }
         recover(
             response,
+            verdict,
             Sent {
                 anchor,
                 key,

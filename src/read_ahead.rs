@@ -1,5 +1,5 @@
-//! The response body of `ThoughtSpotAuthService`: the inner body, after any frames the layer
-//! read ahead to look at a beta 500.
+//! The response body both doors give out: the inner body, after any frames read ahead of it to
+//! look at a beta 500 (see the authenticator's rejection policy).
 
 use std::collections::VecDeque;
 use std::pin::Pin;
@@ -8,8 +8,6 @@ use std::task::{Context, Poll};
 use bytes::Buf;
 use http_body::{Body, Frame, SizeHint};
 use pin_project_lite::pin_project;
-
-use crate::authenticator::Beta500;
 
 pin_project! {
     /// The body of a response that went through the layer: exactly the inner service's body.
@@ -101,53 +99,45 @@ impl<B: Body> Body for ResponseBody<B> {
     }
 }
 
-/// Reads up to `limit` bytes of a beta 500's body to classify it; the bytes read are kept at the
-/// front of the returned body.
-pub(crate) async fn read_beta_500<B: Body + Unpin>(
-    // Generic so that the reqwest adapter reads its bodies with it too.
-    mut body: B,
-    limit: usize,
-) -> (ResponseBody<B>, Beta500) {
-    use http_body_util::BodyExt;
-    let mut read_ahead = VecDeque::new();
-    let mut seen = Vec::new();
-    let mut error = None;
-    let mut ended = false;
-    while seen.len() <= limit {
-        match body.frame().await {
-            Some(Ok(frame)) => {
-                if let Some(data) = frame.data_ref() {
-                    // A `Buf` may hold its bytes in several chunks; read them all without
-                    // consuming the frame, which is given back as it is.
-                    let mut slices = [std::io::IoSlice::new(&[]); 64];
-                    let filled = data.chunks_vectored(&mut slices);
-                    for slice in &slices[..filled] {
-                        seen.extend_from_slice(slice);
+impl<B: Body + Unpin> ResponseBody<B> {
+    /// Reads up to `limit` bytes (a frame more at most) of a body nothing was read of yet, and
+    /// returns them; every frame read stays at the front of the body, unchanged.
+    pub(crate) async fn read_ahead(mut self, limit: usize) -> (Self, Vec<u8>) {
+        use http_body_util::BodyExt;
+        let Some(mut body) = self.inner.take() else {
+            return (self, Vec::new());
+        };
+        let mut frames = VecDeque::new();
+        let mut seen = Vec::new();
+        let mut error = None;
+        let mut ended = false;
+        while seen.len() <= limit {
+            match body.frame().await {
+                Some(Ok(frame)) => {
+                    if let Some(data) = frame.data_ref() {
+                        // A `Buf` may hold its bytes in several chunks; read them all without
+                        // consuming the frame, which is given back as it is.
+                        let mut slices = [std::io::IoSlice::new(&[]); 64];
+                        let filled = data.chunks_vectored(&mut slices);
+                        for slice in &slices[..filled] {
+                            seen.extend_from_slice(slice);
+                        }
                     }
+                    frames.push_back(frame);
                 }
-                read_ahead.push_back(frame);
-            }
-            Some(Err(e)) => {
-                error = Some(e);
-                break;
-            }
-            None => {
-                ended = true;
-                break;
+                Some(Err(e)) => {
+                    error = Some(e);
+                    break;
+                }
+                None => {
+                    ended = true;
+                    break;
+                }
             }
         }
+        self.inner = (!ended && error.is_none()).then_some(body);
+        self.read_ahead =
+            (!frames.is_empty() || error.is_some()).then(|| Box::new(ReadAhead { frames, error }));
+        (self, seen)
     }
-    let verdict = Beta500::judge(&seen);
-    let inner = if ended || error.is_some() {
-        None
-    } else {
-        Some(body)
-    };
-    let read_ahead = (!read_ahead.is_empty() || error.is_some()).then(|| {
-        Box::new(ReadAhead {
-            frames: read_ahead,
-            error,
-        })
-    });
-    (ResponseBody { read_ahead, inner }, verdict)
 }

@@ -1,0 +1,347 @@
+//! The one rejection policy both doors follow after a response, as tower's `retry::Policy` is
+//! for retries: the core decides, the doors only adapt their request and response types
+//! ([`Door`]).
+//!
+//! A 401 (or the beta API's 500 that says upstream 401) rejects the credential the request
+//! carried: that generation is invalidated (only that one, so a late 401 never evicts a newer
+//! credential), one login is shared, and the kept request is sent again. A beta 500 with no
+//! upstream detail is ambiguous: the credential is checked once per generation, and only a dead
+//! one counts as rejected. Anything else is the answer.
+//!
+//! A request is replayed once, and a second time only if its first replay carried a credential
+//! that was already made when the first rejection was seen: one revocation kills every token
+//! minted before it, and such a credential may well be one of them. A replay with a credential
+//! made after the rejection is final, whatever it answers.
+
+use std::future::Future;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+
+use http::StatusCode;
+use tokio::sync::watch;
+
+use super::credential::{CacheKey, Credential};
+use super::{Check, Core, Counters, lock, spawn};
+use crate::session::{ApiVersion, ErrorKind, SessionCredential};
+
+/// How much of a beta 500 is read to learn whether it rejects the credential.
+const BETA_500_READ_LIMIT: usize = 64 * 1024;
+
+/// Replays of one request at most (see the module docs for when the second is allowed).
+const MAX_REPLAYS: u8 = 2;
+
+/// What a front door does for the policy: its own request and response types.
+pub(crate) trait Door {
+    /// A response, as the door gives it out.
+    type Response: Send;
+    /// What sending a replay can fail with.
+    type Error;
+
+    /// The response's status.
+    fn status(response: &Self::Response) -> StatusCode;
+
+    /// Reads up to `limit` bytes of the response's body, and gives back the response with
+    /// every byte still in it.
+    fn read_ahead(
+        response: Self::Response,
+        limit: usize,
+    ) -> impl Future<Output = (Self::Response, Vec<u8>)> + Send;
+
+    /// Whether the request was kept for a replay.
+    fn can_replay(&self) -> bool;
+
+    /// Sends the kept request again, now carrying `credential`; `None` if it cannot be rebuilt.
+    fn replay(
+        &mut self,
+        credential: &SessionCredential,
+    ) -> Option<impl Future<Output = Result<Self::Response, Self::Error>> + Send + '_>;
+}
+
+/// Where one request is in its recovery.
+struct Recovery {
+    /// The generation its last send carried.
+    generation: u64,
+    replays: u8,
+    /// The newest generation made (for any key) when its first rejection was seen.
+    newest_at_rejection: Option<u64>,
+}
+
+impl Core {
+    /// Follows the policy for a response that was not plainly fine (`verdict`), sent with the
+    /// credential of `key` and `generation`: the answer the caller gets.
+    pub(crate) async fn recover<D: Door>(
+        self: &Arc<Self>,
+        door: &mut D,
+        key: &CacheKey,
+        generation: u64,
+        mut response: D::Response,
+        mut verdict: Verdict,
+    ) -> Result<D::Response, D::Error> {
+        let mut recovery = Recovery {
+            generation,
+            replays: 0,
+            newest_at_rejection: None,
+        };
+        loop {
+            let beta_500 = match verdict {
+                Verdict::Fine => {
+                    self.accepted();
+                    return Ok(response);
+                }
+                Verdict::Rejected => None,
+                Verdict::ReadBody => {
+                    let (read, seen) = D::read_ahead(response, BETA_500_READ_LIMIT).await;
+                    response = read;
+                    Some(Beta500::judge(&seen))
+                }
+            };
+            let replayable = door.can_replay();
+            let Some(credential) = self
+                .replacement(key, &mut recovery, beta_500, replayable)
+                .await
+            else {
+                return Ok(response);
+            };
+            let Some(replay) = door.replay(&credential.session) else {
+                tracing::warn!("the kept request could not be rebuilt; returning the rejection");
+                return Ok(response);
+            };
+            drop(response);
+            response = replay.await?;
+            verdict = self.verdict(D::status(&response));
+        }
+    }
+
+    /// Whether the response rejected the credential the request carried, and if so the
+    /// credential to send it again with; `None` means the response is the answer.
+    async fn replacement(
+        self: &Arc<Self>,
+        key: &CacheKey,
+        recovery: &mut Recovery,
+        beta_500: Option<Beta500>,
+        replayable: bool,
+    ) -> Option<Arc<Credential>> {
+        let reason = self.rejection(key, recovery.generation, beta_500).await?;
+        self.reject(key, recovery.generation, reason);
+        let first = recovery.newest_at_rejection.is_none();
+        let newest = *recovery
+            .newest_at_rejection
+            .get_or_insert_with(|| self.generation.load(Ordering::Acquire));
+        if !replayable {
+            tracing::debug!(
+                "the rejected request was not kept for a replay; returning the rejection"
+            );
+            return None;
+        }
+        if !first && (recovery.generation > newest || recovery.replays >= MAX_REPLAYS) {
+            tracing::debug!(
+                "the replay's credential was made after the rejection and was rejected too; \
+                 returning the rejection"
+            );
+            return None;
+        }
+        match self.credential(key).await {
+            Ok(credential) => {
+                self.replaying(key, recovery.generation, credential.generation);
+                recovery.generation = credential.generation;
+                recovery.replays += 1;
+                Some(credential)
+            }
+            Err(error) => {
+                tracing::warn!(%error, "no new ThoughtSpot credential for the replay; returning the rejection");
+                None
+            }
+        }
+    }
+
+    /// What a response's status says about the credential.
+    #[inline]
+    pub(crate) fn verdict(&self, status: StatusCode) -> Verdict {
+        match (self.config.api, status) {
+            (_, StatusCode::UNAUTHORIZED) => Verdict::Rejected,
+            (ApiVersion::Beta, StatusCode::INTERNAL_SERVER_ERROR) => Verdict::ReadBody,
+            _ => Verdict::Fine,
+        }
+    }
+
+    /// A response with the credential was not a rejection.
+    #[inline]
+    pub(crate) fn accepted(&self) {
+        if self.rejection_streak.load(Ordering::Relaxed) != 0 {
+            self.rejection_streak.store(0, Ordering::Relaxed);
+        }
+    }
+
+    /// Whether a response that was not plainly fine rejected the credential of `generation`, and
+    /// why: a 401 does; a beta 500 does if its body says upstream 401, or if it says nothing and
+    /// the one check for that generation finds the credential dead.
+    async fn rejection(
+        self: &Arc<Self>,
+        key: &CacheKey,
+        generation: u64,
+        beta_500: Option<Beta500>,
+    ) -> Option<&'static str> {
+        match beta_500 {
+            None => Some("rejected (401)"),
+            Some(Beta500::Rejected) => Some("rejected (beta 500, upstream 401)"),
+            Some(Beta500::Other) => None,
+            Some(Beta500::Ambiguous) => (!self.is_alive(key, generation).await)
+                .then_some("rejected (beta 500, credential found dead)"),
+        }
+    }
+
+    /// Records that a response rejected the credential of `generation`, and forgets it.
+    ///
+    /// The rejection streak counts rejected *credentials*, not responses: the many requests in
+    /// flight with one revoked credential are one rejection, and must not delay the relogin.
+    fn reject(&self, key: &CacheKey, generation: u64, reason: &'static str) {
+        Counters::bump(&self.counters.rejected_responses);
+        if self.invalidate(key, generation, reason) {
+            self.rejection_streak.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    /// Counts a replay of a request whose credential of generation `rejected` was rejected, now
+    /// with the credential of `generation`.
+    fn replaying(&self, key: &CacheKey, rejected: u64, generation: u64) {
+        debug_assert!(
+            generation > rejected,
+            "a replay must never carry the credential it replaces"
+        );
+        Counters::bump(&self.counters.replays);
+        tracing::info!(
+            user = key.user.as_deref(),
+            org = ?key.org,
+            generation,
+            "replaying a request with a new ThoughtSpot credential"
+        );
+    }
+
+    /// Whether the credential of generation `generation` still works, asked once per generation
+    /// however many requests want to know (the beta's bare 500 is ambiguous). Anything but a
+    /// clear rejection counts as alive, so genuine server errors cause no logins.
+    pub(crate) async fn is_alive(self: &Arc<Self>, key: &CacheKey, generation: u64) -> bool {
+        let slot = self.slot(key);
+        let mut alive = {
+            let mut check = lock(&slot.check);
+            match check.as_ref() {
+                Some(c) if c.generation == generation => c.alive.clone(),
+                _ => {
+                    let Some(credential) = slot
+                        .credential
+                        .load_full()
+                        .filter(|c| c.generation == generation)
+                    else {
+                        // Already replaced: the request should use the newer one.
+                        return false;
+                    };
+                    let Ok(session) = self.session() else {
+                        return true;
+                    };
+                    let session = session.clone();
+                    let (tx, rx) = watch::channel(None);
+                    let counters_core = self.clone();
+                    let Some(task) = spawn(async move {
+                        Counters::bump(&counters_core.counters.credential_checks);
+                        let answer = session.beta().session_info(&credential.session).await;
+                        let alive =
+                            !matches!(&answer, Err(e) if e.kind() == ErrorKind::Unauthorized);
+                        tracing::debug!(
+                            generation,
+                            alive,
+                            "checked a ThoughtSpot credential after an ambiguous 500"
+                        );
+                        let _ = tx.send(Some(alive));
+                    }) else {
+                        return true;
+                    };
+                    if let Some(old) = check.replace(Check {
+                        generation,
+                        alive: rx.clone(),
+                        task,
+                    }) {
+                        old.task.abort();
+                    }
+                    rx
+                }
+            }
+        };
+        match alive.wait_for(Option::is_some).await {
+            Ok(answer) => answer.unwrap_or(true),
+            Err(_) => true,
+        }
+    }
+
+    /// Forgets the credential of `key` if it is still generation `generation`: a rejection seen
+    /// late never evicts a newer credential. Returns whether it was forgotten.
+    pub(crate) fn invalidate(&self, key: &CacheKey, generation: u64, reason: &'static str) -> bool {
+        let forgotten = self
+            .slots
+            .with(key, |slot| {
+                slot.retire(generation);
+                let mut forgotten = false;
+                slot.credential.rcu(|current| match current.as_deref() {
+                    Some(c) if c.generation == generation => {
+                        forgotten = true;
+                        None
+                    }
+                    _ => {
+                        forgotten = false;
+                        current.clone()
+                    }
+                });
+                if forgotten && self.fleet.is_some() {
+                    // The next login removes it from the store too, if it is still there.
+                    lock(&slot.fleet).dropped(generation);
+                }
+                forgotten
+            })
+            .unwrap_or(false);
+        self.unmirror(key, generation);
+        if forgotten {
+            Counters::bump(&self.counters.invalidations);
+            tracing::info!(
+                user = key.user.as_deref(),
+                org = ?key.org,
+                generation,
+                reason,
+                "ThoughtSpot credential invalidated"
+            );
+        }
+        forgotten
+    }
+}
+
+/// What a response says about the credential it carried.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Verdict {
+    /// Not about the credential.
+    Fine,
+    /// Rejected (v2.0 401, beta 500 with upstream 401).
+    Rejected,
+    /// A beta 500: its body must be read to know.
+    ReadBody,
+}
+
+/// What the body of a beta 500 says about the credential.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Beta500 {
+    /// Upstream 401 (or code 10097): rejected.
+    Rejected,
+    /// No upstream detail: may or may not be the credential.
+    Ambiguous,
+    /// Another upstream status: not about the credential.
+    Other,
+}
+
+impl Beta500 {
+    /// Reads the first bytes of a beta 500's body.
+    pub(crate) fn judge(body: &[u8]) -> Self {
+        let parsed = crate::session::error::ErrorBody::parse(body);
+        match (parsed.upstream_status, parsed.code) {
+            (Some(401), _) | (None, Some(crate::session::CODE_UNAUTHORIZED)) => Self::Rejected,
+            (None, _) => Self::Ambiguous,
+            (Some(_), _) => Self::Other,
+        }
+    }
+}

@@ -68,6 +68,7 @@ pub mod credential;
 mod handle;
 mod identity;
 mod layer;
+mod origin_alias;
 mod replay;
 #[cfg(feature = "reqwest")]
 mod reqwest;

@@ -48,7 +48,8 @@ impl BaseUrl {
         if base.scheme == Scheme::HTTP && !base.is_loopback() {
             return Err(Error::config(format!(
                 "refusing plain http:// for the non-loopback host {}: credentials would travel \
-                 in clear; use https:// or opt in explicitly",
+                 in clear; use https://, or opt in with `.allow_insecure_http(true)` on the \
+                 builder (`BaseUrl::parse_allowing_http`)",
                 base.authority.host()
             )));
         }

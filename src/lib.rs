@@ -1,63 +1,33 @@
-//! Authentication to ThoughtSpot's REST API for any tower or reqwest HTTP stack.
+#![doc = include_str!("../README.md")]
 //!
-//! Add [`ThoughtSpotAuthLayer`] to a tower stack and just send requests: the first one logs in
-//! (password, trusted-authentication secret key, cookie session or a token you give), every later
-//! one carries a valid credential read lock-free, expiry and rejected credentials (401 on the
-//! current API, a 500 with an upstream 401 on the beta API) are dealt with before you see them,
-//! and an [`AuthHandle`] switches org, logs out, revokes and reports.
+//! # The pieces
 //!
-//! ```
-//! use bytes::Bytes;
-//! use http_body_util::Full;
-//! use thoughtspot_auth::mock::{self, MockThoughtSpot};
-//! use thoughtspot_auth::ThoughtSpotAuthLayer;
-//! use tower::{ServiceBuilder, ServiceExt};
-//!
-//! # #[tokio::main(flavor = "current_thread")]
-//! # async fn main() -> Result<(), tower::BoxError> {
-//! // An in-process ThoughtSpot; in production this is your cluster's URL.
-//! let thoughtspot = MockThoughtSpot::start().await?;
-//!
-//! let layer = ThoughtSpotAuthLayer::builder(thoughtspot.base_url())
-//!     .password(mock::DEFAULT_USER, mock::DEFAULT_PASSWORD)
-//!     .org(1)
-//!     .build()?;
-//! let handle = layer.handle();
-//! let client = hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
-//!     .build_http::<Full<Bytes>>();
-//! let service = ServiceBuilder::new().layer(layer).service(client);
-//!
-//! let search = || {
-//!     http::Request::post(format!("{}/api/rest/2.0/metadata/search", thoughtspot.base_url()))
-//!         .header("content-type", "application/json")
-//!         .body(Full::new(Bytes::from_static(b"{}")))
-//! };
-//! let response = service.clone().oneshot(search()?).await?;
-//! assert_eq!(response.status(), 200);
-//!
-//! // The token is revoked behind our back: the 401 is caught, one login, one replay.
-//! thoughtspot.revoke_all_tokens();
-//! let response = service.oneshot(search()?).await?;
-//! assert_eq!(response.status(), 200);
-//! assert_eq!((handle.stats().logins, handle.stats().replays), (2, 1));
-//! # Ok(())
-//! # }
-//! ```
-//!
-//! The pieces:
-//! - [`ThoughtSpotAuthLayer`], [`ThoughtSpotAuthService`], [`AuthBuilder`]: the tower front
-//!   door and its configuration.
-//! - [`AuthHandle`]: org switching ([`OrgOverride`] for one request), refresh, invalidate,
-//!   logout, revoke, [`AuthStats`].
+//! - [`ThoughtSpotAuthLayer`] and [`ThoughtSpotAuthService`]: the tower front door;
+//!   [`AuthBuilder`] configures it (and the reqwest one), [`BaseUrl`] is where ThoughtSpot lives.
+//!   What happens on expiry, 401, 403 and 500 is described on [`ThoughtSpotAuthService`].
+//! - `ThoughtSpotAuthMiddleware` (feature `reqwest`): the reqwest-middleware front door, with
+//!   the same builder and handle.
+//! - [`AuthHandle`]: org switching, refresh, invalidate, logout, revoke, [`AuthStats`] and
+//!   [`UserStats`].
+//! - [`OrgOverride`]: one request in another org. [`ActAs`] (with [`Provisioning`]): one request
+//!   as one of many users, in multi-user mode ([`AuthBuilder::act_as_users`]).
+//! - [`Error`] and [`ErrorKind`]: every failure, classified.
 //! - [`session`]: ThoughtSpot's session API, typed, for all three API generations, over any
-//!   [`transport::Transport`].
+//!   [`transport::Transport`]; [`Session`] and [`Login`] are its front door.
 //! - [`store`]: a fleet of replicas sharing one credential through a [`store::CredentialStore`]
-//!   (with the `redis` feature, `RedisCredentialStore`): one login per token lifetime for the
-//!   whole fleet, sealed values, lockout safety.
-//! - [`mock`] (feature `mock`): `MockThoughtSpot`, an in-process ThoughtSpot over real HTTP for
+//!   ([`store::MemoryCredentialStore`]; with the `redis` feature, `RedisCredentialStore`).
+//! - `mock` (feature `mock`): `MockThoughtSpot`, an in-process ThoughtSpot over real HTTP for
 //!   your own tests.
 //!
-//! What happens on expiry, 401, 403 and 500 is described on [`ThoughtSpotAuthService`].
+//! # Feature flags
+//!
+//! | feature | what it adds |
+//! |---|---|
+//! | `reqwest` | `ThoughtSpotAuthMiddleware`, and [`transport::Transport`] for `reqwest::Client` |
+//! | `mock` | `mock::MockThoughtSpot` and its users, faults and request log |
+//! | `redis` | `store::RedisCredentialStore` |
+//!
+//! Items that need a feature say so in these docs (on docs.rs, a badge).
 #![deny(missing_docs)]
 #![forbid(unsafe_code)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
@@ -67,6 +37,7 @@ pub mod config;
 mod handle;
 mod identity;
 mod layer;
+mod origin_alias;
 mod read_ahead;
 mod replay;
 #[cfg(feature = "reqwest")]
@@ -77,6 +48,7 @@ mod stripes;
 pub mod transport;
 
 #[cfg(feature = "mock")]
+#[cfg_attr(docsrs, doc(cfg(feature = "mock")))]
 pub mod mock;
 
 pub use authenticator::{AuthStats, FailureCounts, UserStats};
@@ -87,4 +59,5 @@ pub use layer::{ResponseBody, ResponseFuture, ThoughtSpotAuthLayer, ThoughtSpotA
 pub use session::{ApiVersion, Error, ErrorKind, Login, Session};
 
 #[cfg(feature = "reqwest")]
+#[cfg_attr(docsrs, doc(cfg(feature = "reqwest")))]
 pub use crate::reqwest::ThoughtSpotAuthMiddleware;

@@ -52,6 +52,7 @@ use crate::session::SessionCredential;
 /// request replayed once if [`Request::try_clone`] can copy it; a streaming body that cannot be
 /// cloned is sent once, and its rejection returned. An org for one request:
 /// `client.get(url).with_extension(OrgOverride(2))` (see [`OrgOverride`](crate::OrgOverride)).
+#[cfg_attr(docsrs, doc(cfg(feature = "reqwest")))]
 #[derive(Clone)]
 pub struct ThoughtSpotAuthMiddleware {
     owner: Arc<Owner>,
@@ -118,6 +119,12 @@ impl Middleware for ThoughtSpotAuthMiddleware {
             url.port(),
         );
         if !ours {
+            crate::origin_alias::passed_through(
+                &core.config.base,
+                Some(url.scheme()),
+                url.host_str().unwrap_or_default(),
+                url.port(),
+            );
             return next.run(request, extensions).await;
         }
         // `RequestBuilder::with_extension(OrgOverride(..))` puts it here.

@@ -235,6 +235,7 @@ mod reqwest_client {
     use super::*;
 
     /// `reqwest::Client` sends session calls as it is (feature `reqwest`).
+    #[cfg_attr(docsrs, doc(cfg(feature = "reqwest")))]
     impl Transport for reqwest::Client {
         fn send(&self, request: Request<Bytes>, max_response_bytes: usize) -> TransportFuture {
             let client = self.clone();

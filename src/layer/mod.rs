@@ -222,6 +222,13 @@ where
         let core = self.anchors.core();
         if !core.config.base.is_same_origin(request.uri()) {
             // Not ThoughtSpot: a credential never leaves for another origin.
+            let uri = request.uri();
+            crate::origin_alias::passed_through(
+                &core.config.base,
+                uri.scheme_str(),
+                uri.host().unwrap_or_default(),
+                uri.port_u16(),
+            );
             return ResponseFuture::passthrough(self.inner.call(request));
         }
         let key = match core.key_for(request.extensions()) {

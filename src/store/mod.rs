@@ -58,6 +58,7 @@ mod redis;
 pub(crate) mod sealed;
 
 #[cfg(feature = "redis")]
+#[cfg_attr(docsrs, doc(cfg(feature = "redis")))]
 pub use self::redis::{RedisCredentialStore, RedisStoreBuilder};
 
 /// The future a [`CredentialStore`] method returns.

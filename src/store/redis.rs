@@ -80,6 +80,7 @@ return 0
 ///     .build()?;
 /// # Ok(()) }
 /// ```
+#[cfg_attr(docsrs, doc(cfg(feature = "redis")))]
 pub struct RedisCredentialStore {
     client: Client,
     manager: OnceLock<ConnectionManager>,
@@ -104,6 +105,7 @@ impl fmt::Debug for RedisCredentialStore {
 
 /// Configures a [`RedisCredentialStore`]. From [`RedisCredentialStore::builder`].
 #[must_use]
+#[cfg_attr(docsrs, doc(cfg(feature = "redis")))]
 pub struct RedisStoreBuilder {
     url: String,
     username: Option<String>,

@@ -131,7 +131,12 @@ impl Middleware for ThoughtSpotAuthMiddleware {
         let key = core
             .key_for(extensions)
             .map_err(reqwest_middleware::Error::middleware)?;
-        let generation = match core.attach(&key, request.headers_mut()) {
+        let generation = match core.attach(
+            &key,
+            request.headers_mut(),
+            crate::stripes::this_thread(),
+            None,
+        ) {
             Some(generation) => generation,
             None => {
                 core.provision(&key, extensions);

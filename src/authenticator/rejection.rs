@@ -21,7 +21,8 @@ use http::StatusCode;
 use tokio::sync::watch;
 
 use super::credential::{CacheKey, Credential};
-use super::{Check, Core, Counters, lock, spawn};
+use super::slot::Check;
+use super::{Core, Counters, lock, spawn};
 use crate::session::{ApiVersion, ErrorKind, SessionCredential};
 
 /// How much of a beta 500 is read to learn whether it rejects the credential.

@@ -249,7 +249,7 @@ where
         };
         let stripe = crate::stripes::this_thread();
         let headers = request.headers_mut();
-        let Some(generation) = core.attach_cached(&mut self.credential, &key, headers, stripe)
+        let Some(generation) = core.attach(&key, headers, stripe, Some(&mut self.credential))
         else {
             return self.slow_path(request, key, kept, false);
         };

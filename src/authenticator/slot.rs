@@ -1,0 +1,133 @@
+//! One cache key's state: its credential, the newest generation retired for it, the login
+//! under way, its failures, its timers, and what it knows of its entry in the credential store.
+
+use std::sync::Arc;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use arc_swap::ArcSwapOption;
+use tokio::sync::watch;
+use tokio::task::AbortHandle;
+
+use super::backoff::Failures;
+use super::credential::{CacheKey, Credential};
+use super::flight::Outcome;
+use super::{fleet, lock};
+use crate::identity::Provisioning;
+use crate::store::Generation;
+
+/// One cache key's state.
+pub(crate) struct Slot {
+    pub(super) key: CacheKey,
+    pub(super) credential: ArcSwapOption<Credential>,
+    /// The newest generation of this key that was rejected or forgotten (invalidated, logged
+    /// out, revoked). Generations only grow, so nothing at or below it is handed out again: see
+    /// "Handing out a credential" in the module docs.
+    pub(super) retired: AtomicU64,
+    pub(super) flight: Mutex<Option<Flight>>,
+    pub(super) failures: Mutex<Failures>,
+    pub(super) timer: Mutex<Option<AbortHandle>>,
+    pub(super) check: Mutex<Option<Check>>,
+    pub(super) last_used: AtomicU64,
+    pub(super) sequence: u64,
+    /// Just-in-time user creation asked for by the requests of this key.
+    pub(super) provisioning: Mutex<Option<Arc<Provisioning>>>,
+    pub(super) logins: AtomicU64,
+    pub(super) failed_logins: AtomicU64,
+    /// What this slot knows of its entry in the credential store.
+    pub(super) fleet: Mutex<fleet::SlotFleet>,
+}
+
+/// Where a published credential came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Origin {
+    /// This replica logged in.
+    Login,
+    /// Another replica logged in and published it to the credential store.
+    Adopted,
+}
+
+/// This flight's lease on a fleet-wide login.
+pub(super) struct Lease {
+    pub(super) holder: Generation,
+    pub(super) held: bool,
+}
+
+pub(super) struct Flight {
+    pub(super) id: u64,
+    pub(super) outcome: watch::Receiver<Outcome>,
+    pub(super) task: AbortHandle,
+}
+
+pub(super) struct Check {
+    pub(super) generation: u64,
+    pub(super) alive: watch::Receiver<Option<bool>>,
+    pub(super) task: AbortHandle,
+}
+
+impl Slot {
+    pub(super) fn new(key: CacheKey, epoch: u64, sequence: u64) -> Self {
+        Self {
+            key,
+            credential: ArcSwapOption::empty(),
+            retired: AtomicU64::new(0),
+            flight: Mutex::new(None),
+            failures: Mutex::new(Failures::default()),
+            timer: Mutex::new(None),
+            check: Mutex::new(None),
+            last_used: AtomicU64::new(epoch),
+            sequence,
+            provisioning: Mutex::new(None),
+            logins: AtomicU64::new(0),
+            failed_logins: AtomicU64::new(0),
+            fleet: Mutex::new(fleet::SlotFleet::default()),
+        }
+    }
+
+    pub(super) fn stop_tasks(&self) {
+        if let Some(flight) = lock(&self.flight).take() {
+            flight.task.abort();
+        }
+        if let Some(timer) = lock(&self.timer).take() {
+            timer.abort();
+        }
+        if let Some(check) = lock(&self.check).take() {
+            check.task.abort();
+        }
+    }
+
+    pub(super) fn busy(&self) -> bool {
+        lock(&self.flight).is_some()
+    }
+
+    /// Marks every generation up to `generation` as never to be handed out again. Called before
+    /// the credential leaves the slot, so whoever no longer finds it there also sees the mark.
+    pub(super) fn retire(&self, generation: u64) {
+        // SeqCst: `mirror_if_current` stores the hot path's copy and then reads this mark, and
+        // the invalidation marks and then removes that copy; one of the two sees the other.
+        self.retired.fetch_max(generation, Ordering::SeqCst);
+    }
+
+    /// Whether `credential` may still be handed out: not rejected or forgotten for this key.
+    pub(super) fn usable(&self, credential: &Credential) -> bool {
+        credential.generation > self.retired.load(Ordering::SeqCst)
+    }
+
+    /// The slot's credential, unless it has been retired on its way out.
+    pub(super) fn current(&self) -> Option<Arc<Credential>> {
+        self.credential
+            .load_full()
+            .filter(|credential| self.usable(credential))
+    }
+
+    /// Takes the slot's credential out, retiring it first.
+    pub(super) fn forget(&self) -> Option<Arc<Credential>> {
+        if let Some(credential) = self.credential.load_full() {
+            self.retire(credential.generation);
+        }
+        let forgotten = self.credential.swap(None)?;
+        // A newer one may have landed between the load and the swap.
+        self.retire(forgotten.generation);
+        Some(forgotten)
+    }
+}

@@ -1,21 +1,26 @@
 //! Single flight: the one login for a cache key that every waiting request shares, run as a
-//! task of its own so that a caller who goes away never cancels it; publication of what it
-//! made; adoption from the credential store; and the credential's life timer.
+//! task of its own so that a caller who goes away never cancels it.
+//!
+//! A flight goes through named stages, each a method, until one of them gives its answer:
+//! 1. `await_turn`: the account's turn, any backoff window, and the rejection streak's pause;
+//! 2. `consult_fleet` (with a credential store): adopt what another replica published, meet its
+//!    failure, lead the fleet's login, or log in alone;
+//! 3. `attempt`: one login;
+//! 4. its verdict: `logged_in` (publish; see `publish`), `failed_for_good` (a backoff window,
+//!    shared with the fleet) or `failed_for_now` (retry after a pause).
 
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
 
 use tokio::sync::watch;
-use tokio::task::AbortHandle;
 use tokio::time::Instant;
 use tracing::Instrument;
 
 use super::backoff::Failures;
 use super::credential::{CacheKey, Credential, Phase};
 use super::slot::{Flight, Lease, Origin, Slot};
-use super::{Core, Counters, deadlines, fleet, lock, login, spawn};
+use super::{Core, Counters, fleet, lock, login, spawn};
 use crate::Error;
-use crate::config::Source;
 use crate::session::{ErrorKind, Login};
 use crate::store::Generation;
 
@@ -153,216 +158,303 @@ impl Core {
         mut lease: Option<&mut Lease>,
         landed: &watch::Sender<Outcome>,
     ) -> Result<Arc<Credential>, Error> {
-        let timings = self.config.timings;
-        let deadline = Instant::now() + timings.login_deadline;
+        let deadline = Instant::now() + self.config.timings.login_deadline;
         let mut last_error = None;
         loop {
-            // One login attempt at a time for the account (single-user modes): a burst that
-            // reaches several orgs at once then meets the first attempt's verdict instead of
-            // sending the same wrong password once per org.
-            let account_turn = if self.config.multi_user() {
-                None
-            } else {
-                Some(self.account_login.lock().await)
+            let account_turn = self.account_turn().await;
+            self.await_turn(slot, deadline, &mut last_error).await?;
+            let leading = match self
+                .consult_fleet(
+                    slot,
+                    lease.as_deref_mut(),
+                    deadline,
+                    &mut last_error,
+                    landed,
+                )
+                .await
+            {
+                Stage::LogIn { leading } => leading,
+                Stage::Done(answer) => return answer,
             };
-            let now = Instant::now();
-            let account_block = if self.config.multi_user() {
-                None
-            } else {
-                lock(&self.account_failures).blocking_error(now)
-            };
-            let wait_until = {
-                let failures = lock(&slot.failures);
-                if let Some(error) = account_block.or_else(|| failures.blocking_error(now)) {
-                    return Err(error);
-                }
-                failures.not_before().filter(|t| *t > now)
-            };
-            let streak = self.rejection_streak.load(Ordering::Relaxed);
-            let wait_until = match (wait_until, streak) {
-                (w, 0 | 1) => w,
-                (w, n) => {
-                    let pause = timings
-                        .transient_backoff
-                        .saturating_mul(1 << (n - 1).min(16))
-                        .min(timings.transient_backoff_max);
-                    Some(w.unwrap_or(now).max(now + pause))
-                }
-            };
-            if let Some(at) = wait_until {
-                if at > deadline {
-                    return Err(last_error.unwrap_or_else(|| {
-                        Error::Transport(crate::transport::TransportError::timeout())
-                    }));
-                }
-                tokio::time::sleep_until(at).await;
-            }
-            let session = self.session()?;
-            let mut leading = None;
-            if let (Some(fleet), Some(lease)) = (&self.fleet, lease.as_deref_mut()) {
-                match fleet
-                    .before_login(
-                        &self.counters,
-                        &slot.key,
-                        &slot.fleet,
-                        lease.holder,
-                        deadline,
-                    )
-                    .await
-                {
-                    fleet::Step::Adopt(adopted) => {
-                        lease.held = false;
-                        let credential = self.adopt(slot, adopted, landed)?;
-                        lock(&slot.failures).reset();
-                        return Ok(credential);
-                    }
-                    fleet::Step::Blocked {
-                        error,
-                        until,
-                        in_a_row,
-                    } => {
-                        lease.held = false;
-                        lock(self.failures_for(slot, &error))
-                            .adopt_permanent(&error, until, in_a_row);
-                        tracing::warn!(
-                            user = slot.key.user.as_deref(),
-                            org = ?slot.key.org,
-                            %error,
-                            "another replica's ThoughtSpot login failed permanently; not trying \
-                             these credentials until its window ends"
-                        );
-                        return Err(Error::refused_by_backoff(error, until));
-                    }
-                    fleet::Step::Lead => {
-                        lease.held = true;
-                        leading = Some(lease.holder);
-                    }
-                    fleet::Step::Alone => {}
-                    fleet::Step::TimedOut => {
-                        return Err(last_error.unwrap_or_else(|| {
-                            Error::Transport(crate::transport::TransportError::timeout())
-                        }));
-                    }
-                }
-            }
-            let span = tracing::info_span!(
-                "thoughtspot.login",
-                user = slot.key.user.as_deref(),
-                org = ?slot.key.org,
-                generation = tracing::field::Empty,
-                lifetime_secs = tracing::field::Empty,
-                outcome = tracing::field::Empty,
-            );
-            Counters::bump(&self.counters.login_attempts);
-            let provisioning = lock(&slot.provisioning).clone();
-            let attempt = login::login(session, &self.config, &slot.key, provisioning.as_deref())
-                .instrument(span.clone());
-            let attempt = match (&self.fleet, leading) {
-                (Some(fleet), Some(holder)) => {
-                    fleet
-                        .renewing(&self.counters, &slot.key, holder, attempt)
-                        .await
-                }
-                _ => attempt.await,
-            };
-            // Each branch gives the account's turn back once the verdict is recorded: what is
-            // left (the credential store) is no login attempt, and a relogin need not wait for it.
+            let (span, attempt) = self.attempt(slot, leading).await?;
+            // Each verdict gives the account's turn back once it is recorded: what is left (the
+            // credential store) is no login attempt, and a relogin need not wait for it.
             match attempt {
                 Ok(login) => {
-                    let sent_at = login.sent_at;
-                    let (user, org) = (login.user.clone(), login.org);
-                    let stored = self.fleet.as_ref().map(|_| Generation::random());
-                    let credential = self.publish_as(
-                        slot,
-                        login,
-                        Origin::Login,
-                        stored.map(|g| (g, sent_at)),
-                        landed,
-                    )?;
-                    span.record("generation", credential.generation);
-                    if let Some(lifetime) = credential.lifetime {
-                        span.record("lifetime_secs", lifetime.as_secs_f64());
-                    }
-                    span.record("outcome", "ok");
-                    span.in_scope(|| tracing::info!("logged in to ThoughtSpot"));
-                    lock(&slot.failures).reset();
-                    lock(&self.account_failures).reset();
-                    drop(account_turn);
-                    if let (Some(fleet), Some(stored), Some(lifetime)) =
-                        (&self.fleet, stored, credential.lifetime)
-                    {
-                        fleet
-                            .publish(
-                                &self.counters,
-                                &slot.key,
-                                leading,
-                                stored,
-                                &credential.session,
-                                lifetime,
-                                sent_at,
-                                user,
-                                org,
-                            )
-                            .await;
-                        if let Some(lease) = lease.as_deref_mut() {
-                            lease.held = false;
-                        }
-                    }
-                    return Ok(credential);
+                    return self
+                        .logged_in(slot, login, &span, account_turn, leading, lease, landed)
+                        .await;
                 }
                 Err(error) if error.is_permanent() => {
-                    self.counters.failure(error.kind());
-                    slot.failed_logins.fetch_add(1, Ordering::Relaxed);
-                    // Bad credentials are the account's, not one org's; in multi-user mode
-                    // they are one user's.
-                    let (window, in_a_row) = {
-                        let mut failures = lock(self.failures_for(slot, &error));
-                        let window = failures.record_permanent(&error, Instant::now(), &timings);
-                        (window, failures.permanent_in_a_row())
-                    };
-                    drop(account_turn);
-                    span.record("outcome", tracing::field::debug(error.kind()));
-                    span.in_scope(|| {
-                        tracing::warn!(
-                            %error,
-                            no_retry_for_secs = window.as_secs(),
-                            "ThoughtSpot login failed permanently; not trying these credentials again for a while"
-                        )
-                    });
-                    if let Some(fleet) = &self.fleet {
-                        fleet
-                            .record_failure(
-                                &self.counters,
-                                &slot.key,
-                                leading,
-                                &error,
-                                window,
-                                in_a_row,
-                            )
-                            .await;
-                        if let Some(lease) = lease.as_deref_mut() {
-                            lease.held = false;
-                        }
-                    }
+                    let error = self
+                        .failed_for_good(slot, error, &span, account_turn, leading, lease)
+                        .await;
                     return Err(error);
                 }
                 Err(error) => {
-                    self.counters.failure(error.kind());
-                    slot.failed_logins.fetch_add(1, Ordering::Relaxed);
-                    let delay =
-                        lock(&slot.failures).record_transient(&error, Instant::now(), &timings);
-                    drop(account_turn);
-                    span.record("outcome", tracing::field::debug(error.kind()));
-                    span.in_scope(|| {
-                        tracing::warn!(%error, retry_in_ms = delay.as_millis() as u64, "ThoughtSpot login failed; retrying")
-                    });
-                    if let (Some(fleet), Some(holder)) = (&self.fleet, leading) {
-                        // The fleet waits for this replica's next attempt, not makes its own.
-                        fleet.hold(&self.counters, &slot.key, holder, delay).await;
-                    }
+                    self.failed_for_now(slot, &error, &span, account_turn, leading)
+                        .await;
                     last_error = Some(error);
                 }
             }
+        }
+    }
+
+    /// One login attempt at a time for the account (single-user modes): a burst that reaches
+    /// several orgs at once then meets the first attempt's verdict instead of sending the same
+    /// wrong password once per org.
+    async fn account_turn(&self) -> Option<tokio::sync::MutexGuard<'_, ()>> {
+        if self.config.multi_user() {
+            None
+        } else {
+            Some(self.account_login.lock().await)
+        }
+    }
+
+    /// Stage 1: refuses inside a permanent failure's window, and waits out a transient
+    /// failure's backoff and the rejection streak's pause (which slows relogins when
+    /// ThoughtSpot rejects even fresh credentials).
+    async fn await_turn(
+        &self,
+        slot: &Slot,
+        deadline: Instant,
+        last_error: &mut Option<Error>,
+    ) -> Result<(), Error> {
+        let timings = &self.config.timings;
+        let now = Instant::now();
+        let account_block = if self.config.multi_user() {
+            None
+        } else {
+            lock(&self.account_failures).blocking_error(now)
+        };
+        let wait_until = {
+            let failures = lock(&slot.failures);
+            if let Some(error) = account_block.or_else(|| failures.blocking_error(now)) {
+                return Err(error);
+            }
+            failures.not_before().filter(|t| *t > now)
+        };
+        let wait_until = match (wait_until, self.rejection_streak.load(Ordering::Relaxed)) {
+            (w, 0 | 1) => w,
+            (w, n) => {
+                let pause = timings
+                    .transient_backoff
+                    .saturating_mul(1 << (n - 1).min(16))
+                    .min(timings.transient_backoff_max);
+                Some(w.unwrap_or(now).max(now + pause))
+            }
+        };
+        if let Some(at) = wait_until {
+            if at > deadline {
+                return Err(timed_out(last_error));
+            }
+            tokio::time::sleep_until(at).await;
+        }
+        Ok(())
+    }
+
+    /// Stage 2: what the credential store says about this login, if there is one.
+    async fn consult_fleet(
+        self: &Arc<Self>,
+        slot: &Arc<Slot>,
+        lease: Option<&mut Lease>,
+        deadline: Instant,
+        last_error: &mut Option<Error>,
+        landed: &watch::Sender<Outcome>,
+    ) -> Stage {
+        let (Some(fleet), Some(lease)) = (&self.fleet, lease) else {
+            return Stage::LogIn { leading: None };
+        };
+        let step = fleet
+            .before_login(
+                &self.counters,
+                &slot.key,
+                &slot.fleet,
+                lease.holder,
+                deadline,
+            )
+            .await;
+        match step {
+            fleet::Step::Adopt(adopted) => {
+                lease.held = false;
+                let adopted = self.adopt(slot, adopted, landed);
+                if adopted.is_ok() {
+                    lock(&slot.failures).reset();
+                }
+                Stage::Done(adopted)
+            }
+            fleet::Step::Blocked {
+                error,
+                until,
+                in_a_row,
+            } => {
+                lease.held = false;
+                lock(self.failures_for(slot, &error)).adopt_permanent(&error, until, in_a_row);
+                tracing::warn!(
+                    user = slot.key.user.as_deref(),
+                    org = ?slot.key.org,
+                    %error,
+                    "another replica's ThoughtSpot login failed permanently; not trying \
+                     these credentials until its window ends"
+                );
+                Stage::Done(Err(Error::refused_by_backoff(error, until)))
+            }
+            fleet::Step::Lead => {
+                lease.held = true;
+                Stage::LogIn {
+                    leading: Some(lease.holder),
+                }
+            }
+            fleet::Step::Alone => Stage::LogIn { leading: None },
+            fleet::Step::TimedOut => Stage::Done(Err(timed_out(last_error))),
+        }
+    }
+
+    /// Stage 3: one login, in a span of its own; while leading the fleet's login, its lease is
+    /// renewed for as long as the attempt takes.
+    async fn attempt(
+        &self,
+        slot: &Slot,
+        leading: Option<Generation>,
+    ) -> Result<(tracing::Span, Result<Login, Error>), Error> {
+        let session = self.session()?;
+        let span = tracing::info_span!(
+            "thoughtspot.login",
+            user = slot.key.user.as_deref(),
+            org = ?slot.key.org,
+            generation = tracing::field::Empty,
+            lifetime_secs = tracing::field::Empty,
+            outcome = tracing::field::Empty,
+        );
+        Counters::bump(&self.counters.login_attempts);
+        let provisioning = lock(&slot.provisioning).clone();
+        let attempt = login::login(session, &self.config, &slot.key, provisioning.as_deref())
+            .instrument(span.clone());
+        let attempt = match (&self.fleet, leading) {
+            (Some(fleet), Some(holder)) => {
+                fleet
+                    .renewing(&self.counters, &slot.key, holder, attempt)
+                    .await
+            }
+            _ => attempt.await,
+        };
+        Ok((span, attempt))
+    }
+
+    /// Stage 4, success: publishes the credential (answering the waiters), then shares it with
+    /// the fleet.
+    #[allow(clippy::too_many_arguments)]
+    async fn logged_in(
+        self: &Arc<Self>,
+        slot: &Arc<Slot>,
+        login: Login,
+        span: &tracing::Span,
+        account_turn: Option<tokio::sync::MutexGuard<'_, ()>>,
+        leading: Option<Generation>,
+        lease: Option<&mut Lease>,
+        landed: &watch::Sender<Outcome>,
+    ) -> Result<Arc<Credential>, Error> {
+        let sent_at = login.sent_at;
+        let (user, org) = (login.user.clone(), login.org);
+        let stored = self.fleet.as_ref().map(|_| Generation::random());
+        let credential = self.publish_as(
+            slot,
+            login,
+            Origin::Login,
+            stored.map(|g| (g, sent_at)),
+            landed,
+        )?;
+        span.record("generation", credential.generation);
+        if let Some(lifetime) = credential.lifetime {
+            span.record("lifetime_secs", lifetime.as_secs_f64());
+        }
+        span.record("outcome", "ok");
+        span.in_scope(|| tracing::info!("logged in to ThoughtSpot"));
+        lock(&slot.failures).reset();
+        lock(&self.account_failures).reset();
+        drop(account_turn);
+        if let (Some(fleet), Some(stored), Some(lifetime)) =
+            (&self.fleet, stored, credential.lifetime)
+        {
+            fleet
+                .publish(
+                    &self.counters,
+                    &slot.key,
+                    leading,
+                    stored,
+                    &credential.session,
+                    lifetime,
+                    sent_at,
+                    user,
+                    org,
+                )
+                .await;
+            if let Some(lease) = lease {
+                lease.held = false;
+            }
+        }
+        Ok(credential)
+    }
+
+    /// Stage 4, a permanent failure: opens a backoff window (the account's for bad credentials,
+    /// else the slot's) and shares it with the fleet. Returns the flight's error.
+    async fn failed_for_good(
+        &self,
+        slot: &Slot,
+        error: Error,
+        span: &tracing::Span,
+        account_turn: Option<tokio::sync::MutexGuard<'_, ()>>,
+        leading: Option<Generation>,
+        lease: Option<&mut Lease>,
+    ) -> Error {
+        self.counters.failure(error.kind());
+        slot.failed_logins.fetch_add(1, Ordering::Relaxed);
+        let (window, in_a_row) = {
+            let mut failures = lock(self.failures_for(slot, &error));
+            let window = failures.record_permanent(&error, Instant::now(), &self.config.timings);
+            (window, failures.permanent_in_a_row())
+        };
+        drop(account_turn);
+        span.record("outcome", tracing::field::debug(error.kind()));
+        span.in_scope(|| {
+            tracing::warn!(
+                %error,
+                no_retry_for_secs = window.as_secs(),
+                "ThoughtSpot login failed permanently; not trying these credentials again for a while"
+            )
+        });
+        if let Some(fleet) = &self.fleet {
+            fleet
+                .record_failure(&self.counters, &slot.key, leading, &error, window, in_a_row)
+                .await;
+            if let Some(lease) = lease {
+                lease.held = false;
+            }
+        }
+        error
+    }
+
+    /// Stage 4, a transient failure: records its backoff; a fleet's leader keeps its lease
+    /// through the pause, so that the fleet waits for this replica's next attempt.
+    async fn failed_for_now(
+        &self,
+        slot: &Slot,
+        error: &Error,
+        span: &tracing::Span,
+        account_turn: Option<tokio::sync::MutexGuard<'_, ()>>,
+        leading: Option<Generation>,
+    ) {
+        self.counters.failure(error.kind());
+        slot.failed_logins.fetch_add(1, Ordering::Relaxed);
+        let delay =
+            lock(&slot.failures).record_transient(error, Instant::now(), &self.config.timings);
+        drop(account_turn);
+        span.record("outcome", tracing::field::debug(error.kind()));
+        span.in_scope(|| {
+            tracing::warn!(%error, retry_in_ms = delay.as_millis() as u64, "ThoughtSpot login failed; retrying")
+        });
+        if let (Some(fleet), Some(holder)) = (&self.fleet, leading) {
+            fleet.hold(&self.counters, &slot.key, holder, delay).await;
         }
     }
 
@@ -375,170 +467,19 @@ impl Core {
             &slot.failures
         }
     }
+}
 
-    /// Makes a credential another replica published the slot's, its lifetime what the store
-    /// said was left, counted from when this replica asked.
-    pub(super) fn adopt(
-        self: &Arc<Self>,
-        slot: &Arc<Slot>,
-        adopted: fleet::Adopted,
-        landed: &watch::Sender<Outcome>,
-    ) -> Result<Arc<Credential>, Error> {
-        let login = Login {
-            credential: adopted.credential,
-            lifetime: Some(adopted.remaining),
-            user: adopted.user,
-            org: adopted.org,
-            sent_at: adopted.asked_at,
-        };
-        let credential = self.publish_as(
-            slot,
-            login,
-            Origin::Adopted,
-            Some((adopted.generation, adopted.minted_at)),
-            landed,
-        )?;
-        tracing::info!(
-            user = slot.key.user.as_deref(),
-            org = ?slot.key.org,
-            generation = credential.generation,
-            remaining_secs = adopted.remaining.as_secs_f64(),
-            "adopted a ThoughtSpot credential another replica published"
-        );
-        Ok(credential)
-    }
+/// Where a flight is after a stage that may end it.
+enum Stage {
+    /// Log in now; `leading` the fleet's login if it holds the lease.
+    LogIn { leading: Option<Generation> },
+    /// The flight's answer.
+    Done(Result<Arc<Credential>, Error>),
+}
 
-    /// Makes a login the slot's credential (and the hot path's, if it is the current org's),
-    /// answers the requests waiting for it (`landed`), and then arms the timer that moves it
-    /// through its phases: spawning that task can cost a waiter tens of microseconds (it wakes
-    /// an idle worker thread), and nobody needs to wait for it.
-    ///
-    /// `stored` is the credential's generation in the credential store, if it has one, and when
-    /// it was minted.
-    pub(super) fn publish_as(
-        self: &Arc<Self>,
-        slot: &Arc<Slot>,
-        login: Login,
-        origin: Origin,
-        stored: Option<(Generation, Instant)>,
-        landed: &watch::Sender<Outcome>,
-    ) -> Result<Arc<Credential>, Error> {
-        let generation = self.generation.fetch_add(1, Ordering::Relaxed) + 1;
-        let lifetime = match (&self.config.source, login.lifetime) {
-            (Source::Static(_), _) => None,
-            (_, Some(lifetime)) => Some(lifetime),
-            (_, None) => Some(self.config.timings.session_lifetime),
-        };
-        let (soft_at, hard_at) = match lifetime {
-            Some(lifetime) => {
-                let (soft, hard) = deadlines(lifetime, self.config.timings.refresh_margin);
-                (Some(login.sent_at + soft), Some(login.sent_at + hard))
-            }
-            None => (None, None),
-        };
-        let credential = Arc::new(Credential::new(
-            login.credential,
-            slot.key.clone(),
-            generation,
-            lifetime,
-            soft_at,
-            hard_at,
-        ));
-        if let Some((stored, minted_at)) = stored {
-            lock(&slot.fleet).holding(generation, stored, minted_at);
-        }
-        let previous = slot.credential.swap(Some(credential.clone()));
-        match origin {
-            Origin::Login => {
-                if previous.is_some() {
-                    Counters::bump(&self.counters.refreshes);
-                }
-                Counters::bump(&self.counters.logins);
-                slot.logins.fetch_add(1, Ordering::Relaxed);
-            }
-            Origin::Adopted => Counters::bump(&self.counters.store_adoptions),
-        }
-        self.mirror_if_current(slot, &credential);
-        landed.send_replace(Some(Ok(credential.clone())));
-        let timer = match (soft_at, hard_at) {
-            (Some(soft_at), Some(hard_at)) => self.life_timer(&credential, soft_at, hard_at),
-            _ => None,
-        };
-        let mut armed = lock(&slot.timer);
-        // A later login may have published (and armed its timer) while this one was answering:
-        // the slot keeps the timer of the credential it holds.
-        let still_current = slot
-            .credential
-            .load()
-            .as_deref()
-            .is_some_and(|c| c.generation == generation);
-        let stale = if still_current {
-            std::mem::replace(&mut *armed, timer)
-        } else {
-            timer
-        };
-        drop(armed);
-        if let Some(stale) = stale {
-            stale.abort();
-        }
-        Ok(credential)
-    }
-
-    /// Moves `credential` through its life: soft-expired at `soft_at`, hard-expired at
-    /// `hard_at`, and in between a refresh each time a request asks for one. Holds the
-    /// credential and the core weakly: a credential replaced or forgotten is not kept alive.
-    pub(super) fn life_timer(
-        &self,
-        credential: &Arc<Credential>,
-        soft_at: Instant,
-        hard_at: Instant,
-    ) -> Option<AbortHandle> {
-        let weak = Arc::downgrade(credential);
-        let wanted = credential.refresh_wanted.clone();
-        let core = self.myself.get().cloned().unwrap_or_default();
-        spawn(async move {
-            tokio::time::sleep_until(soft_at).await;
-            let Some(c) = weak.upgrade() else { return };
-            c.advance(Phase::Soft);
-            drop(c);
-            let mut hard = std::pin::pin!(tokio::time::sleep_until(hard_at));
-            loop {
-                let mut asked = std::pin::pin!(wanted.notified());
-                let asked = std::future::poll_fn(|cx| {
-                    if hard.as_mut().poll(cx).is_ready() {
-                        return std::task::Poll::Ready(false);
-                    }
-                    asked.as_mut().poll(cx).map(|()| true)
-                })
-                .await;
-                if !asked {
-                    break;
-                }
-                let (Some(core), Some(c)) = (core.upgrade(), weak.upgrade()) else {
-                    return;
-                };
-                core.start_refresh(&c);
-            }
-            if let Some(c) = weak.upgrade() {
-                c.advance(Phase::Hard);
-            }
-        })
-    }
-
-    /// Starts the refresh a request asked for (from the credential's life timer).
-    pub(super) fn start_refresh(self: &Arc<Self>, credential: &Credential) {
-        if matches!(self.config.source, Source::Static(_)) || self.session.get().is_none() {
-            return;
-        }
-        let slot = self.slot(&credential.key);
-        if slot
-            .current()
-            .is_none_or(|current| current.generation != credential.generation)
-        {
-            // Already replaced, or retired: whatever comes next logs in anyway.
-            return;
-        }
-        tracing::debug!(org = ?credential.key.org, generation = credential.generation, "credential near expiry: refreshing in the background");
-        let _ = self.join_flight(&slot);
-    }
+/// The error of a flight whose deadline passed: the last failure it met, if any.
+fn timed_out(last_error: &mut Option<Error>) -> Error {
+    last_error
+        .take()
+        .unwrap_or_else(|| Error::Transport(crate::transport::TransportError::timeout()))
 }

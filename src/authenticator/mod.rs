@@ -43,6 +43,7 @@ mod flight;
 mod hot_path;
 pub(crate) mod login;
 mod ops;
+mod publish;
 mod rejection;
 mod slot;
 mod slots;

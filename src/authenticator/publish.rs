@@ -1,0 +1,187 @@
+//! Publication: a login's (or an adoption's) credential becomes the slot's and the hot path's,
+//! its waiters are answered, and its life timer moves it from fresh to soft to hard expiry,
+//! starting a refresh when a request asks for one.
+
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+
+use tokio::sync::watch;
+use tokio::task::AbortHandle;
+use tokio::time::Instant;
+
+use super::credential::{Credential, Phase};
+use super::flight::Outcome;
+use super::slot::{Origin, Slot};
+use super::{Core, Counters, deadlines, fleet, lock, spawn};
+use crate::Error;
+use crate::config::Source;
+use crate::session::Login;
+use crate::store::Generation;
+
+impl Core {
+    /// Makes a credential another replica published the slot's, its lifetime what the store
+    /// said was left, counted from when this replica asked.
+    pub(super) fn adopt(
+        self: &Arc<Self>,
+        slot: &Arc<Slot>,
+        adopted: fleet::Adopted,
+        landed: &watch::Sender<Outcome>,
+    ) -> Result<Arc<Credential>, Error> {
+        let login = Login {
+            credential: adopted.credential,
+            lifetime: Some(adopted.remaining),
+            user: adopted.user,
+            org: adopted.org,
+            sent_at: adopted.asked_at,
+        };
+        let credential = self.publish_as(
+            slot,
+            login,
+            Origin::Adopted,
+            Some((adopted.generation, adopted.minted_at)),
+            landed,
+        )?;
+        tracing::info!(
+            user = slot.key.user.as_deref(),
+            org = ?slot.key.org,
+            generation = credential.generation,
+            remaining_secs = adopted.remaining.as_secs_f64(),
+            "adopted a ThoughtSpot credential another replica published"
+        );
+        Ok(credential)
+    }
+
+    /// Makes a login the slot's credential (and the hot path's, if it is the current org's),
+    /// answers the requests waiting for it (`landed`), and then arms the timer that moves it
+    /// through its phases: spawning that task can cost a waiter tens of microseconds (it wakes
+    /// an idle worker thread), and nobody needs to wait for it.
+    ///
+    /// `stored` is the credential's generation in the credential store, if it has one, and when
+    /// it was minted.
+    pub(super) fn publish_as(
+        self: &Arc<Self>,
+        slot: &Arc<Slot>,
+        login: Login,
+        origin: Origin,
+        stored: Option<(Generation, Instant)>,
+        landed: &watch::Sender<Outcome>,
+    ) -> Result<Arc<Credential>, Error> {
+        let generation = self.generation.fetch_add(1, Ordering::Relaxed) + 1;
+        let lifetime = match (&self.config.source, login.lifetime) {
+            (Source::Static(_), _) => None,
+            (_, Some(lifetime)) => Some(lifetime),
+            (_, None) => Some(self.config.timings.session_lifetime),
+        };
+        let (soft_at, hard_at) = match lifetime {
+            Some(lifetime) => {
+                let (soft, hard) = deadlines(lifetime, self.config.timings.refresh_margin);
+                (Some(login.sent_at + soft), Some(login.sent_at + hard))
+            }
+            None => (None, None),
+        };
+        let credential = Arc::new(Credential::new(
+            login.credential,
+            slot.key.clone(),
+            generation,
+            lifetime,
+            soft_at,
+            hard_at,
+        ));
+        if let Some((stored, minted_at)) = stored {
+            lock(&slot.fleet).holding(generation, stored, minted_at);
+        }
+        let previous = slot.credential.swap(Some(credential.clone()));
+        match origin {
+            Origin::Login => {
+                if previous.is_some() {
+                    Counters::bump(&self.counters.refreshes);
+                }
+                Counters::bump(&self.counters.logins);
+                slot.logins.fetch_add(1, Ordering::Relaxed);
+            }
+            Origin::Adopted => Counters::bump(&self.counters.store_adoptions),
+        }
+        self.mirror_if_current(slot, &credential);
+        landed.send_replace(Some(Ok(credential.clone())));
+        let timer = match (soft_at, hard_at) {
+            (Some(soft_at), Some(hard_at)) => self.life_timer(&credential, soft_at, hard_at),
+            _ => None,
+        };
+        let mut armed = lock(&slot.timer);
+        // A later login may have published (and armed its timer) while this one was answering:
+        // the slot keeps the timer of the credential it holds.
+        let still_current = slot
+            .credential
+            .load()
+            .as_deref()
+            .is_some_and(|c| c.generation == generation);
+        let stale = if still_current {
+            std::mem::replace(&mut *armed, timer)
+        } else {
+            timer
+        };
+        drop(armed);
+        if let Some(stale) = stale {
+            stale.abort();
+        }
+        Ok(credential)
+    }
+
+    /// Moves `credential` through its life: soft-expired at `soft_at`, hard-expired at
+    /// `hard_at`, and in between a refresh each time a request asks for one. Holds the
+    /// credential and the core weakly: a credential replaced or forgotten is not kept alive.
+    pub(super) fn life_timer(
+        &self,
+        credential: &Arc<Credential>,
+        soft_at: Instant,
+        hard_at: Instant,
+    ) -> Option<AbortHandle> {
+        let weak = Arc::downgrade(credential);
+        let wanted = credential.refresh_wanted.clone();
+        let core = self.myself.get().cloned().unwrap_or_default();
+        spawn(async move {
+            tokio::time::sleep_until(soft_at).await;
+            let Some(c) = weak.upgrade() else { return };
+            c.advance(Phase::Soft);
+            drop(c);
+            let mut hard = std::pin::pin!(tokio::time::sleep_until(hard_at));
+            loop {
+                let mut asked = std::pin::pin!(wanted.notified());
+                let asked = std::future::poll_fn(|cx| {
+                    if hard.as_mut().poll(cx).is_ready() {
+                        return std::task::Poll::Ready(false);
+                    }
+                    asked.as_mut().poll(cx).map(|()| true)
+                })
+                .await;
+                if !asked {
+                    break;
+                }
+                let (Some(core), Some(c)) = (core.upgrade(), weak.upgrade()) else {
+                    return;
+                };
+                core.start_refresh(&c);
+            }
+            if let Some(c) = weak.upgrade() {
+                c.advance(Phase::Hard);
+            }
+        })
+    }
+
+    /// Starts the refresh a request asked for (from the credential's life timer).
+    pub(super) fn start_refresh(self: &Arc<Self>, credential: &Credential) {
+        if matches!(self.config.source, Source::Static(_)) || self.session.get().is_none() {
+            return;
+        }
+        let slot = self.slot(&credential.key);
+        if slot
+            .current()
+            .is_none_or(|current| current.generation != credential.generation)
+        {
+            // Already replaced, or retired: whatever comes next logs in anyway.
+            return;
+        }
+        tracing::debug!(org = ?credential.key.org, generation = credential.generation, "credential near expiry: refreshing in the background");
+        let _ = self.join_flight(&slot);
+    }
+}

@@ -37,11 +37,11 @@ pub mod config;
 mod handle;
 mod identity;
 mod layer;
+#[cfg(feature = "reqwest")]
+mod middleware;
 mod origin_alias;
 mod read_ahead;
 mod replay;
-#[cfg(feature = "reqwest")]
-mod reqwest;
 pub mod session;
 pub mod store;
 mod stripes;
@@ -60,4 +60,4 @@ pub use session::{ApiVersion, Error, ErrorKind, Login, Session};
 
 #[cfg(feature = "reqwest")]
 #[cfg_attr(docsrs, doc(cfg(feature = "reqwest")))]
-pub use crate::reqwest::ThoughtSpotAuthMiddleware;
+pub use middleware::ThoughtSpotAuthMiddleware;

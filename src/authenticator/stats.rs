@@ -76,7 +76,7 @@ impl Counters {
     }
 }
 
-/// What a layer has done: a snapshot from [`AuthHandle::stats`].
+/// What a layer has done: a snapshot from [`AuthHandle::stats`](crate::AuthHandle::stats).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct AuthStats {
@@ -96,7 +96,7 @@ pub struct AuthStats {
     pub credential_checks: u64,
     /// Callers refused without a login attempt because a permanent failure's backoff window
     /// lasted (this replica's, or one another replica of the fleet shared through the credential
-    /// store): each request, org switch or refresh that got an [`Error::RefusedByBackoff`] counts
+    /// store): each request, org switch or refresh that got an [`Error::RefusedByBackoff`](crate::Error::RefusedByBackoff) counts
     /// once, however many of them shared one refused login. Background refreshes nobody waited
     /// for are not counted.
     pub refused_by_backoff: u64,
@@ -119,7 +119,7 @@ pub struct AuthStats {
     pub cached_credentials: usize,
 }
 
-/// What the cache holds and did for one user: from [`AuthHandle::user_stats`].
+/// What the cache holds and did for one user: from [`AuthHandle::user_stats`](crate::AuthHandle::user_stats).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct UserStats {

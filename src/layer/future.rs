@@ -22,7 +22,8 @@ type BoxedResponse<RB> =
     Pin<Box<dyn Future<Output = Result<Response<ResponseBody<RB>>, BoxError>> + Send + 'static>>;
 
 pin_project! {
-    /// The response future of [`ThoughtSpotAuthService`](super::ThoughtSpotAuthService).
+    /// The response future of [`ThoughtSpotAuthService`](crate::ThoughtSpotAuthService); see the
+    /// [crate docs](crate) for an example.
     pub struct ResponseFuture<F, S, B, RB: Body> {
         #[pin]
         state: State<F, S, B, RB>,

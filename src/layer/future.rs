@@ -12,6 +12,7 @@ use pin_project_lite::pin_project;
 use tower::{Service, ServiceExt};
 
 use super::anchor::Anchor;
+use super::{Inner, InnerBody, KeptBody};
 use crate::authenticator::{CacheKey, Door, Verdict};
 use crate::read_ahead::ResponseBody;
 use crate::replay::Replay;
@@ -130,13 +131,9 @@ fn start_recovery<F, S, B, RB>(
     cx: &mut Context<'_>,
 ) -> Poll<Result<Response<ResponseBody<RB>>, BoxError>>
 where
-    S: Service<Request<B>, Response = Response<RB>> + Clone + Send + Sync + 'static,
-    S::Future: Send,
-    S::Error: Into<BoxError>,
-    B: Default + From<bytes::Bytes> + Send + 'static,
-    RB: Body + Send + Unpin + 'static,
-    RB::Data: Send,
-    RB::Error: Send,
+    S: Inner<B, RB>,
+    B: KeptBody,
+    RB: InnerBody,
 {
     let StateOwned::Sent { sent, .. } = state.as_mut().project_replace(State::Done) else {
         unreachable!("recovery starts from a sent request")
@@ -151,21 +148,17 @@ where
 
 /// The tower door's side of the rejection policy: the kept request, and the service a replay is
 /// sent through.
-struct LayerDoor<S, B> {
+struct LayerDoor<S, B, RB> {
     replay_via: S,
     replay: Option<Replay>,
-    _body: std::marker::PhantomData<fn() -> B>,
+    _bodies: std::marker::PhantomData<fn() -> (B, RB)>,
 }
 
-impl<S, B, RB> Door for LayerDoor<S, B>
+impl<S, B, RB> Door for LayerDoor<S, B, RB>
 where
-    S: Service<Request<B>, Response = Response<RB>> + Clone + Send + Sync + 'static,
-    S::Future: Send,
-    S::Error: Into<BoxError>,
-    B: Default + From<bytes::Bytes> + Send + 'static,
-    RB: Body + Send + Unpin + 'static,
-    RB::Data: Send,
-    RB::Error: Send,
+    S: Inner<B, RB>,
+    B: KeptBody,
+    RB: InnerBody,
 {
     type Response = Response<ResponseBody<RB>>;
     type Error = BoxError;
@@ -204,19 +197,15 @@ pub(crate) async fn recover<S, B, RB>(
     sent: Sent<S, B>,
 ) -> Result<Response<ResponseBody<RB>>, BoxError>
 where
-    S: Service<Request<B>, Response = Response<RB>> + Clone + Send + Sync + 'static,
-    S::Future: Send,
-    S::Error: Into<BoxError>,
-    B: Default + From<bytes::Bytes> + Send + 'static,
-    RB: Body + Send + Unpin + 'static,
-    RB::Data: Send,
-    RB::Error: Send,
+    S: Inner<B, RB>,
+    B: KeptBody,
+    RB: InnerBody,
 {
     let core = sent.anchor.core().clone();
     let mut door = LayerDoor {
         replay_via: sent.anchor.replay_via.clone(),
         replay: sent.replay,
-        _body: std::marker::PhantomData,
+        _bodies: std::marker::PhantomData,
     };
     core.recover(
         &mut door,

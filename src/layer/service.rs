@@ -14,6 +14,7 @@ use tower::{Layer, Service, ServiceExt};
 
 use super::anchor::{Anchor, Anchors};
 use super::future::{ResponseFuture, Sent, recover};
+use super::{Inner, InnerBody, KeptBody};
 use crate::Error;
 use crate::authenticator::{CachedCredential, Owner, Verdict};
 use crate::config::AuthBuilder;
@@ -259,15 +260,9 @@ impl<S> ThoughtSpotAuthService<S> {
         buffer: bool,
     ) -> ResponseFuture<F, S, B, RB>
     where
-        S: Service<Request<B>, Response = Response<RB>> + Clone + Send + Sync + 'static,
-        S::Future: Send + 'static,
-        S::Error: Into<BoxError>,
-        B: Body + Default + From<Bytes> + Send + 'static,
-        B::Data: Send,
-        B::Error: Into<BoxError>,
-        RB: Body + Send + Unpin + 'static,
-        RB::Data: Send,
-        RB::Error: Into<BoxError> + Send,
+        S: Inner<B, RB, Future: 'static>,
+        B: KeptBody + Body<Data: Send, Error: Into<BoxError>>,
+        RB: InnerBody<Error: Into<BoxError>>,
     {
         let spare = self.inner.clone();
         // Assigning drops the ready one, and with it any capacity it holds.
@@ -298,15 +293,9 @@ struct SlowPath<S> {
 impl<S> SlowPath<S> {
     async fn send<B, RB>(self, request: Request<B>) -> Result<Response<ResponseBody<RB>>, BoxError>
     where
-        S: Service<Request<B>, Response = Response<RB>> + Clone + Send + Sync + 'static,
-        S::Future: Send + 'static,
-        S::Error: Into<BoxError>,
-        B: Body + Default + From<Bytes> + Send + 'static,
-        B::Data: Send,
-        B::Error: Into<BoxError>,
-        RB: Body + Send + Unpin + 'static,
-        RB::Data: Send,
-        RB::Error: Into<BoxError> + Send,
+        S: Inner<B, RB, Future: 'static>,
+        B: KeptBody + Body<Data: Send, Error: Into<BoxError>>,
+        RB: InnerBody<Error: Into<BoxError>>,
     {
         let Self {
             anchor,

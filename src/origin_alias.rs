@@ -91,14 +91,18 @@ mod tests {
         }
     }
 
-    fn captured(run: impl FnOnce()) -> String {
-        let out = Captured::default();
+    /// A subscriber that writes what it is given into `out`.
+    fn subscriber_into(out: &Captured) -> impl tracing::Subscriber + Send + Sync {
         let writer = out.clone();
-        let subscriber = tracing_subscriber::fmt()
+        tracing_subscriber::fmt()
             .with_writer(move || writer.clone())
             .with_ansi(false)
-            .finish();
-        tracing::subscriber::with_default(subscriber, run);
+            .finish()
+    }
+
+    fn captured(run: impl FnOnce()) -> String {
+        let out = Captured::default();
+        tracing::subscriber::with_default(subscriber_into(&out), run);
         String::from_utf8(out.0.lock().unwrap().clone()).unwrap()
     }
 
@@ -157,12 +161,7 @@ mod tests {
         let search = format!("{ip_url}/api/rest/2.0/metadata/search");
 
         let out = Captured::default();
-        let writer = out.clone();
-        let subscriber = tracing_subscriber::fmt()
-            .with_writer(move || writer.clone())
-            .with_ansi(false)
-            .finish();
-        let _guard = tracing::subscriber::set_default(subscriber);
+        let _guard = tracing::subscriber::set_default(subscriber_into(&out));
         let warnings = || {
             let log = String::from_utf8(out.0.lock().unwrap().clone()).unwrap();
             log.matches("another spelling of ThoughtSpot's loopback address")

@@ -12,20 +12,12 @@ pub(crate) fn handle(ctx: &Ctx<'_>) -> Response<RespBody> {
     route(ctx).unwrap_or_else(|err| ctx.renderer().beta_error(&err))
 }
 
-fn expect(ctx: &Ctx<'_>, method: Method) -> Result<(), ApiError> {
-    if *ctx.method == method {
-        Ok(())
-    } else {
-        Err(ApiError::method_not_allowed())
-    }
-}
-
 fn route(ctx: &Ctx<'_>) -> Result<Response<RespBody>, ApiError> {
     // The SDKs disagree on case (`gettoken` vs `getToken`): match leniently.
     let path = ctx.path.trim_end_matches('/').to_ascii_lowercase();
     match path.as_str() {
         "/tspublic/rest/v2/session" => {
-            expect(ctx, Method::GET)?;
+            ctx.expect(Method::GET)?;
             let st = ctx.state();
             let p = principal(ctx, &st)?;
             let body = session_json(&st, &p);
@@ -36,15 +28,15 @@ fn route(ctx: &Ctx<'_>) -> Result<Response<RespBody>, ApiError> {
             ))
         }
         "/tspublic/rest/v2/session/gettoken" => {
-            expect(ctx, Method::POST)?;
+            ctx.expect(Method::POST)?;
             get_token(ctx)
         }
         "/tspublic/rest/v2/session/login" => {
-            expect(ctx, Method::POST)?;
+            ctx.expect(Method::POST)?;
             login(ctx)
         }
         "/tspublic/rest/v2/session/logout" => {
-            expect(ctx, Method::POST)?;
+            ctx.expect(Method::POST)?;
             let mut st = ctx.state();
             if let Some(id) = st.presented(ctx.headers).session_id {
                 st.end_session(&id);
@@ -52,7 +44,7 @@ fn route(ctx: &Ctx<'_>) -> Result<Response<RespBody>, ApiError> {
             Ok(json_true())
         }
         "/tspublic/rest/v2/session/revoketoken" => {
-            expect(ctx, Method::POST)?;
+            ctx.expect(Method::POST)?;
             let mut st = ctx.state();
             let presented = st.presented(ctx.headers);
             match (presented.bearer, presented.bearer_principal) {
@@ -64,7 +56,7 @@ fn route(ctx: &Ctx<'_>) -> Result<Response<RespBody>, ApiError> {
             }
         }
         "/tspublic/rest/v2/session/org" => {
-            expect(ctx, Method::PUT)?;
+            ctx.expect(Method::PUT)?;
             switch_org(ctx)
         }
         _ => {
@@ -221,15 +213,9 @@ fn login(ctx: &Ctx<'_>) -> Result<Response<RespBody>, ApiError> {
 fn switch_org(ctx: &Ctx<'_>) -> Result<Response<RespBody>, ApiError> {
     let mut st = ctx.state();
     let presented = st.presented(ctx.headers);
-    let (session_id, p) = match (presented.session_id, presented.session_principal) {
-        (Some(id), Some(p)) => (id, p),
-        _ if presented.bearer_principal.is_some() => {
-            return Err(ApiError::bad_request(
-                "Switching orgs works only for cookie sessions; mint a token for the other org",
-            ));
-        }
-        _ => return Err(ApiError::no_credential()),
-    };
+    let (session_id, p) = presented.cookie_session(
+        "Switching orgs works only for cookie sessions; mint a token for the other org",
+    )?;
     let body = wire::json_body(ctx.headers, ctx.body)?;
     let org = Fields(body.as_ref())
         .int("id")?

@@ -10,14 +10,6 @@ pub(crate) fn handle(ctx: &Ctx<'_>) -> Response<RespBody> {
     route(ctx).unwrap_or_else(|err| ctx.renderer().v1_error(&err))
 }
 
-fn expect(ctx: &Ctx<'_>, method: Method) -> Result<(), ApiError> {
-    if *ctx.method == method {
-        Ok(())
-    } else {
-        Err(ApiError::method_not_allowed())
-    }
-}
-
 fn requested_by(ctx: &Ctx<'_>) -> Result<(), ApiError> {
     if ctx.has_header("x-requested-by") {
         Ok(())
@@ -45,7 +37,7 @@ fn form(ctx: &Ctx<'_>) -> Result<Vec<(String, String)>, ApiError> {
 fn route(ctx: &Ctx<'_>) -> Result<Response<RespBody>, ApiError> {
     match ctx.path {
         "/callosum/v1/tspublic/v1/session/login" => {
-            expect(ctx, Method::POST)?;
+            ctx.expect(Method::POST)?;
             requested_by(ctx)?;
             let fields = form(ctx)?;
             let username = wire::form_field(&fields, "username")
@@ -64,19 +56,12 @@ fn route(ctx: &Ctx<'_>) -> Result<Response<RespBody>, ApiError> {
             ))
         }
         "/callosum/v1/tspublic/v1/session/orgs" => {
-            expect(ctx, Method::PUT)?;
+            ctx.expect(Method::PUT)?;
             requested_by(ctx)?;
             let mut st = ctx.state();
             let presented = st.presented(ctx.headers);
-            let (session_id, p) = match (presented.session_id, presented.session_principal) {
-                (Some(id), Some(p)) => (id, p),
-                _ if presented.bearer_principal.is_some() => {
-                    return Err(ApiError::bad_request(
-                        "Switching orgs works only for cookie sessions",
-                    ));
-                }
-                _ => return Err(ApiError::no_credential()),
-            };
+            let (session_id, p) =
+                presented.cookie_session("Switching orgs works only for cookie sessions")?;
             let fields = form(ctx)?;
             let org = wire::form_field(&fields, "orgid")
                 .and_then(|s| s.trim().parse::<i64>().ok())
@@ -91,7 +76,7 @@ fn route(ctx: &Ctx<'_>) -> Result<Response<RespBody>, ApiError> {
             Ok(wire::no_content())
         }
         "/callosum/v1/session/isactive" => {
-            expect(ctx, Method::GET)?;
+            ctx.expect(Method::GET)?;
             let st = ctx.state();
             match st.presented(ctx.headers).principal() {
                 Some(_) => {

@@ -16,31 +16,23 @@ pub(crate) fn handle(ctx: &Ctx<'_>) -> Response<RespBody> {
     route(ctx).unwrap_or_else(|err| ctx.renderer().v2_error(&err))
 }
 
-fn expect(ctx: &Ctx<'_>, method: Method) -> Result<(), ApiError> {
-    if *ctx.method == method {
-        Ok(())
-    } else {
-        Err(ApiError::method_not_allowed())
-    }
-}
-
 fn route(ctx: &Ctx<'_>) -> Result<Response<RespBody>, ApiError> {
     let sub = ctx.path.strip_prefix(BASE).unwrap_or_default();
     match sub {
         "/auth/token/full" => {
-            expect(ctx, Method::POST)?;
+            ctx.expect(Method::POST)?;
             mint(ctx, Access::Full)
         }
         "/auth/token/object" => {
-            expect(ctx, Method::POST)?;
+            ctx.expect(Method::POST)?;
             mint(ctx, Access::ReportBookView)
         }
         "/auth/session/login" => {
-            expect(ctx, Method::POST)?;
+            ctx.expect(Method::POST)?;
             session_login(ctx)
         }
         "/auth/session/logout" => {
-            expect(ctx, Method::POST)?;
+            ctx.expect(Method::POST)?;
             let mut st = ctx.state();
             if let Some(id) = st.presented(ctx.headers).session_id {
                 st.end_session(&id);
@@ -48,21 +40,21 @@ fn route(ctx: &Ctx<'_>) -> Result<Response<RespBody>, ApiError> {
             Ok(wire::no_content())
         }
         "/auth/token/revoke" => {
-            expect(ctx, Method::POST)?;
+            ctx.expect(Method::POST)?;
             revoke(ctx)
         }
         "/auth/token/validate" => {
-            expect(ctx, Method::POST)?;
+            ctx.expect(Method::POST)?;
             validate(ctx)
         }
         "/auth/session/user" => {
-            expect(ctx, Method::GET)?;
+            ctx.expect(Method::GET)?;
             let st = ctx.state();
             let p = principal(ctx, &st)?;
             Ok(wire::json_response(StatusCode::OK, &user_json(&st, &p)))
         }
         "/auth/session/token" => {
-            expect(ctx, Method::GET)?;
+            ctx.expect(Method::GET)?;
             let mut st = ctx.state();
             let p = principal(ctx, &st)?;
             let (token, rec) = st.mint_token(
@@ -80,7 +72,7 @@ fn route(ctx: &Ctx<'_>) -> Result<Response<RespBody>, ApiError> {
             Ok(wire::json_response(StatusCode::OK, &body))
         }
         "/metadata/search" => {
-            expect(ctx, Method::POST)?;
+            ctx.expect(Method::POST)?;
             let p = principal(ctx, &ctx.state())?;
             wire::json_body(ctx.headers, ctx.body)?;
             let body = json!([

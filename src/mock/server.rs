@@ -86,6 +86,15 @@ pub(crate) struct Ctx<'a> {
 }
 
 impl Ctx<'_> {
+    /// Refuses a request whose method is not `method`.
+    pub(crate) fn expect(&self, method: Method) -> Result<(), super::wire::ApiError> {
+        if *self.method == method {
+            Ok(())
+        } else {
+            Err(super::wire::ApiError::method_not_allowed())
+        }
+    }
+
     pub(crate) fn state(&self) -> MutexGuard<'_, State> {
         self.shared.state()
     }

@@ -154,6 +154,21 @@ pub(crate) struct Presented {
 }
 
 impl Presented {
+    /// The cookie session an org switch acts on: its id and owner. A bearer token alone is told
+    /// `bearer_hint` (org switches work only for cookie sessions).
+    pub(crate) fn cookie_session(
+        self,
+        bearer_hint: &'static str,
+    ) -> Result<(String, Principal), super::wire::ApiError> {
+        match (self.session_id, self.session_principal) {
+            (Some(id), Some(p)) => Ok((id, p)),
+            _ if self.bearer_principal.is_some() => {
+                Err(super::wire::ApiError::bad_request(bearer_hint))
+            }
+            _ => Err(super::wire::ApiError::no_credential()),
+        }
+    }
+
     /// The principal the request authenticates as: the bearer token when one was sent (valid or
     /// not), else the cookie session.
     pub(crate) fn principal(&self) -> Option<&Principal> {

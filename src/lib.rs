@@ -34,6 +34,7 @@
 
 mod authenticator;
 pub mod config;
+mod error;
 mod handle;
 mod identity;
 mod layer;

@@ -25,10 +25,10 @@ use tokio::time::Instant;
 use zeroize::Zeroizing;
 
 use super::credential::CacheKey;
+use super::fleet_error::SharedError;
 use super::{Counters, lock};
 use crate::Error;
 use crate::config::{AuthConfig, Secret, Source};
-use crate::session::error::SharedError;
 use crate::session::{SessionCookies, SessionCredential};
 use crate::store::sealed::Keys;
 use crate::store::{CredentialStore, Generation, StoreFuture, StoredEntry};

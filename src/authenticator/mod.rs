@@ -39,6 +39,7 @@
 mod backoff;
 pub(crate) mod credential;
 mod fleet;
+mod fleet_error;
 mod flight;
 mod hot_path;
 pub(crate) mod login;

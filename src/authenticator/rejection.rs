@@ -338,7 +338,7 @@ pub(crate) enum Beta500 {
 impl Beta500 {
     /// Reads the first bytes of a beta 500's body.
     pub(crate) fn judge(body: &[u8]) -> Self {
-        let parsed = crate::session::error::ErrorBody::parse(body);
+        let parsed = crate::session::error_body::ErrorBody::parse(body);
         match (parsed.upstream_status, parsed.code) {
             (Some(401), _) | (None, Some(crate::session::CODE_UNAUTHORIZED)) => Self::Rejected,
             (None, _) => Self::Ambiguous,

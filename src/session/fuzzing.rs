@@ -10,7 +10,8 @@ use http::{HeaderMap, Response, StatusCode};
 
 use super::models::{SessionInfo, SessionLoginResponse, SessionUser, Token, TokenValidation};
 use super::{
-    Answer, ApiVersion, beta, error, lifetime_from_millis, lifetime_from_secs, server_millis, v2,
+    Answer, ApiVersion, beta, error_body, lifetime_from_millis, lifetime_from_secs, server_millis,
+    v2,
 };
 
 /// Statuses the fuzzer picks from, with its first byte.
@@ -38,10 +39,10 @@ pub fn parse_answers(data: &[u8]) {
     let body_bytes = body;
     let body = Bytes::copy_from_slice(body);
 
-    let _ = error::ErrorBody::parse(&body);
-    let _ = error::retry_after(&headers);
+    let _ = error_body::ErrorBody::parse(&body);
+    let _ = error_body::retry_after(&headers);
     for version in [ApiVersion::V2, ApiVersion::Beta, ApiVersion::V1] {
-        let classified = error::classify(version, status, &headers, body.clone(), &["s3cret"]);
+        let classified = error_body::classify(version, status, &headers, body.clone(), &["s3cret"]);
         let _ = (classified.to_string(), format!("{classified:?}"));
     }
 

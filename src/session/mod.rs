@@ -34,7 +34,7 @@
 
 mod beta;
 mod credential;
-pub(crate) mod error;
+pub(crate) mod error_body;
 #[doc(hidden)]
 pub mod fuzzing;
 mod models;
@@ -51,11 +51,10 @@ use http::header::{ACCEPT, CONTENT_TYPE, HeaderValue, USER_AGENT};
 use http::{Method, Request, Response};
 use serde::de::DeserializeOwned;
 
+pub use crate::error::{ApiFailure, Error, ErrorKind, Malformed, RefusedByBackoff};
 pub use beta::Beta;
 pub use credential::{SessionCookies, SessionCredential};
-pub use error::{
-    ApiFailure, CODE_FORBIDDEN, CODE_UNAUTHORIZED, Error, ErrorKind, Malformed, RefusedByBackoff,
-};
+pub use error_body::{CODE_FORBIDDEN, CODE_UNAUTHORIZED};
 pub use models::{
     AccessLevel, BETA_DEFAULT_LIFETIME, BetaLoginRequest, BetaTokenRequest, Login,
     MAX_PLAUSIBLE_LIFETIME, OrgRef, RevokeTokenRequest, SessionInfo, SessionLoginRequest,
@@ -219,7 +218,7 @@ impl<T: Transport> Session<T> {
         );
         let (parts, body) = response.into_parts();
         if !parts.status.is_success() {
-            return Err(error::classify(
+            return Err(error_body::classify(
                 call.version,
                 parts.status,
                 &parts.headers,
@@ -304,13 +303,13 @@ impl Answer {
             return Err(Error::malformed(status, "the answer has an empty body"));
         }
         let starts_like_json = matches!(trimmed[0], b'{' | b'[' | b'"');
-        if error::looks_like_html(self.response.headers(), body)
+        if error_body::looks_like_html(self.response.headers(), body)
             || !(starts_like_json
                 || trimmed[0].is_ascii_digit()
                 || trimmed == b"true"
                 || trimmed == b"false")
         {
-            return Err(error::classify(
+            return Err(error_body::classify(
                 version,
                 status,
                 &html_headers(),

@@ -11,7 +11,7 @@ use proptest::prelude::*;
 use secrecy::ExposeSecret;
 use serde_json::{Value, json};
 
-use super::error::{self, ErrorBody};
+use super::error_body::{self, ErrorBody};
 use super::models::{SessionLoginResponse, SessionUser, Token, TokenValidation};
 use super::{
     Answer, ApiVersion, ErrorKind, MAX_PLAUSIBLE_LIFETIME, beta, fuzzing, lifetime_from_millis,
@@ -115,7 +115,7 @@ proptest! {
     fn arbitrary_json_never_panics(value in arbitrary_json(), version in version(), status in status()) {
         let body = Bytes::from(value.to_string());
         let _ = ErrorBody::parse(&body);
-        let error = error::classify(version, status, &json_headers(), body.clone(), &[]);
+        let error = error_body::classify(version, status, &json_headers(), body.clone(), &[]);
         let _ = (error.to_string(), format!("{error:?}"), error.kind(), error.is_permanent());
         let answer = answer(body, json_headers());
         let _ = answer.json::<Token>(ApiVersion::V2);
@@ -156,7 +156,7 @@ proptest! {
         let echoed = json!({"error": {"message": {"debug": format!("bad password {secret}!"),
             "code": 10097, "incident_id_guid": format!("inc-{secret}"),
             "trace_id_guid": secret.clone()}}, "detail": value, "errors": [{"message": secret.clone()}]});
-        let error = error::classify(version, status, &json_headers(), Bytes::from(echoed.to_string()), &[&secret]);
+        let error = error_body::classify(version, status, &json_headers(), Bytes::from(echoed.to_string()), &[&secret]);
         let shown = format!("{error} {error:?}");
         prop_assert!(!shown.contains(&secret));
         let failure = error.api_failure().unwrap();
@@ -168,7 +168,7 @@ proptest! {
     fn retry_after_never_panics_and_is_bounded(value in "[ -~]{0,64}") {
         let mut headers = HeaderMap::new();
         headers.insert(RETRY_AFTER, HeaderValue::from_str(&value).unwrap());
-        if let Some(delay) = error::retry_after(&headers) {
+        if let Some(delay) = error_body::retry_after(&headers) {
             prop_assert!(delay <= Duration::from_secs(24 * 3600));
         }
     }

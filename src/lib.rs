@@ -33,6 +33,7 @@
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
 mod authenticator;
+mod base_url;
 pub mod config;
 mod error;
 mod handle;
@@ -53,7 +54,8 @@ pub mod transport;
 pub mod mock;
 
 pub use authenticator::{AuthStats, FailureCounts, UserStats};
-pub use config::{AuthBuilder, BaseUrl, CredentialKind};
+pub use base_url::BaseUrl;
+pub use config::{AuthBuilder, CredentialKind};
 pub use handle::AuthHandle;
 pub use identity::{ActAs, OrgOverride, Provisioning};
 pub use layer::{ResponseBody, ResponseFuture, ThoughtSpotAuthLayer, ThoughtSpotAuthService};

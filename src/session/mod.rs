@@ -64,7 +64,7 @@ pub use models::{
 pub use v1::V1;
 pub use v2::V2;
 
-use crate::config::BaseUrl;
+use crate::BaseUrl;
 use crate::transport::{Transport, TransportError};
 
 /// The generations of ThoughtSpot's REST API.

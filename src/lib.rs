@@ -3,7 +3,8 @@
 //! # The pieces
 //!
 //! - [`ThoughtSpotAuthLayer`] and [`ThoughtSpotAuthService`]: the tower front door;
-//!   [`AuthBuilder`] configures it (and the reqwest one), [`BaseUrl`] is where ThoughtSpot lives.
+//!   [`AuthBuilder`] configures it (and the reqwest one), [`BaseUrl`] is where ThoughtSpot lives,
+//!   [`ApiVersion`] and [`CredentialKind`] which API generation and credential it uses.
 //!   What happens on expiry, 401, 403 and 500 is described on [`ThoughtSpotAuthService`].
 //! - `ThoughtSpotAuthMiddleware` (feature `reqwest`): the reqwest-middleware front door, with
 //!   the same builder and handle.
@@ -11,9 +12,11 @@
 //!   [`UserStats`].
 //! - [`OrgOverride`]: one request in another org. [`ActAs`] (with [`Provisioning`]): one request
 //!   as one of many users, in multi-user mode ([`AuthBuilder::act_as_users`]).
-//! - [`Error`] and [`ErrorKind`]: every failure, classified.
+//! - [`Error`] and [`ErrorKind`]: every failure, classified; its details are ThoughtSpot's answer
+//!   ([`ApiFailure`]), an answer that cannot be used ([`Malformed`]) and a login held back by a
+//!   backoff window ([`RefusedByBackoff`]).
 //! - [`session`]: ThoughtSpot's session API, typed, for all three API generations, over any
-//!   [`transport::Transport`]; [`Session`] and [`Login`] are its front door.
+//!   [`transport::Transport`]; [`session::Session`] and [`session::Login`] are its front door.
 //! - [`store`]: a fleet of replicas sharing one credential through a [`store::CredentialStore`]
 //!   ([`store::MemoryCredentialStore`]; with the `redis` feature, `RedisCredentialStore`).
 //! - `mock` (feature `mock`): `MockThoughtSpot`, an in-process ThoughtSpot over real HTTP for
@@ -32,9 +35,10 @@
 #![forbid(unsafe_code)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
+mod api_version;
 mod authenticator;
 mod base_url;
-pub mod config;
+mod config;
 mod error;
 mod handle;
 mod identity;
@@ -53,13 +57,14 @@ pub mod transport;
 #[cfg_attr(docsrs, doc(cfg(feature = "mock")))]
 pub mod mock;
 
+pub use api_version::ApiVersion;
 pub use authenticator::{AuthStats, FailureCounts, UserStats};
 pub use base_url::BaseUrl;
 pub use config::{AuthBuilder, CredentialKind};
+pub use error::{ApiFailure, Error, ErrorKind, Malformed, RefusedByBackoff};
 pub use handle::AuthHandle;
 pub use identity::{ActAs, OrgOverride, Provisioning};
 pub use layer::{ResponseBody, ResponseFuture, ThoughtSpotAuthLayer, ThoughtSpotAuthService};
-pub use session::{ApiVersion, Error, ErrorKind, Login, Session};
 
 #[cfg(feature = "reqwest")]
 #[cfg_attr(docsrs, doc(cfg(feature = "reqwest")))]

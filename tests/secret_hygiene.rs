@@ -6,11 +6,12 @@
 mod common;
 
 use secrecy::ExposeSecret;
+use thoughtspot_auth::BaseUrl;
 use thoughtspot_auth::mock::{self, Fault, MockThoughtSpot, MockUser};
 use thoughtspot_auth::session::{
-    BetaLoginRequest, BetaTokenRequest, RevokeTokenRequest, SessionLoginRequest, TokenRequest,
+    BetaLoginRequest, BetaTokenRequest, Login, RevokeTokenRequest, SessionLoginRequest,
+    TokenRequest,
 };
-use thoughtspot_auth::{BaseUrl, Login};
 
 use common::{LogCapture, assert_no_secret, session_for};
 

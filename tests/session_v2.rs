@@ -586,7 +586,7 @@ async fn a_base_url_with_a_path_prefix_and_trailing_slash_works() {
         .unwrap();
     assert!(ts.base_url().ends_with("/ts"));
     let base = BaseUrl::parse(&format!("{}/", ts.base_url())).unwrap();
-    let session = thoughtspot_auth::Session::new(
+    let session = thoughtspot_auth::session::Session::new(
         base,
         thoughtspot_auth::transport::ServiceTransport::new(common::hyper_client()),
     );
@@ -598,7 +598,7 @@ async fn a_base_url_with_a_path_prefix_and_trailing_slash_works() {
 #[tokio::test]
 async fn reqwest_client_is_a_transport() {
     let ts = MockThoughtSpot::start().await.unwrap();
-    let session = thoughtspot_auth::Session::new(
+    let session = thoughtspot_auth::session::Session::new(
         BaseUrl::parse(&ts.base_url()).unwrap(),
         reqwest::Client::new(),
     );

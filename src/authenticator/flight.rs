@@ -20,9 +20,9 @@ use super::backoff::Failures;
 use super::credential::{CacheKey, Credential, Phase};
 use super::slot::{Flight, Lease, Origin, Slot};
 use super::{Core, Counters, fleet, lock, login, spawn};
-use crate::Error;
-use crate::session::{ErrorKind, Login};
+use crate::session::Login;
 use crate::store::Generation;
+use crate::{Error, ErrorKind};
 
 pub(super) type Outcome = Option<Result<Arc<Credential>, Error>>;
 

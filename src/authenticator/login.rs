@@ -6,14 +6,13 @@ use std::sync::Arc;
 use secrecy::ExposeSecret;
 
 use super::credential::CacheKey;
-use crate::Error;
 use crate::config::{AuthConfig, CredentialKind, Secret, Source};
 use crate::identity::Provisioning;
 use crate::session::{
-    ApiVersion, BetaLoginRequest, BetaTokenRequest, ErrorKind, Login, Session, SessionLoginRequest,
-    TokenRequest,
+    BetaLoginRequest, BetaTokenRequest, Login, Session, SessionLoginRequest, TokenRequest,
 };
 use crate::transport::Transport;
+use crate::{ApiVersion, Error, ErrorKind};
 
 pub(crate) type SharedSession = Session<Arc<dyn Transport>>;
 

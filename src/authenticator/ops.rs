@@ -6,9 +6,8 @@ use std::sync::atomic::Ordering;
 
 use super::credential::{CacheKey, Credential, Phase};
 use super::{AuthStats, Core, Counters, UserStats, lock};
-use crate::Error;
 use crate::config::{CredentialKind, Source};
-use crate::session::ApiVersion;
+use crate::{ApiVersion, Error};
 
 impl Core {
     pub(crate) async fn switch_org(self: &Arc<Self>, org: i64) -> Result<(), Error> {

@@ -23,7 +23,8 @@ use tokio::sync::watch;
 use super::credential::{CacheKey, Credential};
 use super::slot::Check;
 use super::{Core, Counters, lock, spawn};
-use crate::session::{ApiVersion, ErrorKind, SessionCredential};
+use crate::session::SessionCredential;
+use crate::{ApiVersion, ErrorKind};
 
 /// How much of a beta 500 is read to learn whether it rejects the credential.
 const BETA_500_READ_LIMIT: usize = 64 * 1024;

@@ -2,7 +2,7 @@
 
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use crate::session::ErrorKind;
+use crate::ErrorKind;
 
 #[derive(Debug, Default)]
 pub(crate) struct Counters {

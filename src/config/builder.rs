@@ -9,9 +9,9 @@ use super::{
     AuthConfig, CredentialKind, DEFAULT_IDLE_TIMEOUT, DEFAULT_MAX_CACHED_ORGS,
     DEFAULT_MAX_CACHED_USERS, DEFAULT_MAX_REPLAY_BODY_BYTES, Secret, Source, Timings, check_org_id,
 };
+use crate::ApiVersion;
 use crate::Error;
 use crate::base_url::BaseUrl;
-use crate::session::ApiVersion;
 use crate::store::CredentialStore;
 use crate::transport::Transport;
 

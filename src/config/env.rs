@@ -3,8 +3,8 @@
 use std::time::Duration;
 
 use super::AuthBuilder;
+use crate::ApiVersion;
 use crate::Error;
-use crate::session::ApiVersion;
 
 impl AuthBuilder {
     /// A builder from the environment: `THOUGHTSPOT_URL`, `THOUGHTSPOT_USERNAME`,

@@ -9,9 +9,9 @@ use std::time::Duration;
 
 pub use builder::AuthBuilder;
 
+use crate::ApiVersion;
 use crate::Error;
 use crate::base_url::BaseUrl;
-use crate::session::ApiVersion;
 use crate::store::CredentialStore;
 use crate::transport::Transport;
 
@@ -93,17 +93,17 @@ impl Default for Timings {
 }
 
 /// Default limit on a request body kept for a replay.
-pub const DEFAULT_MAX_REPLAY_BODY_BYTES: usize = 64 * 1024;
+pub(crate) const DEFAULT_MAX_REPLAY_BODY_BYTES: usize = 64 * 1024;
 /// Default number of orgs whose credentials are cached at once.
-pub const DEFAULT_MAX_CACHED_ORGS: usize = 16;
+pub(crate) const DEFAULT_MAX_CACHED_ORGS: usize = 16;
 /// Default number of (user, org) credentials cached at once in multi-user mode.
-pub const DEFAULT_MAX_CACHED_USERS: usize = 10_000;
+pub(crate) const DEFAULT_MAX_CACHED_USERS: usize = 10_000;
 /// Default time after which an unused cached credential is dropped.
-pub const DEFAULT_IDLE_TIMEOUT: Duration = Duration::from_secs(15 * 60);
+pub(crate) const DEFAULT_IDLE_TIMEOUT: Duration = Duration::from_secs(15 * 60);
 /// Default time limit of one credential store call.
-pub const DEFAULT_STORE_TIMEOUT: Duration = Duration::from_millis(500);
+pub(crate) const DEFAULT_STORE_TIMEOUT: Duration = Duration::from_millis(500);
 /// Default lease on a fleet-wide login (renewed while the login runs).
-pub const DEFAULT_STORE_LEASE: Duration = Duration::from_secs(5);
+pub(crate) const DEFAULT_STORE_LEASE: Duration = Duration::from_secs(5);
 
 /// Everything the layer needs to know, checked. Built by [`AuthBuilder`].
 #[derive(Clone)]

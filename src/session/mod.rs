@@ -51,7 +51,6 @@ use http::header::{ACCEPT, CONTENT_TYPE, HeaderValue, USER_AGENT};
 use http::{Method, Request, Response};
 use serde::de::DeserializeOwned;
 
-pub use crate::error::{ApiFailure, Error, ErrorKind, Malformed, RefusedByBackoff};
 pub use beta::Beta;
 pub use credential::{SessionCookies, SessionCredential};
 pub use error_body::{CODE_FORBIDDEN, CODE_UNAUTHORIZED};
@@ -64,21 +63,8 @@ pub use models::{
 pub use v1::V1;
 pub use v2::V2;
 
-use crate::BaseUrl;
 use crate::transport::{Transport, TransportError};
-
-/// The generations of ThoughtSpot's REST API.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
-#[non_exhaustive]
-pub enum ApiVersion {
-    /// v2.0, `/api/rest/2.0/...`: the current API. Rejected credentials answer 401.
-    #[default]
-    V2,
-    /// The v2 beta, `/tspublic/rest/v2/...`: every error is a 500 with the real status nested.
-    Beta,
-    /// v1, `/callosum/v1/tspublic/v1/...`: form bodies.
-    V1,
-}
+use crate::{ApiVersion, BaseUrl, Error, ErrorKind};
 
 /// The `User-Agent` every session call sends (v2.0 requires one).
 pub const USER_AGENT_VALUE: &str = concat!("thoughtspot-auth/", env!("CARGO_PKG_VERSION"));

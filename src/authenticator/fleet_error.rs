@@ -87,20 +87,8 @@ impl Error {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::ApiVersion;
-    use crate::ErrorKind;
-    use crate::session::error_body::classify;
-    use http::HeaderMap;
-
-    fn classify_json(version: ApiVersion, status: u16, body: &str) -> Error {
-        classify(
-            version,
-            StatusCode::from_u16(status).unwrap(),
-            &HeaderMap::new(),
-            Bytes::from(body.to_owned()),
-            &[],
-        )
-    }
+    use crate::session::error_body::classify_json;
+    use crate::{ApiVersion, ErrorKind};
 
     #[test]
     fn shared_errors_rebuild_the_same_kind_and_detail() {

@@ -232,20 +232,22 @@ fn shorten(mut text: String, max_chars: usize) -> String {
     text
 }
 
+/// A JSON error body with no secrets and no headers, classified: what most tests need.
+#[cfg(test)]
+pub(crate) fn classify_json(version: ApiVersion, status: u16, body: &str) -> Error {
+    classify(
+        version,
+        StatusCode::from_u16(status).unwrap(),
+        &HeaderMap::new(),
+        Bytes::from(body.to_owned()),
+        &[],
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::ErrorKind;
-
-    fn classify_json(version: ApiVersion, status: u16, body: &str) -> Error {
-        classify(
-            version,
-            StatusCode::from_u16(status).unwrap(),
-            &HeaderMap::new(),
-            Bytes::from(body.to_owned()),
-            &[],
-        )
-    }
 
     #[test]
     fn v2_spec_shape() {

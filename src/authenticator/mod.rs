@@ -39,7 +39,6 @@
 mod backoff;
 pub(crate) mod credential;
 mod fleet;
-mod fleet_error;
 mod flight;
 mod hot_path;
 pub(crate) mod login;

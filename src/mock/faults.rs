@@ -3,16 +3,15 @@
 
 use std::collections::{HashMap, VecDeque};
 use std::fmt;
-use std::pin::Pin;
 use std::str::FromStr;
-use std::task::{Context, Poll};
+
 use std::time::Duration;
 
 use bytes::Bytes;
 use http::{HeaderValue, Response, StatusCode, header};
-use http_body::{Body, Frame, SizeHint};
 
-use super::wire::{self, ApiError, BoxError, Generation, RespBody};
+use super::fault_bodies::{HugeBody, TruncatedBody};
+use super::wire::{self, ApiError, Generation, RespBody};
 
 /// A misbehaviour to inject with [`MockThoughtSpot::inject`](super::MockThoughtSpot::inject) (the
 /// next requests to a path) or [`MockThoughtSpot::inject_random`](super::MockThoughtSpot::inject_random)
@@ -333,7 +332,7 @@ const MAINTENANCE_PAGE: &str = "<!DOCTYPE html>\n<html><head><title>ThoughtSpot 
 const MALFORMED_JSON: &str = r#"{"token":"mock-malformed","creation_time_in_millis":17"#;
 
 /// What [`Fault::CloseMidBody`] sends before closing.
-const PARTIAL_BODY: &str = r#"{"token":"mock-partial","creation_time_in_millis":"#;
+pub(super) const PARTIAL_BODY: &str = r#"{"token":"mock-partial","creation_time_in_millis":"#;
 
 /// The `Content-Length` [`Fault::CloseMidBody`] announces.
 const ANNOUNCED_LENGTH: usize = 4096;
@@ -411,114 +410,5 @@ pub(crate) fn action(
             }
             FaultAction::Respond(resp)
         }
-    }
-}
-
-/// Chunk size of [`HugeBody`].
-const CHUNK: usize = 64 * 1024;
-/// Filler of [`HugeBody`].
-static PADDING: [u8; CHUNK] = [b'a'; CHUNK];
-/// Start of a [`HugeBody`] long enough to be a JSON object.
-const HUGE_HEAD: &[u8] = br#"{"padding":""#;
-/// End of a [`HugeBody`] long enough to be a JSON object.
-const HUGE_TAIL: &[u8] = br#""}"#;
-
-/// A body of exactly `len` bytes, generated chunk by chunk: `{"padding":"aaa…"}` when it is
-/// long enough to be that, spaces otherwise. With `announced`, its size hint is exact (hyper
-/// sends `Content-Length`); without, unknown (hyper sends it chunked).
-#[derive(Debug)]
-struct HugeBody {
-    len: usize,
-    sent: usize,
-    announced: bool,
-}
-
-impl HugeBody {
-    fn new(len: usize, announced: bool) -> Self {
-        HugeBody {
-            len,
-            sent: 0,
-            announced,
-        }
-    }
-}
-
-impl Body for HugeBody {
-    type Data = Bytes;
-    type Error = BoxError;
-
-    fn poll_frame(
-        mut self: Pin<&mut Self>,
-        _cx: &mut Context<'_>,
-    ) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
-        let this = &mut *self;
-        if this.sent >= this.len {
-            return Poll::Ready(None);
-        }
-        let framed = this.len >= HUGE_HEAD.len() + HUGE_TAIL.len();
-        let chunk = if !framed {
-            let n = this.len - this.sent;
-            Bytes::from(vec![b' '; n])
-        } else if this.sent == 0 {
-            Bytes::from_static(HUGE_HEAD)
-        } else {
-            let body_end = this.len - HUGE_TAIL.len();
-            if this.sent >= body_end {
-                Bytes::from_static(HUGE_TAIL)
-            } else {
-                let n = (body_end - this.sent).min(CHUNK);
-                Bytes::from_static(&PADDING[..n])
-            }
-        };
-        this.sent += chunk.len();
-        Poll::Ready(Some(Ok(Frame::data(chunk))))
-    }
-
-    fn is_end_stream(&self) -> bool {
-        self.sent >= self.len
-    }
-
-    fn size_hint(&self) -> SizeHint {
-        if self.announced {
-            SizeHint::with_exact((self.len - self.sent) as u64)
-        } else {
-            SizeHint::default()
-        }
-    }
-}
-
-/// A body that sends [`PARTIAL_BODY`], gives the connection a chance to flush it, then fails so
-/// that hyper aborts the connection short of the announced `Content-Length`.
-#[derive(Debug, Default)]
-struct TruncatedBody {
-    step: u8,
-}
-
-impl Body for TruncatedBody {
-    type Data = Bytes;
-    type Error = BoxError;
-
-    fn poll_frame(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-    ) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
-        self.step += 1;
-        match self.step {
-            1 => Poll::Ready(Some(Ok(Frame::data(Bytes::from_static(
-                PARTIAL_BODY.as_bytes(),
-            ))))),
-            2 => {
-                // Pending lets hyper flush the head and the partial body before the error.
-                cx.waker().wake_by_ref();
-                Poll::Pending
-            }
-            _ => Poll::Ready(Some(Err(
-                "mock: connection closed mid-body (injected)".into()
-            ))),
-        }
-    }
-
-    fn size_hint(&self) -> SizeHint {
-        SizeHint::default()
     }
 }

@@ -1,14 +1,13 @@
 //! The credential cache's map from key to slot: lock-free to read, bounded, and cheap to add to
 //! even with a hundred thousand users.
 //!
-//! The map is a `papaya::HashMap`: readers — the hot path — find a slot with no lock and no
-//! shared write (papaya protects what they read with epoch-based reclamation, per map, so that
-//! a dropped layer frees everything at once), and adding a key costs about what one insert
-//! into a table costs, however many keys there are. (The map it replaced, shards of
-//! `ArcSwap<HashMap>` copied whole on every insert, cost 37 µs per new key at 100,000 keys.)
-//! Keys are hashed with foldhash, seeded at random per map: a third of the lookup's time with
-//! SipHash. Recency is kept as a coarse epoch that a sweeper advances, so a request writes to
-//! its slot at most once per epoch.
+//! The map is a `papaya::HashMap`: readers — the hot path — find a slot without a lock (papaya
+//! protects what they read with epoch-based reclamation, per map, so that a dropped layer frees
+//! everything at once), and adding a key costs about 1 µs at 100,000 keys. (The map it replaced,
+//! shards of `ArcSwap<HashMap>` copied whole on every insert, cost 37 to 66 µs there; see
+//! PERFORMANCE.md for the candidates measured.) Keys are hashed with foldhash, seeded at random
+//! per map: SipHash doubled the map's own lookup time. Recency is kept as a coarse epoch that a
+//! sweeper advances, so a request writes to its slot at most once per epoch.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
@@ -38,7 +37,8 @@ impl SlotMap {
         }
     }
 
-    /// The slot of `key`, if cached: one hash lookup, no lock, no shared write.
+    /// The slot of `key`, if cached: one hash lookup, no lock; the slot's epoch is written at
+    /// most once per sweep period.
     #[inline]
     pub(crate) fn with<R>(&self, key: &CacheKey, f: impl FnOnce(&Slot) -> R) -> Option<R> {
         let guard = self.map.guard();

@@ -142,8 +142,9 @@ pub(crate) struct Core {
 }
 
 /// One cache key's state. `repr(C)`, the fields the multi-user hot path reads first (the key,
-/// the credential, the epoch it was last used in): with the `Arc`'s counts they fill the first
-/// cache line, so that finding one of many users' credentials misses one line here, not two.
+/// the credential, the epoch it was last used in): with the `Arc`'s counts they are the first 64
+/// bytes of the allocation, so that finding one of many users' credentials touches one or two
+/// adjacent lines here rather than lines hundreds of bytes apart.
 #[repr(C)]
 pub(crate) struct Slot {
     key: CacheKey,

@@ -1,5 +1,6 @@
 //! Memory: heap bytes held per cached credential, and the resident memory of a layer with 1 and
-//! with 1,000 orgs' credentials cached.
+//! with 1,000 orgs' credentials cached; then the same per cached (user, org) token of a layer in
+//! multi-user mode with 10,000 users' tokens cached.
 //!
 //! ```sh
 //! cargo bench --bench memory
@@ -10,7 +11,9 @@
 //! memory measured here is the layer's process alone: the runtime, a hyper-util client, and the
 //! layer. The mock has a user in orgs 0 to 999; the layer (`.max_cached_orgs(1000)`, org 0) logs
 //! in for org 0 with its first request, then for orgs 1 to 999 with one request each carrying
-//! `OrgOverride(n)`, one after another so that the client keeps a single connection.
+//! `OrgOverride(n)`, one after another so that the client keeps a single connection. The
+//! multi-user layer (trusted authentication, `.act_as_users(..)`) sends one request for each of
+//! the mock's 10,000 other users the same way, each carrying `ActAs`.
 //!
 //! Heap bytes are counted by a global allocator (live bytes: allocated less freed). Resident
 //! memory is read from `/proc/self/statm`; it moves in pages and the allocator keeps what it
@@ -26,13 +29,18 @@ use http_body_util::{BodyExt, Full};
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioExecutor;
 use thoughtspot_auth::mock::{MockThoughtSpot, MockUser};
-use thoughtspot_auth::{OrgOverride, ThoughtSpotAuthLayer};
+use thoughtspot_auth::{ActAs, OrgOverride, ThoughtSpotAuthLayer};
 use tower::{Layer, ServiceExt};
 
 const CHILD: &str = "THOUGHTSPOT_AUTH_MEMORY_BENCH_MOCK";
 const ORGS: i64 = 1000;
 const USER: &str = "bench";
 const PASSWORD: &str = "bench-password";
+const USERS: usize = 10_000;
+
+fn user_name(i: usize) -> String {
+    format!("user-{i:05}")
+}
 
 struct Counting;
 
@@ -103,6 +111,9 @@ fn serve_mock() {
         for org in 0..ORGS {
             builder = builder.org(org, format!("Org {org}"));
         }
+        for i in 0..USERS {
+            builder = builder.user_with(MockUser::new(user_name(i), "unused"));
+        }
         let mock = builder.start().await.expect("the mock starts");
         println!("{}", mock.base_url());
         std::io::stdout().flush().expect("stdout");
@@ -159,7 +170,7 @@ fn main() {
             .build()
             .expect("the layer builds");
         let handle = layer.handle();
-        let service = layer.layer(client);
+        let service = layer.layer(client.clone());
         let send = |org: Option<i64>| {
             let service = service.clone();
             let request = search(org);
@@ -189,6 +200,36 @@ fn main() {
         let heap_again = live_heap();
 
         let per = |all: isize, one: isize| (all - one) / (ORGS as isize - 1);
+
+        // Multi-user mode: one token per (user, org), each user in its default org.
+        let (heap_multi_before, rss_multi_before) = (live_heap(), rss());
+        let multi = ThoughtSpotAuthLayer::builder(url.clone())
+            .act_as_users(thoughtspot_auth::mock::DEFAULT_SECRET_KEY)
+            .max_cached_users(USERS)
+            .build()
+            .expect("the layer builds");
+        let multi_handle = multi.handle();
+        let multi_service = multi.layer(client.clone());
+        let send_as = |i: usize| {
+            let service = multi_service.clone();
+            let mut request = search(None);
+            request.extensions_mut().insert(ActAs::user(user_name(i)));
+            async move {
+                let response = service.oneshot(request).await.expect("an answer");
+                assert_eq!(response.status(), 200);
+                response.into_body().collect().await.expect("a body");
+            }
+        };
+        send_as(0).await;
+        let (heap_user, rss_user) = (live_heap(), rss());
+        for i in 1..USERS {
+            send_as(i).await;
+        }
+        let stats = multi_handle.stats();
+        assert_eq!(stats.cached_credentials, USERS);
+        assert_eq!(stats.logins, USERS as u64);
+        let (heap_users, rss_users) = (live_heap(), rss());
+        let per_user = |all: isize, one: isize| (all - one) / (USERS as isize - 1);
         vec![
             format!("| layer with 1 org cached | {} | {} |", kib(heap_one - heap_before), kib(rss_one as isize - rss_before as isize)),
             format!(
@@ -204,6 +245,21 @@ fn main() {
             format!(
                 "| after another request per org (all cached) | {} | |",
                 kib(heap_again - heap_before)
+            ),
+            format!(
+                "| multi-user layer with 1 user cached | {} | {} |",
+                kib(heap_user - heap_multi_before),
+                kib(rss_user as isize - rss_multi_before as isize)
+            ),
+            format!(
+                "| multi-user layer with {USERS} users cached | {} | {} |",
+                kib(heap_users - heap_multi_before),
+                kib(rss_users as isize - rss_multi_before as isize)
+            ),
+            format!(
+                "| **per cached (user, org) token** | **{} bytes** | **{} bytes** |",
+                per_user(heap_users, heap_user),
+                per_user(rss_users as isize, rss_user as isize)
             ),
             format!(
                 "| process before the layer (runtime, client, binary) | {} live heap | {} resident |",

@@ -15,14 +15,15 @@ pub(crate) struct Failures {
     permanent_in_a_row: u32,
     /// A permanent failure and the end of its window: until then every login attempt for the
     /// slot gets this error without anything being sent.
-    permanent: Option<(Error, Instant)>,
+    /// Boxed: rare, and every cached credential's slot has room for one.
+    permanent: Option<Box<(Error, Instant)>>,
 }
 
 impl Failures {
     /// The answer to a login not tried because a permanent failure's window lasts, if one does:
     /// that failure, marked as refused until the window ends.
     pub(crate) fn blocking_error(&self, now: Instant) -> Option<Error> {
-        match &self.permanent {
+        match self.permanent.as_deref() {
             Some((error, until)) if now < *until => {
                 Some(Error::refused_by_backoff(error.clone(), *until))
             }
@@ -48,7 +49,7 @@ impl Failures {
             self.permanent_in_a_row,
             t.permanent_backoff_max,
         );
-        self.permanent = Some((error.clone(), now + window));
+        self.permanent = Some(Box::new((error.clone(), now + window)));
         window
     }
 
@@ -61,11 +62,11 @@ impl Failures {
     /// the count in a row at least `in_a_row`, so later windows keep doubling fleet-wide.
     pub(crate) fn adopt_permanent(&mut self, error: &Error, until: Instant, in_a_row: u32) {
         self.permanent_in_a_row = self.permanent_in_a_row.max(in_a_row);
-        let until = match &self.permanent {
+        let until = match self.permanent.as_deref() {
             Some((_, existing)) if *existing > until => *existing,
             _ => until,
         };
-        self.permanent = Some((error.clone(), until));
+        self.permanent = Some(Box::new((error.clone(), until)));
     }
 
     /// Records a transient failure; returns how long to wait before the next attempt: doubling

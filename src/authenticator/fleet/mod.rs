@@ -60,9 +60,13 @@ struct Health {
     retry_at: Option<Instant>,
 }
 
-/// What a cache slot remembers of the store.
+/// What a cache slot remembers of the store: nothing until the slot publishes a credential, so
+/// that a slot without a store (every multi-user slot, say) holds one pointer for it.
 #[derive(Debug, Default)]
-pub(crate) struct SlotFleet {
+pub(crate) struct SlotFleet(Option<Box<FleetState>>);
+
+#[derive(Debug, Default)]
+struct FleetState {
     /// The credential the slot holds: its local generation, its stored generation, and when
     /// it was minted (on the local clock; estimated for an adopted one).
     held: Option<(u64, Generation, Instant)>,
@@ -83,19 +87,22 @@ struct Rejected {
 impl SlotFleet {
     /// The slot now holds local generation `local`, stored as `stored`, minted at `minted_at`.
     pub(crate) fn holding(&mut self, local: u64, stored: Generation, minted_at: Instant) {
-        self.held = Some((local, stored, minted_at));
+        self.0.get_or_insert_default().held = Some((local, stored, minted_at));
     }
 
     /// The credential of local generation `local` was rejected or dropped.
     pub(crate) fn dropped(&mut self, local: u64) {
-        if let Some((l, generation, minted_at)) = self.held {
+        let Some(state) = self.0.as_deref_mut() else {
+            return;
+        };
+        if let Some((l, generation, minted_at)) = state.held {
             if l == local {
-                self.rejected = Some(Rejected {
+                state.rejected = Some(Rejected {
                     generation,
                     removed: false,
                     minted_at,
                 });
-                self.held = None;
+                state.held = None;
             }
         }
     }
@@ -278,7 +285,9 @@ impl Fleet {
         let names = self.names(key);
         let (held, rejected) = {
             let state = lock(slot);
-            (state.held.map(|(_, g, _)| g), state.rejected)
+            state.0.as_deref().map_or((None, None), |state| {
+                (state.held.map(|(_, g, _)| g), state.rejected)
+            })
         };
         if let Some(r) = rejected.filter(|r| !r.removed) {
             // Only if it is still the one rejected here: a newer one stays.
@@ -290,8 +299,9 @@ impl Fleet {
                 return Step::Alone;
             }
             if let Some(r) = lock(slot)
-                .rejected
-                .as_mut()
+                .0
+                .as_deref_mut()
+                .and_then(|state| state.rejected.as_mut())
                 .filter(|x| x.generation == r.generation)
             {
                 r.removed = true;

@@ -382,7 +382,18 @@ fn report_targets(threads: &str, samples: &Samples) {
     for id in IDS {
         println!("  {id:<28} {:>8.1} ns (median)", samples.median_of(id));
     }
-    println!("  thoughtspot_layer / static_header           {layer_over_static}  target <= 1.5");
+    let layer_over_floor = samples.summary(|s, sample| {
+        overhead(s, sample, "thoughtspot_layer") / overhead(s, sample, "floor_no_recovery")
+    });
+    let replay_over_floor = samples.summary(|s, sample| {
+        overhead(s, sample, "thoughtspot_layer_replay")
+            / (overhead(s, sample, "floor_no_recovery") + overhead(s, sample, "parts_copy"))
+    });
+    println!("  thoughtspot_layer / floor_no_recovery       {layer_over_floor}  target <= 1.15");
+    println!(
+        "  layer_replay / (floor_no_recovery + parts_copy) {replay_over_floor}  target <= 1.2"
+    );
+    println!("  thoughtspot_layer / static_header           {layer_over_static}");
     println!("  thoughtspot_layer / static_header_status_check {layer_over_status_check}");
     println!("  arc_swap_header / static_header             {arc_swap_over_static}");
     println!("  floor_no_recovery / static_header           {floor_over_static}");

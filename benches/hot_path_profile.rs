@@ -49,6 +49,19 @@ fn id_static_header(
     }
 }
 
+type FloorService = tower::util::MapResponse<
+    support::Floor<support::Noop>,
+    fn(support::NoopResponse) -> support::NoopResponse,
+>;
+
+#[inline(never)]
+fn id_floor_no_recovery(service: &mut FloorService, requests: Requests) {
+    black_box("floor_no_recovery"); // keeps identical bodies from being merged
+    for request in requests.drain(..) {
+        black_box(send(service, request));
+    }
+}
+
 #[inline(never)]
 fn id_rwlock_hand_rolled(service: &mut support::HandRolled<support::Noop>, requests: Requests) {
     black_box("rwlock_hand_rolled"); // keeps identical bodies from being merged
@@ -110,10 +123,12 @@ fn main() {
     let (mut layer_replay, replay_handle) = support::warm_layer(&runtime, true);
     let mut static_header = support::static_header();
     let mut hand_rolled = support::rwlock_hand_rolled();
+    let mut floor = support::floor();
     // Warm every path once, outside the counted functions.
     for _ in 0..16 {
         drop(send(&mut static_header, support::request()));
         drop(send(&mut hand_rolled, support::request()));
+        drop(send(&mut floor, support::request()));
         drop(send(&mut layer, support::request()));
         drop(send(&mut layer_replay, support::request()));
     }
@@ -132,6 +147,9 @@ fn main() {
     timed("inner_only", n, id_inner_only);
     timed("static_header", n, |r| {
         id_static_header(&mut static_header, r)
+    });
+    timed("floor_no_recovery", n, |r| {
+        id_floor_no_recovery(&mut floor, r)
     });
     timed("rwlock_hand_rolled", n, |r| {
         id_rwlock_hand_rolled(&mut hand_rolled, r)

@@ -456,6 +456,13 @@ fn check_phase(name: &str, p: &Phase, problems: &mut Vec<String>) {
     }
 }
 
+/// The median and interquartile range of `values`, in milliseconds.
+fn quartiles(mut values: Vec<Duration>) -> String {
+    values.sort_unstable();
+    let at = |q: f64| ms3(values[((values.len() - 1) as f64 * q).round() as usize]);
+    format!("{} ({}–{})", at(0.5), at(0.25), at(0.75))
+}
+
 fn median(mut values: Vec<Duration>) -> Duration {
     values.sort_unstable();
     values[values.len() / 2]
@@ -467,7 +474,7 @@ fn median(mut values: Vec<Duration>) -> Duration {
 /// open connection. Within the first request, the time it waited in the layer less the login's
 /// exchange as the client below saw it is the layer's own part: starting the login, reading its
 /// answer, making the credential and waking the request.
-async fn first_requests(mock: &MockThoughtSpot, runs: usize) -> String {
+async fn first_requests(mock: &MockThoughtSpot, runs: usize, on_worker: bool) -> String {
     let base: Arc<str> = mock.base_url().into();
     let login = TokenRequest::password(mock::DEFAULT_USER, mock::DEFAULT_PASSWORD);
     let url = BaseUrl::parse(&base).expect("the mock's URL");
@@ -484,7 +491,13 @@ async fn first_requests(mock: &MockThoughtSpot, runs: usize) -> String {
     for _ in 0..runs {
         let client = capped();
         let (service, handle) = stack(mock, Duration::from_secs(300), &client);
-        let sample = one(service.clone(), base.clone()).await;
+        let sample = if on_worker {
+            tokio::spawn(one(service.clone(), base.clone()))
+                .await
+                .expect("the first request's task")
+        } else {
+            one(service.clone(), base.clone()).await
+        };
         assert!(sample.ok && handle.stats().logins == 1);
         let exchange = client
             .login_exchange
@@ -520,6 +533,13 @@ async fn first_requests(mock: &MockThoughtSpot, runs: usize) -> String {
         median(login_rtt),
     );
     let added = first.saturating_sub(plain_first);
+    let round_trip = if on_worker {
+        tokio::spawn(task_round_trip(runs))
+            .await
+            .expect("the round trips' task")
+    } else {
+        task_round_trip(runs).await
+    };
     format!(
         "| first request through a new layer and client (connect, login, request) | {} |\n\
          | of which waiting in the layer (connect, login) | {} |\n\
@@ -528,16 +548,37 @@ async fn first_requests(mock: &MockThoughtSpot, runs: usize) -> String {
          | first request on a new plain client, token minted beforehand (connect, request) | {} |\n\
          | added by the layer (first request less plain first request) | {} |\n\
          | a login round trip on an open connection (`token/full` alone) | {} |\n\
-         | second request through the layer (warm credential, pooled connection) | {} |",
+         | second request through the layer (warm credential, pooled connection) | {} |\n\
+         | for reference: a bare round trip to a task of its own (spawn it, it answers through a oneshot, the caller wakes) | {} |",
         ms3(first),
         ms3(first_in_layer),
         ms3(median(exchanges)),
-        ms3(median(own)),
+        quartiles(own),
         ms3(plain_first),
         ms3(added),
         ms3(login_rtt),
         ms3(warm),
+        quartiles(round_trip),
     )
+}
+
+/// What any login that is a task of its own costs the request that waits for it, before the
+/// login does anything: the task is spawned (waking a worker thread if the caller is not one),
+/// and its answer wakes the caller. Each run waits a little first, so that the workers are
+/// parked, as they are before a first request.
+async fn task_round_trip(runs: usize) -> Vec<Duration> {
+    let mut times = Vec::with_capacity(runs);
+    for _ in 0..runs {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        let started = Instant::now();
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        tokio::spawn(async move {
+            let _ = tx.send(());
+        });
+        rx.await.expect("the task answers");
+        times.push(started.elapsed());
+    }
+    times
 }
 
 fn main() {
@@ -639,8 +680,18 @@ fn main() {
                 .collect::<Vec<_>>()
                 .join(", ")
         );
-        println!("\nThe first request, medians of {first_runs} runs:\n\n| | ms |\n|---|---|");
-        println!("{}", first_requests(&mock, first_runs).await);
+        for (on_worker, place) in [
+            (
+                false,
+                "sent from the thread that runs the runtime's `block_on` (`#[tokio::main]`)",
+            ),
+            (true, "sent from a task on a worker thread"),
+        ] {
+            println!(
+                "\nThe first request, {place}, medians of {first_runs} runs:\n\n| | ms |\n|---|---|"
+            );
+            println!("{}", first_requests(&mock, first_runs, on_worker).await);
+        }
         problems
     });
     if !problems.is_empty() {

@@ -95,16 +95,8 @@ impl Core {
         let id = self.tick.fetch_add(1, Ordering::Relaxed);
         let core = self.clone();
         let task_slot = slot.clone();
-        let itself = Arc::new(std::sync::OnceLock::new());
-        let own_handle = itself.clone();
         let task = spawn(async move {
             let result = core.run_flight(&task_slot, &tx).await;
-            // The credential's life timer is this task from now on. Armed before the flight is
-            // let go, so that stopping the slot's tasks always finds the task under one name.
-            let life = match &result {
-                Ok(credential) => core.arm_life(&task_slot, credential, own_handle.get().cloned()),
-                Err(_) => None,
-            };
             {
                 let mut flight = lock(&task_slot.flight);
                 if flight.as_ref().is_some_and(|f| f.id == id) {
@@ -125,14 +117,8 @@ impl Core {
                 }
                 unanswered
             });
-            // The timer holds the core and the credential weakly: nothing of the flight's stays.
-            drop((core, task_slot, tx, own_handle));
-            if let Some(life) = life {
-                life.await;
-            }
         })
         .ok_or_else(|| Error::config("logging in needs a tokio runtime"))?;
-        let _ = itself.set(task.clone());
         *flight = Some(Flight {
             id,
             outcome: rx.clone(),

@@ -29,9 +29,8 @@
 //!   and checks a login's answer again after waking, since the answer may have been rejected by
 //!   another request in between; then it waits for the next login instead.
 //! - **A flight**: only a flight that has not answered is joined. A finished flight lingers
-//!   while it writes the credential store, and its task then stays on as the credential's life
-//!   timer; whoever comes meanwhile starts the next login. A late flight never replaces the timer
-//!   of a newer credential.
+//!   while it arms the credential's life timer and writes the credential store; whoever comes
+//!   then starts the next login. A late flight never replaces the timer of a newer credential.
 //! - **The credential store**: a replica never adopts the stored generation it rejected, nor
 //!   anything minted before it (`fleet::SlotFleet`), and adoption gives a new local generation.
 //! - **The replay** in both doors gets its credential from `credential`, so it is always newer

@@ -51,11 +51,10 @@ impl Core {
         Ok(credential)
     }
 
-    /// Makes a login the slot's credential (and the hot path's, if it is the current org's) and
-    /// answers the requests waiting for it (`landed`). Its life timer is armed by the flight's
-    /// task once the flight is done (see [`arm_life`](Self::arm_life)): the task goes on as that
-    /// timer, so that no second task is spawned (spawning one cost the first request some 12 µs:
-    /// it woke an idle worker thread while the request's own thread was being woken).
+    /// Makes a login the slot's credential (and the hot path's, if it is the current org's),
+    /// answers the requests waiting for it (`landed`), and then arms the timer that moves it
+    /// through its phases: spawning that task can cost a waiter tens of microseconds (it wakes
+    /// an idle worker thread), and nobody needs to wait for it.
     ///
     /// `stored` is the credential's generation in the credential store, if it has one, and when
     /// it was minted.
@@ -104,59 +103,43 @@ impl Core {
         }
         self.mirror_if_current(slot, &credential);
         landed.send_replace(Some(Ok(credential.clone())));
-        Ok(credential)
-    }
-
-    /// Makes the task `task` (the flight's own, which published `credential`) the credential's
-    /// life timer, replacing the slot's previous one, and returns what that task then runs; or
-    /// `None` if the credential needs no timer (a static token) or is no longer the slot's (a
-    /// later login published, or it was forgotten): the slot keeps the timer of the credential it
-    /// holds. Without the task's handle (it ran before its spawner could note it), a timer task
-    /// of its own is spawned instead.
-    pub(super) fn arm_life(
-        &self,
-        slot: &Slot,
-        credential: &Arc<Credential>,
-        task: Option<AbortHandle>,
-    ) -> Option<impl std::future::Future<Output = ()> + Send + 'static + use<>> {
-        let (Some(soft_at), Some(hard_at)) = (credential.soft_at, credential.hard_at) else {
-            return None;
+        let timer = match (soft_at, hard_at) {
+            (Some(soft_at), Some(hard_at)) => self.life_timer(&credential, soft_at, hard_at),
+            _ => None,
         };
         let mut armed = lock(&slot.timer);
+        // A later login may have published (and armed its timer) while this one was answering:
+        // the slot keeps the timer of the credential it holds.
         let still_current = slot
             .credential
             .load()
             .as_deref()
-            .is_some_and(|c| c.generation == credential.generation);
-        if !still_current {
-            return None;
-        }
-        let life = self.life_timer(credential, soft_at, hard_at);
-        let (handle, run_here) = match task {
-            Some(task) => (Some(task), Some(life)),
-            None => (spawn(life), None),
+            .is_some_and(|c| c.generation == generation);
+        let stale = if still_current {
+            std::mem::replace(&mut *armed, timer)
+        } else {
+            timer
         };
-        let stale = std::mem::replace(&mut *armed, handle);
         drop(armed);
         if let Some(stale) = stale {
             stale.abort();
         }
-        run_here
+        Ok(credential)
     }
 
     /// Moves `credential` through its life: soft-expired at `soft_at`, hard-expired at
     /// `hard_at`, and in between a refresh each time a request asks for one. Holds the
     /// credential and the core weakly: a credential replaced or forgotten is not kept alive.
-    fn life_timer(
+    pub(super) fn life_timer(
         &self,
         credential: &Arc<Credential>,
         soft_at: Instant,
         hard_at: Instant,
-    ) -> impl std::future::Future<Output = ()> + Send + 'static + use<> {
+    ) -> Option<AbortHandle> {
         let weak = Arc::downgrade(credential);
         let wanted = credential.refresh_wanted.clone();
         let core = self.myself.get().cloned().unwrap_or_default();
-        async move {
+        spawn(async move {
             tokio::time::sleep_until(soft_at).await;
             let Some(c) = weak.upgrade() else { return };
             c.advance(Phase::Soft);
@@ -182,7 +165,7 @@ impl Core {
             if let Some(c) = weak.upgrade() {
                 c.advance(Phase::Hard);
             }
-        }
+        })
     }
 
     /// Starts the refresh a request asked for (from the credential's life timer).

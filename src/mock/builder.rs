@@ -92,7 +92,7 @@ impl fmt::Debug for MockUser {
 }
 
 /// Configures a [`MockThoughtSpot`] before it starts. [`Default`] is the configuration of
-/// [`MockThoughtSpot::start`] (see [the module docs](self#defaults)).
+/// [`MockThoughtSpot::start`] (see [the module docs](crate::mock#defaults)).
 #[derive(Clone)]
 pub struct MockThoughtSpotBuilder {
     pub(crate) orgs: BTreeMap<i64, String>,

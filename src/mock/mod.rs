@@ -152,6 +152,7 @@ use tokio::task::JoinHandle;
 
 mod faults;
 mod log;
+mod routes_abac;
 mod routes_beta;
 mod routes_v1;
 mod routes_v2;
@@ -161,6 +162,7 @@ mod wire;
 
 pub use faults::{FAULT_HEADER, Fault, FaultKind, REQUEST_ID_HEADER, UnknownFaultKind};
 pub use log::{PresentedCredential, RecordedRequest};
+pub use routes_abac::{RULES_HEADER, sample_rows};
 
 use faults::FaultTable;
 use log::Log;

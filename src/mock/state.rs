@@ -89,6 +89,8 @@ pub(crate) struct TokenRecord {
     pub(crate) revoked: bool,
     pub(crate) access: Access,
     pub(crate) metadata_id: Option<String>,
+    /// Access rules carried by a `token/custom` token minted with `persist_option: NONE`.
+    pub(crate) attributes: Option<std::sync::Arc<serde_json::Value>>,
 }
 
 /// A cookie session (its `JSESSIONID` is the key of `State::sessions`).
@@ -188,6 +190,8 @@ pub(crate) struct State {
     pub(crate) users: BTreeMap<String, UserRecord>,
     pub(crate) tokens: HashMap<String, TokenRecord>,
     pub(crate) sessions: HashMap<String, SessionRecord>,
+    /// Access rules written to users' records by `token/custom` (`APPEND`, `REPLACE`, `RESET`).
+    pub(crate) persisted: HashMap<String, serde_json::Value>,
     next_serial: u64,
 }
 
@@ -210,6 +214,7 @@ impl State {
                 .collect(),
             tokens: HashMap::new(),
             sessions: HashMap::new(),
+            persisted: HashMap::new(),
             next_serial: 1,
         }
     }
@@ -432,6 +437,7 @@ impl State {
             revoked: false,
             access,
             metadata_id,
+            attributes: None,
         };
         self.tokens.insert(value.clone(), rec.clone());
         self.touch_org(user, org);

@@ -33,6 +33,7 @@
 //! ```
 
 mod beta;
+mod custom_token;
 pub(crate) mod error;
 #[doc(hidden)]
 pub mod fuzzing;
@@ -51,6 +52,10 @@ use http::{Method, Request, Response};
 use serde::de::DeserializeOwned;
 
 pub use beta::Beta;
+pub use custom_token::{
+    AccessToken, CustomLogin, CustomTokenRequest, FilterOperator, FilterRule, NamedValues,
+    ObjectRef, PersistOption, UserRef,
+};
 pub use error::{ApiFailure, CODE_FORBIDDEN, CODE_UNAUTHORIZED, Error, ErrorKind, Malformed};
 pub use models::{
     AccessLevel, BETA_DEFAULT_LIFETIME, BetaLoginRequest, BetaTokenRequest, Login,

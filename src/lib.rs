@@ -54,6 +54,9 @@
 //! - [`store`]: a fleet of replicas sharing one credential through a [`store::CredentialStore`]
 //!   (with the `redis` feature, `RedisCredentialStore`): one login per token lifetime for the
 //!   whole fleet, sealed values, lockout safety.
+//! - `embed` (feature `embed`): `EmbedTokenService`, the token endpoint of ThoughtSpot's Visual
+//!   Embed SDK for backends that embed ThoughtSpot, with [`TokenAttributes`] for per-user
+//!   row-level security (`auth/token/custom`).
 //! - [`mock`] (feature `mock`): `MockThoughtSpot`, an in-process ThoughtSpot over real HTTP for
 //!   your own tests.
 //!
@@ -65,6 +68,8 @@
 mod authenticator;
 pub mod config;
 pub mod credential;
+#[cfg(feature = "embed")]
+pub mod embed;
 mod handle;
 mod identity;
 mod layer;
@@ -82,7 +87,7 @@ pub mod mock;
 pub use config::{AuthBuilder, BaseUrl, CredentialKind};
 pub use credential::{SessionCookies, SessionCredential};
 pub use handle::{AuthHandle, AuthStats, FailureCounts, UserStats};
-pub use identity::{ActAs, OrgOverride, Provisioning};
+pub use identity::{ActAs, OrgOverride, Provisioning, TokenAttributes};
 pub use layer::{ResponseBody, ResponseFuture, ThoughtSpotAuthLayer, ThoughtSpotAuthService};
 pub use session::{ApiVersion, Error, ErrorKind, Login, Session};
 

@@ -227,6 +227,58 @@ impl AttributeKey {
     }
 }
 
+/// The (user, org, rules) whose persisted rules were minted before in this process: their
+/// next mint is a refresh and is sent as `REPLACE`. A digest per entry; bounded, and an entry
+/// that falls out costs at most one more `APPEND` of a set idle for that long.
+static MINTED: std::sync::Mutex<Option<std::collections::HashSet<u64>>> =
+    std::sync::Mutex::new(None);
+const MINTED_MAX: usize = 100_000;
+
+impl AttributeKey {
+    fn minted_digest(&self, user: &str, org: Option<i64>) -> u64 {
+        let digest = Sha256::new()
+            .chain_update(user.as_bytes())
+            .chain_update([0])
+            .chain_update(org.map_or_else(|| "-".to_owned(), |o| o.to_string()))
+            .chain_update(self.fingerprint.to_be_bytes())
+            .finalize();
+        let mut first = [0u8; 8];
+        first.copy_from_slice(&digest[..8]);
+        u64::from_be_bytes(first)
+    }
+
+    /// Whether a token with these rules was minted for (user, org) before: the next mint then
+    /// sends a persisted set as `REPLACE` rather than appending it again.
+    pub(crate) fn minted_before(&self, user: &str, org: Option<i64>) -> bool {
+        if !self.set.persist.writes_user_record() {
+            return false;
+        }
+        let digest = self.minted_digest(user, org);
+        let minted = MINTED
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        minted.as_ref().is_some_and(|set| set.contains(&digest))
+    }
+
+    /// Records a successful mint of these rules for (user, org).
+    pub(crate) fn mark_minted(&self, user: &str, org: Option<i64>) {
+        if !self.set.persist.writes_user_record() {
+            return;
+        }
+        let digest = self.minted_digest(user, org);
+        let mut minted = MINTED
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let set = minted.get_or_insert_with(Default::default);
+        if set.len() >= MINTED_MAX {
+            if let Some(old) = set.iter().next().copied() {
+                set.remove(&old);
+            }
+        }
+        set.insert(digest);
+    }
+}
+
 impl PartialEq for AttributeKey {
     fn eq(&self, other: &Self) -> bool {
         self.fingerprint == other.fingerprint
@@ -245,5 +297,50 @@ impl Hash for AttributeKey {
 impl fmt::Debug for AttributeKey {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "AttributeKey({:016x})", self.fingerprint)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::session::FilterOperator;
+
+    fn rules(region: &str, persist: PersistOption) -> TokenAttributes {
+        TokenAttributes::new(persist).filter(FilterRule::new(
+            "Region",
+            FilterOperator::Eq,
+            [region],
+        ))
+    }
+
+    #[test]
+    fn equal_rule_sets_are_one_key_and_different_ones_are_not() {
+        let a = AttributeKey::new(rules("east", PersistOption::None));
+        let b = AttributeKey::new(rules("east", PersistOption::None));
+        assert_eq!(a, b);
+        assert_eq!(
+            a.fingerprint, b.fingerprint,
+            "the same digest in every process"
+        );
+        assert_ne!(a, AttributeKey::new(rules("west", PersistOption::None)));
+        assert_ne!(a, AttributeKey::new(rules("east", PersistOption::Replace)));
+    }
+
+    #[test]
+    fn a_persisted_set_is_sent_as_replace_once_minted() {
+        let key = AttributeKey::new(rules("north", PersistOption::Append));
+        let mut request = CustomTokenRequest::default();
+        assert!(!key.minted_before("identity-test-user", Some(4)));
+        key.set.apply(&mut request, false);
+        assert_eq!(request.persist_option, PersistOption::Append);
+        key.mark_minted("identity-test-user", Some(4));
+        assert!(key.minted_before("identity-test-user", Some(4)));
+        assert!(!key.minted_before("identity-test-user", Some(5)));
+        key.set.apply(&mut request, true);
+        assert_eq!(request.persist_option, PersistOption::Replace);
+        // Rules in the token only write nothing, so there is nothing to remember.
+        let none = AttributeKey::new(rules("north", PersistOption::None));
+        none.mark_minted("identity-test-user", Some(4));
+        assert!(!none.minted_before("identity-test-user", Some(4)));
     }
 }

@@ -59,9 +59,6 @@ enum MintError {
 struct UserState {
     rate: Gcra,
     failure: Option<Failure>,
-    /// Mints that succeeded per attribute set, so that a persisted set is sent as `REPLACE`
-    /// the next time rather than appended again.
-    minted_sets: Vec<u64>,
 }
 
 #[derive(Default)]
@@ -159,10 +156,11 @@ impl Minter {
                         return Err(Refusal::TooMany(retry));
                     }
                 }
+                // A persisted set minted before is sent as REPLACE, never appended again.
                 let refresh = key
                     .attributes
                     .as_ref()
-                    .is_some_and(|a| user.minted_sets.contains(&a.fingerprint));
+                    .is_some_and(|a| a.minted_before(&key.user, key.org));
                 let (sender, receiver) = watch::channel(None);
                 table.flights.insert(key.clone(), receiver.clone());
                 if table.users.len() > PRUNE_ABOVE {
@@ -200,9 +198,7 @@ impl Minter {
             Ok(minted) => {
                 user.failure = None;
                 if let Some(a) = &key.attributes {
-                    if !user.minted_sets.contains(&a.fingerprint) {
-                        user.minted_sets.push(a.fingerprint);
-                    }
+                    a.mark_minted(&key.user, key.org);
                 }
                 Ok(minted)
             }

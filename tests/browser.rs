@@ -8,7 +8,7 @@
 //! Without them the test fails and says so, unless `THOUGHTSPOT_AUTH_SKIP_BROWSER=1`.
 
 #[path = "../examples/embed_backend.rs"]
-#[allow(dead_code, unused_imports)]
+#[allow(unused_imports)]
 mod embed_backend;
 
 use std::path::{Path, PathBuf};

@@ -10,7 +10,7 @@
 //!   request (extensions or headers that the app's auth middleware set) — never from a user
 //!   name in the query string or body.
 //! - **A fresh token per call**, minted with the trusted-authentication secret key
-//!   (`auth/token/full`, or `auth/token/custom` when the identity carries [`TokenAttributes`]).
+//!   (`auth/token/full`, or `auth/token/custom` when the identity carries [`TokenAttributes`](crate::TokenAttributes)).
 //!   The SDK refuses a token it has seen before. Calls for the same identity that overlap may
 //!   share one mint; a call that arrives after another was answered always gets a new token.
 //! - **The answer** is the token as `text/plain` (what `authEndpoint` expects), or

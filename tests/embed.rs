@@ -437,3 +437,34 @@ async fn revoke_user_ends_every_token_of_the_user() {
     let debug = format!("{service:?}");
     assert!(!debug.contains(mock::DEFAULT_SECRET_KEY));
 }
+
+#[tokio::test(start_paused = true)]
+async fn nothing_secret_reaches_the_logs_or_the_answers_of_failures() {
+    let (logs, _guard) = common::LogCapture::install();
+    let ts = MockThoughtSpot::start().await.unwrap();
+    let service = builder(&ts).build().unwrap();
+    let mut tokens = Vec::new();
+    for _ in 0..3 {
+        tokens.push(send(&service, call_as(Some(mock::ANALYST_USER))).await.body);
+    }
+    let mut failures = String::new();
+    ts.lock_user(mock::DEFAULT_USER);
+    failures.push_str(&send(&service, call_as(Some(mock::DEFAULT_USER))).await.body);
+    ts.inject(
+        TOKEN_FULL,
+        Fault::Status {
+            status: 503,
+            retry_after: None,
+        },
+        1,
+    );
+    failures.push_str(&send(&service, call_as(Some("someone"))).await.body);
+    service.revoke_user(mock::ANALYST_USER).await.unwrap();
+    let mut secrets = tokens.clone();
+    secrets.push(mock::DEFAULT_SECRET_KEY.to_owned());
+    let text = logs.text();
+    assert!(text.contains("token/full"), "the mints were logged");
+    common::assert_no_secret("the log", &text, &secrets);
+    common::assert_no_secret("the failures' answers", &failures, &secrets);
+    common::assert_no_secret("the stats", &format!("{:?}", service.stats()), &secrets);
+}

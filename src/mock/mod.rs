@@ -625,7 +625,7 @@ impl MockThoughtSpot {
     }
 
     /// How many requests arrived at the credential-minting endpoints: v2.0 `auth/token/full`,
-    /// `auth/token/object` and `auth/session/login`; beta `session/login` and
+    /// `auth/token/object`, `auth/token/custom` and `auth/session/login`; beta `session/login` and
     /// `session/gettoken`; v1 `session/login`. Successful or not, faulted ones included.
     pub fn logins(&self) -> usize {
         self.log().logins()

@@ -162,6 +162,7 @@ async fn login(State(sessions): State<Sessions>, body: String) -> Response {
         },
     );
     let mut response = Redirect::to("/").into_response();
+    // Behind HTTPS add `Secure`; this demo serves plain HTTP on loopback.
     let cookie = format!("{COOKIE}={id}; Path=/; HttpOnly; SameSite=Strict");
     response
         .headers_mut()

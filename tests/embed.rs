@@ -468,3 +468,45 @@ async fn nothing_secret_reaches_the_logs_or_the_answers_of_failures() {
     common::assert_no_secret("the failures' answers", &failures, &secrets);
     common::assert_no_secret("the stats", &format!("{:?}", service.stats()), &secrets);
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_persisted_rule_set_is_appended_once_then_replaced() {
+    let ts = MockThoughtSpot::start().await.unwrap();
+    let service = EmbedTokenService::builder(ts.base_url(), mock::DEFAULT_SECRET_KEY)
+        .transport(ServiceTransport::new(hyper_client()))
+        .identity(
+            |parts: &http::request::Parts| match parts.extensions.get::<AppSession>() {
+                Some(s) => EmbedIdentity::from(ActAs::user(s.user.as_str()).attributes(
+                    TokenAttributes::new(PersistOption::Append).filter(FilterRule::new(
+                        "Region",
+                        FilterOperator::Eq,
+                        ["south"],
+                    )),
+                )),
+                None => EmbedIdentity::Anonymous,
+            },
+        )
+        .build()
+        .unwrap();
+    for _ in 0..3 {
+        let answer = send(&service, call_as(Some("persisting-user-of-embed"))).await;
+        assert_eq!(answer.status, 403, "unknown user, no auto-create");
+        tokio::time::advance(Duration::from_secs(3600)).await;
+    }
+    ts.add_user(mock::MockUser::new("persisting-user-of-embed", "unused"));
+    tokio::time::advance(Duration::from_secs(3600)).await;
+    for _ in 0..3 {
+        assert_eq!(
+            send(&service, call_as(Some("persisting-user-of-embed")))
+                .await
+                .status,
+            200
+        );
+    }
+    let record = ts.persisted_attributes("persisting-user-of-embed").unwrap();
+    assert_eq!(
+        record["filter_rules"].as_array().unwrap().len(),
+        1,
+        "failed mints do not count; after the first APPEND, REPLACE"
+    );
+}

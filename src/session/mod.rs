@@ -32,6 +32,7 @@
 //! # }
 //! ```
 
+mod access_token;
 mod beta;
 mod custom_token;
 pub(crate) mod error;
@@ -51,10 +52,10 @@ use http::header::{ACCEPT, CONTENT_TYPE, HeaderValue, USER_AGENT};
 use http::{Method, Request, Response};
 use serde::de::DeserializeOwned;
 
+pub use access_token::{AccessToken, CustomLogin, UserRef};
 pub use beta::Beta;
 pub use custom_token::{
-    AccessToken, CustomLogin, CustomTokenRequest, FilterOperator, FilterRule, NamedValues,
-    ObjectRef, PersistOption, UserRef,
+    CustomTokenRequest, FilterOperator, FilterRule, NamedValues, ObjectRef, PersistOption,
 };
 pub use error::{ApiFailure, CODE_FORBIDDEN, CODE_UNAUTHORIZED, Error, ErrorKind, Malformed};
 pub use models::{

@@ -3,7 +3,8 @@
 use http::Method;
 use secrecy::{ExposeSecret, SecretString};
 
-use super::custom_token::{AccessToken, CustomLogin, CustomTokenRequest};
+use super::access_token::{AccessToken, CustomLogin};
+use super::custom_token::CustomTokenRequest;
 use super::models::{
     RevokeTokenRequest, RevokeTokenWire, SessionLoginRequest, SessionUser, Token, TokenRequest,
     TokenValidation, ValidateTokenWire,

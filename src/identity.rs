@@ -1,7 +1,12 @@
 //! Who a request acts as: request extensions that the application's own middleware sets.
 
 use std::fmt;
+use std::hash::{Hash, Hasher};
 use std::sync::Arc;
+
+use sha2::{Digest, Sha256};
+
+use crate::session::{CustomTokenRequest, FilterRule, NamedValues, PersistOption};
 
 /// Sends one request in another org than the handle's current one: insert it into the request's
 /// extensions. The layer then uses (and if need be makes) a credential for that org.
@@ -39,6 +44,7 @@ pub struct ActAs {
     pub(crate) user: Arc<str>,
     pub(crate) org: Option<i64>,
     pub(crate) provisioning: Option<Arc<Provisioning>>,
+    pub(crate) attributes: Option<AttributeKey>,
 }
 
 impl ActAs {
@@ -48,6 +54,7 @@ impl ActAs {
             user: user.into(),
             org: None,
             provisioning: None,
+            attributes: None,
         }
     }
 
@@ -64,9 +71,28 @@ impl ActAs {
         self
     }
 
+    /// Mints the user's tokens with these access rules (`auth/token/custom`, row-level
+    /// security). Tokens are cached per (user, org, rules): two requests of one user with
+    /// different rules never share a token.
+    ///
+    /// With [`PersistOption::Append`], [`Replace`](PersistOption::Replace) or
+    /// [`Reset`](PersistOption::Reset) ThoughtSpot writes the rules to the user's record **when
+    /// the token is minted**, not when it is used: every credential of that user then runs under
+    /// them. Refreshes of a persisted set are sent as `REPLACE`, so that a refresh never appends
+    /// the same rules again.
+    pub fn attributes(mut self, attributes: TokenAttributes) -> Self {
+        self.attributes = Some(AttributeKey::new(attributes));
+        self
+    }
+
     /// The user name.
     pub fn user_name(&self) -> &str {
         &self.user
+    }
+
+    /// The access rules tokens are minted with, if any.
+    pub fn token_attributes(&self) -> Option<&TokenAttributes> {
+        self.attributes.as_ref().map(|a| &*a.set)
     }
 }
 
@@ -76,6 +102,10 @@ impl fmt::Debug for ActAs {
             .field("user", &&*self.user)
             .field("org", &self.org)
             .field("create_if_missing", &self.provisioning.is_some())
+            .field(
+                "attributes",
+                &self.attributes.as_ref().map(|a| a.fingerprint),
+            )
             .finish()
     }
 }
@@ -89,4 +119,228 @@ pub struct Provisioning {
     pub display_name: Option<String>,
     /// Groups to put the user in (names or ids).
     pub groups: Vec<String>,
+}
+
+/// Attribute-based access rules a token is minted with (`auth/token/custom`): row filters,
+/// worksheet parameters, formula variables, and what ThoughtSpot does with them
+/// ([`PersistOption`]).
+///
+/// ```
+/// use thoughtspot_auth::session::{FilterOperator, FilterRule, PersistOption};
+/// use thoughtspot_auth::{ActAs, TokenAttributes};
+///
+/// let rules = TokenAttributes::new(PersistOption::None)
+///     .filter(FilterRule::new("Region", FilterOperator::In, ["east", "west"]))
+///     .parameter("Currency", ["EUR"]);
+/// let act_as = ActAs::user("alice@example.com").attributes(rules);
+/// assert!(act_as.token_attributes().is_some());
+/// ```
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TokenAttributes {
+    /// `NONE`: the rules live in the token only. `APPEND`, `REPLACE`, `RESET`: written to the
+    /// user's record when the token is minted.
+    pub persist: PersistOption,
+    /// Row-level rules.
+    pub filter_rules: Vec<FilterRule>,
+    /// Worksheet parameter values.
+    pub parameter_values: Vec<NamedValues>,
+    /// Formula variable values (newer clusters).
+    pub variable_values: Vec<NamedValues>,
+}
+
+impl TokenAttributes {
+    /// An empty set with this persist option.
+    pub fn new(persist: PersistOption) -> Self {
+        Self {
+            persist,
+            ..Self::default()
+        }
+    }
+
+    /// Adds a row-level rule.
+    pub fn filter(mut self, rule: FilterRule) -> Self {
+        self.filter_rules.push(rule);
+        self
+    }
+
+    /// Adds a worksheet parameter value.
+    pub fn parameter<V: Into<serde_json::Value>>(
+        mut self,
+        name: impl Into<String>,
+        values: impl IntoIterator<Item = V>,
+    ) -> Self {
+        self.parameter_values.push(NamedValues::new(name, values));
+        self
+    }
+
+    /// Adds a formula variable value.
+    pub fn variable<V: Into<serde_json::Value>>(
+        mut self,
+        name: impl Into<String>,
+        values: impl IntoIterator<Item = V>,
+    ) -> Self {
+        self.variable_values.push(NamedValues::new(name, values));
+        self
+    }
+
+    /// Writes the rules into a `token/custom` request. `refresh` says a token for this set was
+    /// minted before: a persisted set is then sent as `REPLACE` (idempotent), never as a second
+    /// `APPEND`.
+    pub(crate) fn apply(&self, request: &mut CustomTokenRequest, refresh: bool) {
+        request.persist_option = match (&self.persist, refresh) {
+            (PersistOption::Append, true) => PersistOption::Replace,
+            (persist, _) => persist.clone(),
+        };
+        request.filter_rules.clone_from(&self.filter_rules);
+        request.parameter_values.clone_from(&self.parameter_values);
+        request.variable_values.clone_from(&self.variable_values);
+    }
+
+    /// A digest that is the same in every process (the fleet's store names keys by it).
+    fn fingerprint(&self) -> u64 {
+        let wire = serde_json::json!([
+            self.persist.as_str(),
+            self.filter_rules,
+            self.parameter_values,
+            self.variable_values,
+        ]);
+        let digest = Sha256::digest(wire.to_string().as_bytes());
+        let mut first = [0u8; 8];
+        first.copy_from_slice(&digest[..8]);
+        u64::from_be_bytes(first)
+    }
+}
+
+/// A [`TokenAttributes`] as part of a cache key: hashed by its digest, compared in full.
+#[derive(Clone)]
+pub(crate) struct AttributeKey {
+    pub(crate) set: Arc<TokenAttributes>,
+    pub(crate) fingerprint: u64,
+}
+
+impl AttributeKey {
+    pub(crate) fn new(set: TokenAttributes) -> Self {
+        Self {
+            fingerprint: set.fingerprint(),
+            set: Arc::new(set),
+        }
+    }
+}
+
+/// The (user, org, rules) whose persisted rules were minted before in this process: their
+/// next mint is a refresh and is sent as `REPLACE`. A digest per entry; bounded, and an entry
+/// that falls out costs at most one more `APPEND` of a set idle for that long.
+static MINTED: std::sync::Mutex<Option<std::collections::HashSet<u64>>> =
+    std::sync::Mutex::new(None);
+const MINTED_MAX: usize = 100_000;
+
+impl AttributeKey {
+    fn minted_digest(&self, user: &str, org: Option<i64>) -> u64 {
+        let digest = Sha256::new()
+            .chain_update(user.as_bytes())
+            .chain_update([0])
+            .chain_update(org.map_or_else(|| "-".to_owned(), |o| o.to_string()))
+            .chain_update(self.fingerprint.to_be_bytes())
+            .finalize();
+        let mut first = [0u8; 8];
+        first.copy_from_slice(&digest[..8]);
+        u64::from_be_bytes(first)
+    }
+
+    /// Whether a token with these rules was minted for (user, org) before: the next mint then
+    /// sends a persisted set as `REPLACE` rather than appending it again.
+    pub(crate) fn minted_before(&self, user: &str, org: Option<i64>) -> bool {
+        if !self.set.persist.writes_user_record() {
+            return false;
+        }
+        let digest = self.minted_digest(user, org);
+        let minted = MINTED
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        minted.as_ref().is_some_and(|set| set.contains(&digest))
+    }
+
+    /// Records a successful mint of these rules for (user, org).
+    pub(crate) fn mark_minted(&self, user: &str, org: Option<i64>) {
+        if !self.set.persist.writes_user_record() {
+            return;
+        }
+        let digest = self.minted_digest(user, org);
+        let mut minted = MINTED
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let set = minted.get_or_insert_with(Default::default);
+        if set.len() >= MINTED_MAX {
+            if let Some(old) = set.iter().next().copied() {
+                set.remove(&old);
+            }
+        }
+        set.insert(digest);
+    }
+}
+
+impl PartialEq for AttributeKey {
+    fn eq(&self, other: &Self) -> bool {
+        self.fingerprint == other.fingerprint
+            && (Arc::ptr_eq(&self.set, &other.set) || self.set == other.set)
+    }
+}
+
+impl Eq for AttributeKey {}
+
+impl Hash for AttributeKey {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        self.fingerprint.hash(state);
+    }
+}
+
+impl fmt::Debug for AttributeKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "AttributeKey({:016x})", self.fingerprint)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::session::FilterOperator;
+
+    fn rules(region: &str, persist: PersistOption) -> TokenAttributes {
+        TokenAttributes::new(persist).filter(FilterRule::new(
+            "Region",
+            FilterOperator::Eq,
+            [region],
+        ))
+    }
+
+    #[test]
+    fn equal_rule_sets_are_one_key_and_different_ones_are_not() {
+        let a = AttributeKey::new(rules("east", PersistOption::None));
+        let b = AttributeKey::new(rules("east", PersistOption::None));
+        assert_eq!(a, b);
+        assert_eq!(
+            a.fingerprint, b.fingerprint,
+            "the same digest in every process"
+        );
+        assert_ne!(a, AttributeKey::new(rules("west", PersistOption::None)));
+        assert_ne!(a, AttributeKey::new(rules("east", PersistOption::Replace)));
+    }
+
+    #[test]
+    fn a_persisted_set_is_sent_as_replace_once_minted() {
+        let key = AttributeKey::new(rules("north", PersistOption::Append));
+        let mut request = CustomTokenRequest::default();
+        assert!(!key.minted_before("identity-test-user", Some(4)));
+        key.set.apply(&mut request, false);
+        assert_eq!(request.persist_option, PersistOption::Append);
+        key.mark_minted("identity-test-user", Some(4));
+        assert!(key.minted_before("identity-test-user", Some(4)));
+        assert!(!key.minted_before("identity-test-user", Some(5)));
+        key.set.apply(&mut request, true);
+        assert_eq!(request.persist_option, PersistOption::Replace);
+        // Rules in the token only write nothing, so there is nothing to remember.
+        let none = AttributeKey::new(rules("north", PersistOption::None));
+        none.mark_minted("identity-test-user", Some(4));
+        assert!(!none.minted_before("identity-test-user", Some(4)));
+    }
 }

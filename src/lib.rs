@@ -19,6 +19,9 @@
 //!   [`transport::Transport`]; [`session::Session`] and [`session::Login`] are its front door.
 //! - [`store`]: a fleet of replicas sharing one credential through a [`store::CredentialStore`]
 //!   ([`store::MemoryCredentialStore`]; with the `redis` feature, `RedisCredentialStore`).
+//! - `embed` (feature `embed`): `EmbedTokenService`, the token endpoint of ThoughtSpot's Visual
+//!   Embed SDK for backends that embed ThoughtSpot, with [`TokenAttributes`] for per-user
+//!   row-level security (`auth/token/custom`).
 //! - `mock` (feature `mock`): `MockThoughtSpot`, an in-process ThoughtSpot over real HTTP for
 //!   your own tests.
 //!
@@ -39,6 +42,9 @@ mod api_version;
 mod authenticator;
 mod base_url;
 mod config;
+#[cfg(feature = "embed")]
+#[cfg_attr(docsrs, doc(cfg(feature = "embed")))]
+pub mod embed;
 mod error;
 mod handle;
 mod identity;
@@ -63,7 +69,7 @@ pub use base_url::BaseUrl;
 pub use config::{AuthBuilder, CredentialKind};
 pub use error::{ApiFailure, Error, ErrorKind, Malformed, RefusedByBackoff};
 pub use handle::AuthHandle;
-pub use identity::{ActAs, OrgOverride, Provisioning};
+pub use identity::{ActAs, OrgOverride, Provisioning, TokenAttributes};
 pub use layer::{ResponseBody, ResponseFuture, ThoughtSpotAuthLayer, ThoughtSpotAuthService};
 
 #[cfg(feature = "reqwest")]

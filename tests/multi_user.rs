@@ -9,11 +9,15 @@ use bytes::Bytes;
 use futures_util::future::join_all;
 use http_body_util::Full;
 use thoughtspot_auth::mock::{self, Fault, MockThoughtSpot, MockUser, PresentedCredential};
-use thoughtspot_auth::{ActAs, Error, ErrorKind, Provisioning, ThoughtSpotAuthLayer};
+use thoughtspot_auth::session::{FilterOperator, FilterRule, PersistOption};
+use thoughtspot_auth::{
+    ActAs, Error, ErrorKind, Provisioning, ThoughtSpotAuthLayer, TokenAttributes,
+};
 use tokio::time::Instant;
 use tower::ServiceExt;
 
 const TOKEN_FULL: &str = "/api/rest/2.0/auth/token/full";
+const TOKEN_CUSTOM: &str = "/api/rest/2.0/auth/token/custom";
 
 async fn mock_with_users(n: usize) -> MockThoughtSpot {
     let ts = MockThoughtSpot::start().await.unwrap();
@@ -393,4 +397,143 @@ async fn the_reqwest_adapter_acts_as_users_too() {
         missing,
         Err(reqwest_middleware::Error::Middleware(_))
     ));
+}
+
+// ----- access rules (token/custom) -------------------------------------------------------------
+
+/// A request acting as `user` in `org` under the rule `Region = region`, to the mock's data
+/// endpoint, which answers whose token it was and which rules it ran under.
+fn request_with_rules(
+    base: &str,
+    user: &str,
+    org: i64,
+    region: &str,
+    persist: PersistOption,
+) -> http::Request<Full<Bytes>> {
+    let mut request = http::Request::post(format!("{base}/api/rest/2.0/searchdata"))
+        .header("content-type", "application/json")
+        .body(Full::new(Bytes::from_static(b"{}")))
+        .unwrap();
+    let rules = TokenAttributes::new(persist).filter(FilterRule::new(
+        "Region",
+        FilterOperator::Eq,
+        [region],
+    ));
+    request
+        .extensions_mut()
+        .insert(ActAs::user(user).org(org).attributes(rules));
+    request
+}
+
+/// The (user, org, rule values) a searchdata answer ran under, and the regions of its rows.
+async fn ran_under(
+    service: &common::AuthService,
+    request: http::Request<Full<Bytes>>,
+) -> (String, i64, serde_json::Value, Vec<String>) {
+    use http_body_util::BodyExt;
+    let response = service.clone().oneshot(request).await.unwrap();
+    assert_eq!(response.status(), 200);
+    let header = |name: &str| response.headers()[name].to_str().unwrap().to_owned();
+    let (user, org) = (header("x-mock-user"), header("x-mock-org").parse().unwrap());
+    let rules: serde_json::Value = serde_json::from_str(&header(mock::RULES_HEADER)).unwrap();
+    let body = response.into_body().collect().await.unwrap().to_bytes();
+    let body: serde_json::Value = serde_json::from_slice(&body).unwrap();
+    let mut regions: Vec<String> = body["rows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|row| row["Region"].as_str().unwrap().to_owned())
+        .collect();
+    regions.dedup();
+    (user, org, rules["filter_rules"].clone(), regions)
+}
+
+#[tokio::test(start_paused = true)]
+async fn under_concurrency_no_request_carries_another_rule_sets_token() {
+    let ts = mock_with_users(20).await;
+    let (service, _) = layered(&ts, |b| b.org(0));
+    let regions = ["east", "west", "north"];
+    let calls: Vec<(String, i64, &str)> = (0..3000)
+        .map(|i| {
+            (
+                format!("user-{}", (i * 7) % 20),
+                [0, 1, 2][i % 3],
+                regions[(i / 3) % 3],
+            )
+        })
+        .collect();
+    let mut checked = 0;
+    for chunk in calls.chunks(500) {
+        let answers = join_all(chunk.iter().map(|(u, o, r)| {
+            ran_under(
+                &service,
+                request_with_rules(&ts.base_url(), u, *o, r, PersistOption::None),
+            )
+        }))
+        .await;
+        for ((user, org, region), (seen_user, seen_org, rules, rows)) in chunk.iter().zip(answers) {
+            assert_eq!((&seen_user, seen_org), (user, *org));
+            assert_eq!(
+                rules,
+                serde_json::json!([{"column_name": "Region", "operator": "EQ", "values": [region]}])
+            );
+            assert_eq!(
+                rows,
+                [*region],
+                "{user} in org {org} saw exactly their rows"
+            );
+            checked += 1;
+        }
+        // Revocations and expiry on the way force replays and refreshes.
+        ts.revoke_tokens_of("user-3");
+        tokio::time::advance(Duration::from_secs(61)).await;
+    }
+    assert_eq!(checked, 3000);
+    // One token per (user, org, rules) at least: 20 users x 3 orgs x 3 rule sets.
+    assert!(ts.count(TOKEN_CUSTOM) >= 180, "{}", ts.count(TOKEN_CUSTOM));
+    assert_eq!(ts.count(TOKEN_FULL), 0);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_persisted_rule_set_is_refreshed_with_replace_never_appended_twice() {
+    let ts = mock_with_users(1).await;
+    let (service, _) = layered(&ts, |b| b.org(0));
+    let send = || {
+        ran_under(
+            &service,
+            request_with_rules(&ts.base_url(), "user-0", 1, "south", PersistOption::Append),
+        )
+    };
+    let rules_on_record = || {
+        ts.persisted_attributes("user-0").unwrap()["filter_rules"]
+            .as_array()
+            .unwrap()
+            .len()
+    };
+    assert_eq!(send().await.3, ["south"]);
+    assert_eq!(rules_on_record(), 1);
+    // A revoked token is replaced (replay), an expired one refreshed: neither appends again.
+    ts.revoke_tokens_of("user-0");
+    assert_eq!(send().await.3, ["south"]);
+    tokio::time::advance(Duration::from_secs(400)).await;
+    assert_eq!(send().await.3, ["south"]);
+    assert!(ts.count(TOKEN_CUSTOM) >= 3);
+    assert_eq!(rules_on_record(), 1);
+}
+
+#[tokio::test(start_paused = true)]
+async fn cookie_sessions_refuse_rules_that_live_only_in_the_token() {
+    let ts = mock_with_users(1).await;
+    let (service, _) = layered(&ts, |b| b.org(0).cookie_session());
+    let request = request_with_rules(&ts.base_url(), "user-0", 1, "east", PersistOption::None);
+    let error = send(&service, request).await.unwrap_err();
+    assert_eq!(error.kind(), ErrorKind::Config);
+    assert_eq!(ts.logins(), 0, "nothing was sent");
+    // Persisted rules reach the session through the user's record.
+    let request = request_with_rules(&ts.base_url(), "user-0", 1, "east", PersistOption::Replace);
+    let (user, org, _, rows) = ran_under(&service, request).await;
+    assert_eq!(
+        (user.as_str(), org, rows),
+        ("user-0", 1, vec!["east".to_owned()])
+    );
 }

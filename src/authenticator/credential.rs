@@ -40,17 +40,50 @@ impl Drop for OwnLine {
 }
 
 /// Whose a credential is: the key of the credential cache. `user` is set only in multi-user
-/// trusted authentication; otherwise the configured user is implied.
+/// trusted authentication; otherwise the configured user is implied. `attributes`, the access
+/// rules a multi-user token carries, are part of the key: one user's tokens with different rules
+/// are different credentials.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub(crate) struct CacheKey {
     pub(crate) user: Option<std::sync::Arc<str>>,
     pub(crate) org: Option<i64>,
+    pub(crate) attributes: Option<crate::identity::AttributeKey>,
 }
 
 impl CacheKey {
     #[inline]
     pub(crate) fn org(org: Option<i64>) -> Self {
-        Self { user: None, org }
+        Self {
+            user: None,
+            org,
+            attributes: None,
+        }
+    }
+
+    /// The key of a multi-user request. Access rules that live only in the token
+    /// (`PersistOption::None`) are refused in cookie-session mode: a session ignores them, so
+    /// the request would run without its rules.
+    pub(crate) fn act_as(
+        act_as: &crate::ActAs,
+        org: Option<i64>,
+        kind: crate::CredentialKind,
+    ) -> Result<Self, crate::Error> {
+        if let Some(attributes) = &act_as.attributes {
+            if kind == crate::CredentialKind::CookieSession
+                && attributes.set.persist == crate::session::PersistOption::None
+            {
+                return Err(crate::Error::config(
+                    "access rules with persist option NONE live only in the token, and a cookie \
+                     session ignores them: use bearer tokens, or persist the rules (REPLACE); \
+                     nothing was sent",
+                ));
+            }
+        }
+        Ok(Self {
+            user: Some(act_as.user.clone()),
+            org,
+            attributes: act_as.attributes.clone(),
+        })
     }
 }
 
@@ -199,6 +232,7 @@ mod tests {
         let key = CacheKey {
             user: Some("alice".into()),
             org: None,
+            attributes: None,
         };
         let credential = Credential::new(session, key, 1, None, None, None);
         let original = credential.session.header_value().as_bytes().as_ptr();

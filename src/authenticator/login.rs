@@ -9,7 +9,8 @@ use super::credential::CacheKey;
 use crate::config::{AuthConfig, CredentialKind, Secret, Source};
 use crate::identity::Provisioning;
 use crate::session::{
-    BetaLoginRequest, BetaTokenRequest, Login, Session, SessionLoginRequest, TokenRequest,
+    BetaLoginRequest, BetaTokenRequest, CustomTokenRequest, Login, PersistOption, Session,
+    SessionLoginRequest, TokenRequest,
 };
 use crate::transport::Transport;
 use crate::{ApiVersion, Error, ErrorKind};
@@ -30,7 +31,8 @@ pub(crate) type SharedSession = Session<Arc<dyn Transport>>;
 /// Every org gets a session of its own, so switching one never moves requests in flight. In
 /// multi-user mode the user is the key's and the secret the trusted-authentication key, and a
 /// user asked to be created just in time is minted with `auto_create` (v2.0 only: the beta API
-/// has no such parameter).
+/// has no such parameter). A key with access rules is minted with `token/custom` instead of
+/// `token/full` (v2.0 only).
 pub(crate) async fn login(
     session: &SharedSession,
     config: &AuthConfig,
@@ -61,6 +63,9 @@ pub(crate) async fn login(
     };
     let validity = config.timings.token_validity.map(|d| d.as_secs().max(1));
     match (config.api, config.kind) {
+        (ApiVersion::Beta, _) if key.attributes.is_some() => Err(Error::config(
+            "access rules (token/custom) need the v2.0 API; nothing was sent",
+        )),
         (ApiVersion::Beta, kind) => {
             let token_request = || {
                 let mut request = match secret {
@@ -95,6 +100,9 @@ pub(crate) async fn login(
             }
             Ok(login)
         }
+        (_, CredentialKind::BearerToken) if key.attributes.is_some() => {
+            custom(session, key, user, secret, validity, provisioning).await
+        }
         (_, CredentialKind::BearerToken) => {
             let mut request = match secret {
                 Secret::Password(p) => TokenRequest::password(user, p.expose_secret()),
@@ -107,10 +115,14 @@ pub(crate) async fn login(
         }
         (_, CredentialKind::CookieSession) => match secret {
             Secret::SecretKey(k) => {
-                let mut request = TokenRequest::secret_key(user, k.expose_secret());
-                request.org_id = key.org;
-                provision(&mut request, provisioning);
-                let token = session.v2().token_full(&request).await?;
+                let token = if key.attributes.is_some() {
+                    custom(session, key, user, secret, None, provisioning).await?
+                } else {
+                    let mut request = TokenRequest::secret_key(user, k.expose_secret());
+                    request.org_id = key.org;
+                    provision(&mut request, provisioning);
+                    session.v2().token_full(&request).await?
+                };
                 let org = key.org.map(|o| o.to_string());
                 let login = session
                     .v2()
@@ -146,6 +158,45 @@ pub(crate) async fn login(
             }
         },
     }
+}
+
+/// `token/custom` for a key with access rules. A persisted set minted before is sent as
+/// `REPLACE`, so that a refresh never appends the same rules to the user's record again.
+async fn custom(
+    session: &SharedSession,
+    key: &CacheKey,
+    user: &str,
+    secret: &Secret,
+    validity: Option<u64>,
+    provisioning: Option<&Provisioning>,
+) -> Result<Login, Error> {
+    let Some(attributes) = &key.attributes else {
+        return Err(Error::config("no access rules to mint"));
+    };
+    let mut request = match secret {
+        Secret::Password(p) => {
+            CustomTokenRequest::password(user, p.expose_secret(), PersistOption::None)
+        }
+        Secret::SecretKey(k) => {
+            CustomTokenRequest::secret_key(user, k.expose_secret(), PersistOption::None)
+        }
+    };
+    attributes
+        .set
+        .apply(&mut request, attributes.minted_before(user, key.org));
+    request.validity_time_in_sec = validity;
+    request.org_identifier = key.org.map(|o| o.to_string());
+    if let Some(p) = provisioning {
+        request.auto_create = true;
+        request.email.clone_from(&p.email);
+        request.display_name.clone_from(&p.display_name);
+        if !p.groups.is_empty() {
+            request.groups = Some(p.groups.clone());
+        }
+    }
+    let login = session.v2().token_custom(&request).await?.login;
+    attributes.mark_minted(user, key.org);
+    Ok(login)
 }
 
 /// Asks `token/full` to create the user if it does not exist.

@@ -221,10 +221,7 @@ impl Core {
             return Ok(CacheKey::org(org()));
         }
         match extensions.get::<ActAs>() {
-            Some(act_as) => Ok(CacheKey {
-                user: Some(act_as.user.clone()),
-                org: act_as.org.or_else(org),
-            }),
+            Some(act_as) => CacheKey::act_as(act_as, act_as.org.or_else(org), self.config.kind),
             None => Err(Error::config(
                 "multi-user trusted authentication: the request names no user (insert an \
                  `ActAs` into its extensions); nothing was sent",

@@ -153,6 +153,7 @@ mod fault_bodies;
 mod faults;
 mod log;
 mod records;
+mod routes_abac;
 mod routes_beta;
 mod routes_v1;
 mod routes_v2;
@@ -163,6 +164,7 @@ mod wire;
 pub use builder::{ExtensionSpelling, MockThoughtSpotBuilder, MockUser};
 pub use faults::{FAULT_HEADER, Fault, FaultKind, REQUEST_ID_HEADER, UnknownFaultKind};
 pub use log::{PresentedCredential, RecordedRequest};
+pub use routes_abac::{RULES_HEADER, sample_rows};
 
 use server::{Shared, lock};
 use state::{State, signed_offset};
@@ -359,7 +361,7 @@ impl MockThoughtSpot {
     }
 
     /// How many requests arrived at the credential-minting endpoints: v2.0 `auth/token/full`,
-    /// `auth/token/object` and `auth/session/login`; beta `session/login` and
+    /// `auth/token/object`, `auth/token/custom` and `auth/session/login`; beta `session/login` and
     /// `session/gettoken`; v1 `session/login`. Successful or not, faulted ones included.
     pub fn logins(&self) -> usize {
         self.log().logins()

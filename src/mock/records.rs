@@ -87,6 +87,8 @@ pub(crate) struct TokenRecord {
     pub(crate) revoked: bool,
     pub(crate) access: Access,
     pub(crate) metadata_id: Option<String>,
+    /// Access rules carried by a `token/custom` token minted with `persist_option: NONE`.
+    pub(crate) attributes: Option<std::sync::Arc<serde_json::Value>>,
 }
 
 /// A cookie session (its `JSESSIONID` is the key of `State::sessions`).

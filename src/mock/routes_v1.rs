@@ -2,13 +2,25 @@
 
 use http::{Method, Response, StatusCode};
 
+use super::routes_abac;
 use super::server::Ctx;
 use super::state::Proof;
 use super::wire::{self, ApiError, RespBody};
 
 pub(crate) fn handle(ctx: &Ctx<'_>) -> Response<RespBody> {
+    if ctx.path == IS_ACTIVE {
+        // The Visual Embed SDK checks a token from the embedding page's origin.
+        let resp = if *ctx.method == Method::OPTIONS {
+            wire::no_content()
+        } else {
+            route(ctx).unwrap_or_else(|err| ctx.renderer().v1_error(&err))
+        };
+        return routes_abac::with_cors(resp, ctx.headers);
+    }
     route(ctx).unwrap_or_else(|err| ctx.renderer().v1_error(&err))
 }
+
+const IS_ACTIVE: &str = "/callosum/v1/session/isactive";
 
 fn requested_by(ctx: &Ctx<'_>) -> Result<(), ApiError> {
     if ctx.has_header("x-requested-by") {

@@ -3,6 +3,7 @@
 use http::{Method, Response, StatusCode};
 use serde_json::{Value, json};
 
+use super::routes_abac;
 use super::server::Ctx;
 use super::state::{Access, AutoCreate, Principal, Proof, State, TokenRecord};
 use super::wire::{self, ApiError, Fields, RespBody};
@@ -26,6 +27,14 @@ fn route(ctx: &Ctx<'_>) -> Result<Response<RespBody>, ApiError> {
         "/auth/token/object" => {
             ctx.expect(Method::POST)?;
             mint(ctx, Access::ReportBookView)
+        }
+        "/auth/token/custom" => {
+            ctx.expect(Method::POST)?;
+            routes_abac::token_custom(ctx)
+        }
+        "/searchdata" => {
+            ctx.expect(Method::POST)?;
+            routes_abac::search_data(ctx)
         }
         "/auth/session/login" => {
             ctx.expect(Method::POST)?;
@@ -79,10 +88,10 @@ fn route(ctx: &Ctx<'_>) -> Result<Response<RespBody>, ApiError> {
                 {"metadata_id": "8c4d5c6a-1f7e-4b55-9d51-6f1a8f0e2b01", "metadata_name": "Sales Overview", "metadata_type": "LIVEBOARD"},
                 {"metadata_id": "0f3a9e2d-7b64-4c1a-8e2f-3d5b6c7a8e90", "metadata_name": "Pipeline Health", "metadata_type": "LIVEBOARD"}
             ]);
-            Ok(wire::with_identity(
-                wire::json_response(StatusCode::OK, &body),
-                &p.user,
-                p.org,
+            let rules = routes_abac::applied(&ctx.state(), ctx.headers, &p);
+            Ok(routes_abac::with_rules(
+                wire::with_identity(wire::json_response(StatusCode::OK, &body), &p.user, p.org),
+                &rules,
             ))
         }
         _ => {
@@ -122,6 +131,11 @@ fn scope_json(rec: &TokenRecord) -> Value {
         "org_id": rec.org,
         "metadata_id": rec.metadata_id,
     })
+}
+
+/// The principal of an authenticated request, or 401 (for the ABAC routes).
+pub(crate) fn principal_of(ctx: &Ctx<'_>, st: &State) -> Result<Principal, ApiError> {
+    principal(ctx, st)
 }
 
 /// `POST /auth/token/full` and `/auth/token/object`.

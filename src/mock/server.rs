@@ -28,6 +28,7 @@ pub(crate) const BODY_LIMIT: usize = 1024 * 1024;
 pub(crate) const LOGIN_PATHS: &[&str] = &[
     "/api/rest/2.0/auth/token/full",
     "/api/rest/2.0/auth/token/object",
+    "/api/rest/2.0/auth/token/custom",
     "/api/rest/2.0/auth/session/login",
     "/tspublic/rest/v2/session/login",
     "/tspublic/rest/v2/session/gettoken",

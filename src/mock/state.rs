@@ -22,6 +22,8 @@ pub(crate) struct State {
     pub(crate) users: BTreeMap<String, UserRecord>,
     pub(crate) tokens: HashMap<String, TokenRecord>,
     pub(crate) sessions: HashMap<String, SessionRecord>,
+    /// Access rules written to users' records by `token/custom` (`APPEND`, `REPLACE`, `RESET`).
+    pub(crate) persisted: HashMap<String, serde_json::Value>,
     next_serial: u64,
 }
 
@@ -46,6 +48,7 @@ impl State {
                 .collect(),
             tokens: HashMap::new(),
             sessions: HashMap::new(),
+            persisted: HashMap::new(),
             next_serial: 1,
         }
     }
@@ -268,6 +271,7 @@ impl State {
             revoked: false,
             access,
             metadata_id,
+            attributes: None,
         };
         self.tokens.insert(value.clone(), rec.clone());
         self.touch_org(user, org);

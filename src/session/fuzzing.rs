@@ -60,6 +60,7 @@ pub fn parse_answers(data: &[u8]) {
         let _ = SessionInfo::from_value(value);
     }
     let _ = v2::token_login(&answer, None, None);
+    let _ = v2::custom_login(&answer, Some(300));
     if let Ok(beta) = answer.json::<SessionLoginResponse>(ApiVersion::Beta) {
         if let Some(secs) = beta.token_expiry_duration {
             let _ = beta::expiry_duration(status, secs);

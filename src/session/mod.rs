@@ -32,8 +32,10 @@
 //! # }
 //! ```
 
+mod access_token;
 mod beta;
 mod credential;
+mod custom_token;
 pub(crate) mod error_body;
 #[doc(hidden)]
 pub mod fuzzing;
@@ -51,8 +53,12 @@ use http::header::{ACCEPT, CONTENT_TYPE, HeaderValue, USER_AGENT};
 use http::{Method, Request, Response};
 use serde::de::DeserializeOwned;
 
+pub use access_token::{AccessToken, CustomLogin, UserRef};
 pub use beta::Beta;
 pub use credential::{SessionCookies, SessionCredential};
+pub use custom_token::{
+    CustomTokenRequest, FilterOperator, FilterRule, NamedValues, ObjectRef, PersistOption,
+};
 pub use error_body::{CODE_FORBIDDEN, CODE_UNAUTHORIZED};
 pub use models::{
     AccessLevel, BETA_DEFAULT_LIFETIME, BetaLoginRequest, BetaTokenRequest, Login,

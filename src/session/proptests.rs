@@ -123,6 +123,24 @@ proptest! {
         let _ = answer.json::<SessionUser>(ApiVersion::V2);
         let _ = answer.json::<SessionLoginResponse>(ApiVersion::Beta);
         let _ = v2::token_login(&answer, None, None);
+        let _ = v2::custom_login(&answer, None);
+    }
+
+    /// The same for `token/custom`'s `AccessToken` answer.
+    #[test]
+    fn a_custom_token_answer_is_usable_or_a_typed_error(value in arbitrary_json()) {
+        let answer = answer(Bytes::from(value.to_string()), json_headers());
+        match v2::custom_login(&answer, None) {
+            Ok(minted) => {
+                let lifetime = minted.login.lifetime.expect("a token always has a lifetime");
+                prop_assert!(lifetime > Duration::ZERO && lifetime <= MAX_PLAUSIBLE_LIFETIME);
+                prop_assert!(!minted.login.credential.token().unwrap().expose_secret().trim().is_empty());
+            }
+            Err(error) => prop_assert!(matches!(
+                error.kind(),
+                ErrorKind::MalformedResponse | ErrorKind::Unavailable
+            ), "{:?}", error.kind()),
+        }
     }
 
     /// A success answer is never mistaken for success unless it is a token: whatever JSON comes

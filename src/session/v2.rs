@@ -3,6 +3,8 @@
 use http::Method;
 use secrecy::{ExposeSecret, SecretString};
 
+use super::access_token::{AccessToken, CustomLogin};
+use super::custom_token::CustomTokenRequest;
 use super::models::{
     RevokeTokenRequest, RevokeTokenWire, SessionLoginRequest, SessionUser, Token, TokenRequest,
     TokenValidation, ValidateTokenWire,
@@ -15,6 +17,7 @@ use crate::session::{SessionCookies, SessionCredential};
 use crate::transport::Transport;
 
 const TOKEN_FULL: &str = "/api/rest/2.0/auth/token/full";
+const TOKEN_CUSTOM: &str = "/api/rest/2.0/auth/token/custom";
 const TOKEN_OBJECT: &str = "/api/rest/2.0/auth/token/object";
 const TOKEN_REVOKE: &str = "/api/rest/2.0/auth/token/revoke";
 const TOKEN_VALIDATE: &str = "/api/rest/2.0/auth/token/validate";
@@ -48,6 +51,28 @@ impl<T: Transport> V2<'_, T> {
             return Err(Error::config("token/object needs an `object_id`"));
         }
         self.mint(TOKEN_OBJECT, request).await
+    }
+
+    /// `POST auth/token/custom`: a token carrying attribute-based access rules for one user
+    /// (row-level security). `auto_create` is always sent (it defaults to true on this endpoint).
+    ///
+    /// With [`PersistOption::None`](super::PersistOption::None) the rules live in the token only;
+    /// `APPEND`, `REPLACE` and `RESET` write to the user's record in ThoughtSpot **when the token
+    /// is minted**, not when it is used.
+    pub async fn token_custom(&self, request: &CustomTokenRequest) -> Result<CustomLogin, Error> {
+        if request.username.is_empty() {
+            return Err(Error::config("a token request needs a user name"));
+        }
+        if request.password.is_none() && request.secret_key.is_none() {
+            return Err(Error::config(
+                "a token request needs a password or a secret key",
+            ));
+        }
+        let call = Call::new(ApiVersion::V2, Method::POST, TOKEN_CUSTOM)
+            .json(&request.wire())
+            .secrets(request.secrets());
+        let answer = self.session.execute(call).await?;
+        custom_login(&answer, request.validity_time_in_sec)
     }
 
     async fn mint(&self, path: &'static str, request: &TokenRequest) -> Result<Login, Error> {
@@ -182,6 +207,39 @@ pub(super) fn token_login(
         user: token.valid_for_username,
         org: token.scope.and_then(|s| s.org_id).or(requested_org),
         sent_at: answer.sent_at,
+    })
+}
+
+/// An `AccessToken` answer as a [`CustomLogin`]: the same lifetime rules as [`token_login`].
+pub(super) fn custom_login(
+    answer: &Answer,
+    requested_validity: Option<u64>,
+) -> Result<CustomLogin, Error> {
+    let status = answer.response.status();
+    let access_token: AccessToken = answer.json(ApiVersion::V2)?;
+    let lifetime = match (
+        access_token.creation_time_in_millis,
+        access_token.expiration_time_in_millis,
+    ) {
+        (Some(created), Some(expires)) => {
+            let created = server_millis(status, "creation_time_in_millis", created as f64)?;
+            let expires = server_millis(status, "expiration_time_in_millis", expires as f64)?;
+            lifetime_from_millis(status, expires - created)?
+        }
+        _ => lifetime_from_secs(status, requested_validity.unwrap_or(300) as f64)?,
+    };
+    let credential = SessionCredential::bearer(access_token.token.expose_secret())
+        .map_err(|_| Error::malformed(status, "the token is empty or not a valid header value"))?;
+    let login = Login {
+        credential,
+        lifetime: Some(lifetime),
+        user: access_token.user.as_ref().and_then(|u| u.name.clone()),
+        org: access_token.org.as_ref().and_then(|o| o.id),
+        sent_at: answer.sent_at,
+    };
+    Ok(CustomLogin {
+        access_token,
+        login,
     })
 }
 

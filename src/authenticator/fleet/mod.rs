@@ -217,7 +217,13 @@ impl Fleet {
             .unwrap_or_default()
             .as_bytes();
         let org = key.org.map_or_else(|| "-".to_owned(), |o| o.to_string());
-        let parts: [&[u8]; 2] = [user, org.as_bytes()];
+        // Access rules are part of whose a credential is; keys without any keep their names.
+        let rules = key
+            .attributes
+            .as_ref()
+            .map(|a| format!("{:016x}", a.fingerprint));
+        let mut parts: Vec<&[u8]> = vec![user, org.as_bytes()];
+        parts.extend(rules.as_deref().map(str::as_bytes));
         Names {
             cred: self.keys.name("cred", &parts),
             lease: self.keys.name("lease", &parts),

@@ -1,0 +1,342 @@
+//! One fresh token per call: who may mint now, the shared mint of concurrent calls, and what a
+//! failure means for the next call.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use secrecy::{ExposeSecret, SecretString};
+use tokio::sync::watch;
+use tokio::time::Instant;
+
+use super::limits::{Backoff, Failure, Gcra, MintRate};
+use super::{EmbedStats, EmbedUser};
+use crate::ErrorKind;
+use crate::identity::AttributeKey;
+use crate::session::{CustomTokenRequest, RevokeTokenRequest, Session, TokenRequest};
+use crate::transport::Transport;
+use crate::{Error, Provisioning};
+
+pub(crate) type SharedSession = Session<Arc<dyn Transport>>;
+
+/// What one mint is for: calls with equal keys that overlap share it.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+struct MintKey {
+    user: Arc<str>,
+    org: Option<i64>,
+    attributes: Option<AttributeKey>,
+    validity: Option<Duration>,
+}
+
+/// A minted token, as the endpoint hands it out.
+#[derive(Clone)]
+pub(crate) struct Minted {
+    pub(crate) token: SecretString,
+    /// On this server's wall clock.
+    pub(crate) expiration_time_in_millis: Option<i64>,
+}
+
+/// Why no token: what the endpoint answers instead.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Refusal {
+    /// ThoughtSpot refused this user (bad key, unknown or locked user, invalid request): 403.
+    ThoughtSpot(&'static str),
+    /// ThoughtSpot is unavailable or rate-limiting, or the mint queue is full: 503.
+    Unavailable(Duration),
+    /// This user asked too often: 429.
+    TooMany(Duration),
+}
+
+type Outcome = Result<Minted, Refusal>;
+
+enum MintError {
+    /// The global rate's queue is longer than the longest wait allowed.
+    QueueFull(Duration),
+    Api(Error),
+}
+
+#[derive(Default)]
+struct UserState {
+    rate: Gcra,
+    failure: Option<Failure>,
+}
+
+#[derive(Default)]
+struct Table {
+    users: HashMap<Arc<str>, UserState>,
+    flights: HashMap<MintKey, watch::Receiver<Option<Outcome>>>,
+}
+
+/// Above this many remembered users, idle ones are forgotten.
+const PRUNE_ABOVE: usize = 10_000;
+
+#[derive(Default)]
+pub(crate) struct Counters {
+    pub(crate) mints: AtomicU64,
+    pub(crate) joined: AtomicU64,
+    pub(crate) tokens: AtomicU64,
+    pub(crate) unauthenticated: AtomicU64,
+    pub(crate) refused: AtomicU64,
+    pub(crate) thoughtspot_refused: AtomicU64,
+    pub(crate) unavailable: AtomicU64,
+    pub(crate) rate_limited: AtomicU64,
+    pub(crate) suppressed: AtomicU64,
+}
+
+pub(crate) fn bump(counter: &AtomicU64) {
+    counter.fetch_add(1, Ordering::Relaxed);
+}
+
+pub(crate) struct Minter {
+    pub(crate) session: SharedSession,
+    pub(crate) secret_key: SecretString,
+    pub(crate) per_user: Option<MintRate>,
+    pub(crate) global: Option<MintRate>,
+    pub(crate) max_queue_wait: Duration,
+    pub(crate) backoff: Backoff,
+    pub(crate) counters: Counters,
+    table: Mutex<Table>,
+    global_rate: Mutex<Gcra>,
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+impl Minter {
+    pub(crate) fn new(
+        session: SharedSession,
+        secret_key: SecretString,
+        per_user: Option<MintRate>,
+        global: Option<MintRate>,
+        max_queue_wait: Duration,
+        backoff: Backoff,
+    ) -> Self {
+        Self {
+            session,
+            secret_key,
+            per_user,
+            global,
+            max_queue_wait,
+            backoff,
+            counters: Counters::default(),
+            table: Mutex::new(Table::default()),
+            global_rate: Mutex::new(Gcra::default()),
+        }
+    }
+
+    /// A token for `who`: joins a mint in flight for the same key, else starts one (if this user
+    /// may mint now). A mint that has answered anyone is never joined: its entry is removed
+    /// before its outcome is sent.
+    pub(crate) async fn token_for(self: &Arc<Self>, who: EmbedUser) -> Outcome {
+        let key = MintKey {
+            user: who.act_as.user.clone(),
+            org: who.act_as.org,
+            attributes: who.act_as.attributes.clone(),
+            validity: who.validity,
+        };
+        let mut receiver = {
+            let now = Instant::now();
+            let mut table = lock(&self.table);
+            if let Some(flight) = table.flights.get(&key) {
+                bump(&self.counters.joined);
+                flight.clone()
+            } else {
+                let user = table.users.entry(key.user.clone()).or_default();
+                if let Some(failure) = user.failure.filter(|f| now < f.until) {
+                    bump(&self.counters.suppressed);
+                    return Err(if failure.permanent {
+                        Refusal::ThoughtSpot("ThoughtSpot refused this user recently")
+                    } else {
+                        Refusal::Unavailable(failure.until - now)
+                    });
+                }
+                if let Some(rate) = self.per_user {
+                    if let Err(retry) = user.rate.reserve(rate, now, Duration::ZERO) {
+                        return Err(Refusal::TooMany(retry));
+                    }
+                }
+                // A persisted set minted before is sent as REPLACE, never appended again.
+                let refresh = key
+                    .attributes
+                    .as_ref()
+                    .is_some_and(|a| a.minted_before(&key.user, key.org));
+                let (sender, receiver) = watch::channel(None);
+                table.flights.insert(key.clone(), receiver.clone());
+                if table.users.len() > PRUNE_ABOVE {
+                    table.users.retain(|_, u| {
+                        !u.rate.idle(now) || u.failure.is_some_and(|f| now < f.until)
+                    });
+                }
+                drop(table);
+                // Its own task: a caller that goes away never cancels a mint others wait for.
+                let minter = self.clone();
+                tokio::spawn(async move {
+                    let outcome = minter.mint(&who, refresh).await;
+                    let outcome = minter.finish(&key, outcome);
+                    let _ = sender.send(Some(outcome));
+                });
+                receiver
+            }
+        };
+        match receiver.wait_for(Option::is_some).await {
+            Ok(outcome) => outcome
+                .clone()
+                .unwrap_or(Err(Refusal::Unavailable(Duration::ZERO))),
+            Err(_) => Err(Refusal::Unavailable(Duration::from_secs(1))),
+        }
+    }
+
+    /// Removes the flight (before anyone is answered) and records what its outcome means for
+    /// the user's next call.
+    fn finish(&self, key: &MintKey, outcome: Result<Minted, MintError>) -> Outcome {
+        let now = Instant::now();
+        let mut table = lock(&self.table);
+        table.flights.remove(key);
+        let user = table.users.entry(key.user.clone()).or_default();
+        match outcome {
+            Ok(minted) => {
+                user.failure = None;
+                if let Some(a) = &key.attributes {
+                    a.mark_minted(&key.user, key.org);
+                }
+                Ok(minted)
+            }
+            Err(MintError::QueueFull(retry)) => Err(Refusal::Unavailable(retry)),
+            Err(MintError::Api(error)) => {
+                let failure =
+                    self.backoff
+                        .next(user.failure, error.is_permanent(), error.retry_after(), now);
+                user.failure = Some(failure);
+                Err(refusal_of(&error, failure.until - now))
+            }
+        }
+    }
+
+    /// Waits for a slot of the global rate, then mints.
+    async fn mint(&self, who: &EmbedUser, refresh: bool) -> Result<Minted, MintError> {
+        if let Some(rate) = self.global {
+            let slot = lock(&self.global_rate).reserve(rate, Instant::now(), self.max_queue_wait);
+            match slot {
+                Ok(wait) if wait.is_zero() => {}
+                Ok(wait) => tokio::time::sleep(wait).await,
+                Err(retry) => return Err(MintError::QueueFull(retry.max(Duration::from_secs(1)))),
+            }
+        }
+        bump(&self.counters.mints);
+        let sent_wall = SystemTime::now();
+        let login = self.call(who, refresh).await.map_err(MintError::Api)?;
+        let token = login.credential.token().cloned().ok_or_else(|| {
+            MintError::Api(Error::malformed(
+                http::StatusCode::OK,
+                "the mint gave no bearer token",
+            ))
+        })?;
+        let expiration_time_in_millis = login.lifetime.and_then(|l| {
+            let at = sent_wall.checked_add(l)?.duration_since(UNIX_EPOCH).ok()?;
+            i64::try_from(at.as_millis()).ok()
+        });
+        Ok(Minted {
+            token,
+            expiration_time_in_millis,
+        })
+    }
+
+    /// `token/custom` when the identity carries access rules, else `token/full`.
+    async fn call(&self, who: &EmbedUser, refresh: bool) -> Result<crate::session::Login, Error> {
+        let act_as = &who.act_as;
+        let key = self.secret_key.expose_secret();
+        let validity = who.validity.map(|d| d.as_secs().max(1));
+        let provisioning = act_as.provisioning.as_deref();
+        match &act_as.attributes {
+            Some(attributes) => {
+                let mut request =
+                    CustomTokenRequest::secret_key(&*act_as.user, key, Default::default());
+                attributes.set.apply(&mut request, refresh);
+                request.validity_time_in_sec = validity;
+                request.org_identifier = act_as.org.map(|o| o.to_string());
+                if let Some(p) = provisioning {
+                    request.auto_create = true;
+                    request.email.clone_from(&p.email);
+                    request.display_name.clone_from(&p.display_name);
+                    if !p.groups.is_empty() {
+                        request.groups = Some(p.groups.clone());
+                    }
+                }
+                Ok(self.session.v2().token_custom(&request).await?.login)
+            }
+            None => {
+                let mut request = TokenRequest::secret_key(&*act_as.user, key);
+                request.validity_time_in_sec = validity;
+                request.org_id = act_as.org;
+                provision(&mut request, provisioning);
+                self.session.v2().token_full(&request).await
+            }
+        }
+    }
+
+    /// Revokes every token of `user` (the app's logout) and forgets the user's backoff.
+    pub(crate) async fn revoke_user(&self, user: &str) -> Result<(), Error> {
+        if let Some(state) = lock(&self.table).users.get_mut(user) {
+            state.failure = None;
+        }
+        // Revoking needs a credential: a short-lived token of the user, which is revoked too.
+        let request =
+            TokenRequest::secret_key(user, self.secret_key.expose_secret()).validity_secs(60);
+        let login = self.session.v2().token_full(&request).await?;
+        let revoke = RevokeTokenRequest {
+            user_identifier: Some(user.to_owned()),
+            token: None,
+        };
+        self.session
+            .v2()
+            .token_revoke(&login.credential, &revoke)
+            .await
+    }
+
+    pub(crate) fn stats(&self) -> EmbedStats {
+        let c = &self.counters;
+        let get = |a: &AtomicU64| a.load(Ordering::Relaxed);
+        EmbedStats {
+            tokens: get(&c.tokens),
+            mints: get(&c.mints),
+            joined: get(&c.joined),
+            unauthenticated: get(&c.unauthenticated),
+            refused: get(&c.refused),
+            thoughtspot_refused: get(&c.thoughtspot_refused),
+            unavailable: get(&c.unavailable),
+            rate_limited: get(&c.rate_limited),
+            suppressed: get(&c.suppressed),
+        }
+    }
+}
+
+/// Asks `token/full` to create the user if it does not exist.
+fn provision(request: &mut TokenRequest, provisioning: Option<&Provisioning>) {
+    if let Some(p) = provisioning {
+        request.auto_create = Some(true);
+        request.email.clone_from(&p.email);
+        request.display_name.clone_from(&p.display_name);
+        if !p.groups.is_empty() {
+            request.group_identifiers = Some(p.groups.clone());
+        }
+    }
+}
+
+/// A failed mint as what the endpoint answers; `retry` is when this user may mint again.
+fn refusal_of(error: &Error, retry: Duration) -> Refusal {
+    match error.kind() {
+        ErrorKind::RateLimited | ErrorKind::Unavailable | ErrorKind::Transport => {
+            Refusal::Unavailable(retry)
+        }
+        ErrorKind::Unauthorized => {
+            Refusal::ThoughtSpot("ThoughtSpot rejected the trusted-authentication request")
+        }
+        ErrorKind::Forbidden => {
+            Refusal::ThoughtSpot("ThoughtSpot refused this user (locked, inactive or not allowed)")
+        }
+        ErrorKind::BadRequest => Refusal::ThoughtSpot("ThoughtSpot refused the token request"),
+        _ => Refusal::ThoughtSpot("ThoughtSpot's answer could not be used"),
+    }
+}

@@ -1,0 +1,155 @@
+//! ThoughtSpot's real Visual Embed SDK in headless Chromium, against `examples/embed_backend.rs`
+//! and MockThoughtSpot: the SDK's own auth step succeeds with a token minted for the logged-in
+//! user, a second page load gets a different token, a page with no app session gets none, and a
+//! page of another origin cannot read one.
+//!
+//! Needs Debian's `chromium` and, under `target/browser-test`, the npm packages
+//! `@thoughtspot/visual-embed-sdk` and `puppeteer-core`: `.ci/browser-setup` installs them.
+//! Without them the test fails and says so, unless `THOUGHTSPOT_AUTH_SKIP_BROWSER=1`.
+
+#[path = "../examples/embed_backend.rs"]
+#[allow(unused_imports)]
+mod embed_backend;
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde_json::Value;
+use thoughtspot_auth::mock::{DEFAULT_SECRET_KEY, MockThoughtSpot};
+
+const SETUP: &str = "run `.ci/browser-setup` (installs Debian's chromium and, with npm, \
+    @thoughtspot/visual-embed-sdk and puppeteer-core under target/browser-test), or set \
+    THOUGHTSPOT_AUTH_SKIP_BROWSER=1 to skip the browser test";
+
+fn browser_test_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target/browser-test")
+}
+
+fn chromium() -> Option<PathBuf> {
+    std::env::var_os("THOUGHTSPOT_AUTH_CHROMIUM")
+        .map(PathBuf::from)
+        .into_iter()
+        .chain(["/usr/bin/chromium", "/usr/bin/chromium-browser"].map(PathBuf::from))
+        .find(|p| p.exists())
+}
+
+/// What is missing for the test, if anything.
+fn missing() -> Vec<String> {
+    let mut missing = Vec::new();
+    if chromium().is_none() {
+        missing.push("chromium (/usr/bin/chromium)".to_owned());
+    }
+    let node_ok = std::process::Command::new("node")
+        .arg("--version")
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !node_ok {
+        missing.push("node".to_owned());
+    }
+    let modules = browser_test_dir().join("node_modules");
+    for package in ["@thoughtspot/visual-embed-sdk", "puppeteer-core"] {
+        if !modules.join(package).join("package.json").exists() {
+            missing.push(format!(
+                "the npm package {package} under {}",
+                modules.display()
+            ));
+        }
+    }
+    missing
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_visual_embed_sdk_authenticates_with_tokens_of_the_logged_in_user() {
+    let missing = missing();
+    if !missing.is_empty() {
+        if std::env::var("THOUGHTSPOT_AUTH_SKIP_BROWSER").as_deref() == Ok("1") {
+            eprintln!("skipping the browser test: missing {}", missing.join(", "));
+            return;
+        }
+        panic!("the browser test needs {}: {SETUP}", missing.join(", "));
+    }
+
+    let ts = MockThoughtSpot::start().await.unwrap();
+    let app = embed_backend::start(
+        ts.base_url(),
+        DEFAULT_SECRET_KEY,
+        embed_backend::default_sdk_js(),
+    )
+    .await
+    .unwrap();
+    let base = format!("http://127.0.0.1:{}", app.addr.port());
+    let other_origin = format!("http://localhost:{}", app.addr.port());
+    let profile = tempdir();
+
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/browser/embed_sdk.cjs");
+    let run = tokio::process::Command::new("node")
+        .arg(&script)
+        .arg(&base)
+        .arg(&other_origin)
+        .arg(chromium().unwrap())
+        .arg(&profile)
+        .env("NODE_PATH", browser_test_dir().join("node_modules"))
+        .kill_on_drop(true)
+        .output();
+    // A bound on a hung browser, not a timing assertion.
+    let output = tokio::time::timeout(Duration::from_secs(180), run)
+        .await
+        .expect("the browser run finishes")
+        .expect("node runs");
+    let _ = std::fs::remove_dir_all(&profile);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "the browser run failed: {stderr}");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let seen: Value = serde_json::from_str(stdout.lines().last().unwrap_or(""))
+        .unwrap_or_else(|e| panic!("{e}: {stdout} {stderr}"));
+    let context = || format!("{seen:#}");
+
+    // No app session: the endpoint said 401, no token reached the SDK, its auth failed.
+    assert_eq!(seen["anonymous"]["tokenStatus"], 401, "{}", context());
+    assert_eq!(seen["anonymous"]["tokens"], serde_json::json!([]));
+    assert!(
+        seen["anonymous"]["status"]
+            .as_str()
+            .unwrap()
+            .starts_with("failure"),
+        "{}",
+        context()
+    );
+
+    // Logged in: the SDK's own auth step succeeded, with alice's token (her rows only).
+    let mut tokens = Vec::new();
+    for load in ["first", "second"] {
+        assert_eq!(seen[load]["status"], "success", "{}", context());
+        let loaded = seen[load]["tokens"].as_array().unwrap();
+        assert_eq!(loaded.len(), 1, "{}", context());
+        let token = loaded[0].as_str().unwrap().to_owned();
+        assert_eq!(
+            ts.token_owner(&token).map(|o| o.0).as_deref(),
+            Some("alice")
+        );
+        assert_eq!(
+            ts.token_attributes(&token).unwrap()["filter_rules"][0]["values"],
+            serde_json::json!(["east"])
+        );
+        tokens.push(token);
+    }
+    assert_ne!(tokens[0], tokens[1], "a second page load gets a new token");
+    // The SDK checked each token against the cluster itself.
+    assert!(ts.count("/callosum/v1/session/isactive") >= 2);
+    assert_eq!(app.tokens.stats().tokens, 2);
+
+    let cross = seen["crossOrigin"].as_str().unwrap();
+    assert!(cross.starts_with("blocked"), "{cross}");
+}
+
+/// A fresh Chromium profile directory.
+fn tempdir() -> PathBuf {
+    let mut bytes = [0u8; 8];
+    getrandom::fill(&mut bytes).unwrap();
+    let dir = std::env::temp_dir().join(format!(
+        "thoughtspot-auth-chromium-{}",
+        u64::from_le_bytes(bytes)
+    ));
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}

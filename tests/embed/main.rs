@@ -1,0 +1,321 @@
+//! `EmbedTokenService` on tokio's paused clock against MockThoughtSpot over real HTTP: who gets a
+//! token, a fresh one per call, the answers, ABAC identities, logout and secret hygiene. The
+//! rates and the backoff are in `limits.rs`.
+
+#[path = "../common/mod.rs"]
+mod common;
+mod limits;
+
+use std::time::Duration;
+
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full};
+use serde_json::Value;
+use thoughtspot_auth::embed::{EmbedIdentity, EmbedTokenService, EmbedUser};
+use thoughtspot_auth::mock::{self, Fault, MockThoughtSpot};
+use thoughtspot_auth::session::{FilterOperator, FilterRule, PersistOption};
+use thoughtspot_auth::transport::ServiceTransport;
+use thoughtspot_auth::{ActAs, TokenAttributes};
+use tower::ServiceExt;
+
+use common::hyper_client;
+
+const TOKEN_FULL: &str = "/api/rest/2.0/auth/token/full";
+const TOKEN_CUSTOM: &str = "/api/rest/2.0/auth/token/custom";
+
+/// What the app's own auth middleware inserts: the logged-in user, and whether the app lets
+/// them embed.
+#[derive(Clone)]
+pub(crate) struct AppSession {
+    user: String,
+    allowed: bool,
+    region: Option<&'static str>,
+}
+
+pub(crate) fn identify(parts: &http::request::Parts) -> EmbedIdentity {
+    match parts.extensions.get::<AppSession>() {
+        None => EmbedIdentity::Anonymous,
+        Some(s) if !s.allowed => EmbedIdentity::Refused,
+        Some(s) => {
+            let mut act_as = ActAs::user(s.user.as_str());
+            if let Some(region) = s.region {
+                act_as = act_as.attributes(
+                    TokenAttributes::new(PersistOption::None).filter(FilterRule::new(
+                        "Region",
+                        FilterOperator::Eq,
+                        [region],
+                    )),
+                );
+            }
+            EmbedIdentity::User(EmbedUser::new(act_as).validity(Duration::from_secs(120)))
+        }
+    }
+}
+
+pub(crate) fn builder(ts: &MockThoughtSpot) -> thoughtspot_auth::embed::EmbedTokenServiceBuilder {
+    EmbedTokenService::builder(ts.base_url(), mock::DEFAULT_SECRET_KEY)
+        .transport(ServiceTransport::new(hyper_client()))
+        .identity(identify)
+}
+
+pub(crate) fn call_as(user: Option<&str>) -> http::Request<Full<Bytes>> {
+    let mut request = http::Request::get("/api/thoughtspot/token")
+        .body(Full::new(Bytes::new()))
+        .unwrap();
+    if let Some(user) = user {
+        request.extensions_mut().insert(AppSession {
+            user: user.to_owned(),
+            allowed: true,
+            region: None,
+        });
+    }
+    request
+}
+
+pub(crate) struct Answer {
+    status: u16,
+    headers: http::HeaderMap,
+    body: String,
+}
+
+pub(crate) async fn send(
+    service: &EmbedTokenService,
+    request: http::Request<Full<Bytes>>,
+) -> Answer {
+    let response = service.clone().oneshot(request).await.unwrap();
+    let status = response.status().as_u16();
+    let headers = response.headers().clone();
+    let body = response.into_body().collect().await.unwrap().to_bytes();
+    let answer = Answer {
+        status,
+        headers,
+        body: String::from_utf8(body.to_vec()).unwrap(),
+    };
+    assert_eq!(answer.headers["cache-control"], "no-store");
+    assert!(
+        !answer
+            .headers
+            .keys()
+            .any(|name| name.as_str().starts_with("access-control-")),
+        "no CORS header, ever"
+    );
+    answer
+}
+
+#[tokio::test(start_paused = true)]
+async fn every_call_gets_a_fresh_token_minted_for_the_session_user() {
+    let ts = MockThoughtSpot::start().await.unwrap();
+    let service = builder(&ts).build().unwrap();
+    let first = send(&service, call_as(Some(mock::ANALYST_USER))).await;
+    let second = send(&service, call_as(Some(mock::ANALYST_USER))).await;
+    assert_eq!((first.status, second.status), (200, 200));
+    assert!(
+        first.headers["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/plain")
+    );
+    assert_ne!(
+        first.body, second.body,
+        "a call after an answer gets a new token"
+    );
+    for token in [&first.body, &second.body] {
+        assert_eq!(
+            ts.token_owner(token),
+            Some((mock::ANALYST_USER.to_owned(), 0))
+        );
+    }
+    assert_eq!(ts.count(TOKEN_FULL), 2);
+    let stats = service.stats();
+    assert_eq!((stats.mints, stats.tokens, stats.joined), (2, 2, 0));
+}
+
+#[tokio::test(start_paused = true)]
+async fn overlapping_calls_for_one_identity_share_a_mint_and_later_ones_do_not() {
+    let ts = MockThoughtSpot::start().await.unwrap();
+    let service = builder(&ts).build().unwrap();
+    ts.inject(TOKEN_FULL, Fault::Delay(Duration::from_millis(500)), 1);
+    let calls: Vec<_> = (0..8)
+        .map(|_| tokio::spawn(send_owned(service.clone(), mock::ANALYST_USER)))
+        .collect();
+    let mut tokens = Vec::new();
+    for call in calls {
+        tokens.push(call.await.unwrap());
+    }
+    tokens.dedup();
+    assert_eq!(tokens.len(), 1, "one mint for the overlapping calls");
+    assert_eq!(ts.count(TOKEN_FULL), 1);
+    assert_eq!(service.stats().joined, 7);
+    let later = send(&service, call_as(Some(mock::ANALYST_USER))).await;
+    assert_ne!(later.body, tokens[0]);
+    // Another user never joins a mint of this one.
+    let other = send(&service, call_as(Some(mock::DEFAULT_USER))).await;
+    assert_eq!(
+        ts.token_owner(&other.body).map(|o| o.0).as_deref(),
+        Some(mock::DEFAULT_USER)
+    );
+}
+
+async fn send_owned(service: EmbedTokenService, user: &'static str) -> String {
+    send(&service, call_as(Some(user))).await.body
+}
+
+#[tokio::test(start_paused = true)]
+async fn json_when_asked_and_the_refusals_of_the_app() {
+    let ts = MockThoughtSpot::start().await.unwrap();
+    let service = builder(&ts).build().unwrap();
+    let mut request = call_as(Some(mock::ANALYST_USER));
+    request.headers_mut().insert(
+        "accept",
+        http::HeaderValue::from_static("application/json, text/plain;q=0.5"),
+    );
+    let answer = send(&service, request).await;
+    assert_eq!(answer.headers["content-type"], "application/json");
+    let json: Value = serde_json::from_str(&answer.body).unwrap();
+    let token = json["token"].as_str().unwrap();
+    assert!(ts.token_owner(token).is_some());
+    let expires = json["expiration_time_in_millis"].as_i64().unwrap();
+    let now = ts.server_time_millis();
+    assert!((expires - now - 120_000).abs() < 5_000, "valid 120 s");
+
+    assert_eq!(send(&service, call_as(None)).await.status, 401);
+    let mut refused = call_as(None);
+    refused.extensions_mut().insert(AppSession {
+        user: mock::ANALYST_USER.into(),
+        allowed: false,
+        region: None,
+    });
+    assert_eq!(send(&service, refused).await.status, 403);
+    // A user name in the query string or body means nothing.
+    let smuggled = http::Request::post("/api/thoughtspot/token?username=tsadmin")
+        .body(Full::new(Bytes::from_static(b"username=tsadmin")))
+        .unwrap();
+    assert_eq!(send(&service, smuggled).await.status, 401);
+    // A cross-origin preflight gets nothing that would let the page read a token.
+    let preflight = http::Request::options("/api/thoughtspot/token")
+        .header("origin", "https://evil.example")
+        .header("access-control-request-method", "GET")
+        .body(Full::new(Bytes::new()))
+        .unwrap();
+    assert_eq!(send(&service, preflight).await.status, 405);
+    assert_eq!(ts.count(TOKEN_FULL), 1);
+    let stats = service.stats();
+    assert_eq!((stats.unauthenticated, stats.refused), (2, 1));
+}
+
+#[tokio::test(start_paused = true)]
+async fn abac_identities_mint_custom_tokens_that_see_their_rows() {
+    let ts = MockThoughtSpot::start().await.unwrap();
+    let service = builder(&ts).build().unwrap();
+    let mut tokens = Vec::new();
+    for region in ["east", "west"] {
+        let mut request = call_as(None);
+        request.extensions_mut().insert(AppSession {
+            user: mock::ANALYST_USER.into(),
+            allowed: true,
+            region: Some(region),
+        });
+        let answer = send(&service, request).await;
+        assert_eq!(answer.status, 200);
+        let rules = ts.token_attributes(&answer.body).unwrap();
+        assert_eq!(rules["filter_rules"][0]["values"][0], region);
+        tokens.push(answer.body);
+    }
+    assert_ne!(tokens[0], tokens[1]);
+    assert_eq!(ts.count(TOKEN_CUSTOM), 2);
+    assert_eq!(ts.count(TOKEN_FULL), 0);
+}
+
+#[tokio::test(start_paused = true)]
+async fn revoke_user_ends_every_token_of_the_user() {
+    let ts = MockThoughtSpot::start().await.unwrap();
+    let service = builder(&ts).build().unwrap();
+    let a = send(&service, call_as(Some(mock::ANALYST_USER))).await.body;
+    let b = send(&service, call_as(Some(mock::ANALYST_USER))).await.body;
+    let other = send(&service, call_as(Some(mock::DEFAULT_USER))).await.body;
+    assert_eq!(ts.live_tokens(), 3);
+    service.revoke_user(mock::ANALYST_USER).await.unwrap();
+    for (token, alive) in [(&a, false), (&b, false), (&other, true)] {
+        let request = http::Request::get(format!("{}/callosum/v1/session/isactive", ts.base_url()))
+            .header("authorization", format!("Bearer {token}"))
+            .body(Full::new(Bytes::new()))
+            .unwrap();
+        let answer = hyper_client().oneshot(request).await.unwrap();
+        assert_eq!(answer.status().is_success(), alive);
+    }
+    let debug = format!("{service:?}");
+    assert!(!debug.contains(mock::DEFAULT_SECRET_KEY));
+}
+
+#[tokio::test(start_paused = true)]
+async fn nothing_secret_reaches_the_logs_or_the_answers_of_failures() {
+    let (logs, _guard) = common::LogCapture::install();
+    let ts = MockThoughtSpot::start().await.unwrap();
+    let service = builder(&ts).build().unwrap();
+    let mut tokens = Vec::new();
+    for _ in 0..3 {
+        tokens.push(send(&service, call_as(Some(mock::ANALYST_USER))).await.body);
+    }
+    let mut failures = String::new();
+    ts.lock_user(mock::DEFAULT_USER);
+    failures.push_str(&send(&service, call_as(Some(mock::DEFAULT_USER))).await.body);
+    ts.inject(
+        TOKEN_FULL,
+        Fault::Status {
+            status: 503,
+            retry_after: None,
+        },
+        1,
+    );
+    failures.push_str(&send(&service, call_as(Some("someone"))).await.body);
+    service.revoke_user(mock::ANALYST_USER).await.unwrap();
+    let mut secrets = tokens.clone();
+    secrets.push(mock::DEFAULT_SECRET_KEY.to_owned());
+    let text = logs.text();
+    assert!(text.contains("token/full"), "the mints were logged");
+    common::assert_no_secret("the log", &text, &secrets);
+    common::assert_no_secret("the failures' answers", &failures, &secrets);
+    common::assert_no_secret("the stats", &format!("{:?}", service.stats()), &secrets);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_persisted_rule_set_is_appended_once_then_replaced() {
+    let ts = MockThoughtSpot::start().await.unwrap();
+    let service = EmbedTokenService::builder(ts.base_url(), mock::DEFAULT_SECRET_KEY)
+        .transport(ServiceTransport::new(hyper_client()))
+        .identity(
+            |parts: &http::request::Parts| match parts.extensions.get::<AppSession>() {
+                Some(s) => EmbedIdentity::from(ActAs::user(s.user.as_str()).attributes(
+                    TokenAttributes::new(PersistOption::Append).filter(FilterRule::new(
+                        "Region",
+                        FilterOperator::Eq,
+                        ["south"],
+                    )),
+                )),
+                None => EmbedIdentity::Anonymous,
+            },
+        )
+        .build()
+        .unwrap();
+    for _ in 0..3 {
+        let answer = send(&service, call_as(Some("persisting-user-of-embed"))).await;
+        assert_eq!(answer.status, 403, "unknown user, no auto-create");
+        tokio::time::advance(Duration::from_secs(3600)).await;
+    }
+    ts.add_user(mock::MockUser::new("persisting-user-of-embed", "unused"));
+    tokio::time::advance(Duration::from_secs(3600)).await;
+    for _ in 0..3 {
+        assert_eq!(
+            send(&service, call_as(Some("persisting-user-of-embed")))
+                .await
+                .status,
+            200
+        );
+    }
+    let record = ts.persisted_attributes("persisting-user-of-embed").unwrap();
+    assert_eq!(
+        record["filter_rules"].as_array().unwrap().len(),
+        1,
+        "failed mints do not count; after the first APPEND, REPLACE"
+    );
+}

@@ -266,7 +266,7 @@ where
 /// written by hand, to tell what the layer's cost is made of:
 /// - `static_header_status_check`: a static header plus the least any layer that deals with
 ///   rejections adds (a response future that looks at the status);
-/// - `arc_swap_header`: exactly what the issue allows the hot path (one `ArcSwap` load, one
+/// - `arc_swap_header`: exactly what the design allows the hot path (one `ArcSwap` load, one
 ///   `HeaderValue` clone) and the header inserted, nothing else;
 /// - `floor_no_recovery`: the least a layer with this job does (origin check, one `ArcSwap`
 ///   load, the header, the status looked at; no orgs, no expiry, nothing kept to act on a 401).
@@ -349,7 +349,7 @@ fn lockstep(factories: &[BatchFactory], iters: u64) -> Vec<Duration> {
         .collect()
 }
 
-/// Prints the issue's targets as measured side by side: overhead = id minus `inner_only`, in the
+/// Prints the targets as measured side by side: overhead = id minus `inner_only`, in the
 /// same sample.
 fn report_targets(threads: &str, samples: &Samples) {
     let overhead =
@@ -472,7 +472,7 @@ fn hot_path(c: &mut Criterion) {
     report_targets("one thread", &one);
     report_targets("two threads", &two);
 
-    // Beyond the issue's ids: the same request with a 35-byte JSON body, as most ThoughtSpot
+    // Beyond the compared ids: the same request with a 35-byte JSON body, as most ThoughtSpot
     // calls carry. A `Full<Bytes>` takes the hot path either way: with replay on it is kept as a
     // clone of its `Bytes`.
     let with_body = support::request_with_body;
@@ -494,7 +494,7 @@ fn hot_path(c: &mut Criterion) {
     );
     group.finish();
 
-    // Beyond the issue's ids: the pieces of the layer's hot path that a static header does not
+    // Beyond the compared ids: the pieces of the layer's hot path that a static header does not
     // have, each alone, to tell what the layer's overhead is made of.
     let mut group = c.benchmark_group("hot_path_pieces");
     let base = thoughtspot_auth::BaseUrl::parse(support::BASE).expect("the base URL");

@@ -161,7 +161,7 @@ fn look_at_status(response: NoopResponse) -> NoopResponse {
     response
 }
 
-/// Exactly what the issue allows the hot path, written by hand: one `ArcSwap` load of the
+/// Exactly what the design allows the hot path, written by hand: one `ArcSwap` load of the
 /// current header value, its clone, and the header inserted. Nothing else.
 pub fn arc_swap_header() -> Floor<Noop> {
     Floor {

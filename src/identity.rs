@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use sha2::{Digest, Sha256};
 
-use crate::session::{CustomTokenRequest, FilterRule, NamedValues, PersistOption};
+use crate::session::{CustomTokenRequest, FilterRule, NamedValues, PersistOption, TokenRequest};
 
 /// Sends one request in another org than the handle's current one: insert it into the request's
 /// extensions. The layer then uses (and if need be makes) a credential for that org.
@@ -119,6 +119,28 @@ pub struct Provisioning {
     pub display_name: Option<String>,
     /// Groups to put the user in (names or ids).
     pub groups: Vec<String>,
+}
+
+impl Provisioning {
+    /// Asks `token/full` to create the user if it does not exist.
+    pub(crate) fn apply_to_token(&self, request: &mut TokenRequest) {
+        request.auto_create = Some(true);
+        request.email.clone_from(&self.email);
+        request.display_name.clone_from(&self.display_name);
+        if !self.groups.is_empty() {
+            request.group_identifiers = Some(self.groups.clone());
+        }
+    }
+
+    /// Asks `token/custom` to create the user if it does not exist.
+    pub(crate) fn apply_to_custom(&self, request: &mut CustomTokenRequest) {
+        request.auto_create = true;
+        request.email.clone_from(&self.email);
+        request.display_name.clone_from(&self.display_name);
+        if !self.groups.is_empty() {
+            request.groups = Some(self.groups.clone());
+        }
+    }
 }
 
 /// Attribute-based access rules a token is minted with (`auth/token/custom`): row filters,

@@ -110,7 +110,9 @@ pub(crate) async fn login(
             };
             request.validity_time_in_sec = validity;
             request.org_id = key.org;
-            provision(&mut request, provisioning);
+            if let Some(p) = provisioning {
+                p.apply_to_token(&mut request);
+            }
             session.v2().token_full(&request).await
         }
         (_, CredentialKind::CookieSession) => match secret {
@@ -120,7 +122,9 @@ pub(crate) async fn login(
                 } else {
                     let mut request = TokenRequest::secret_key(user, k.expose_secret());
                     request.org_id = key.org;
-                    provision(&mut request, provisioning);
+                    if let Some(p) = provisioning {
+                        p.apply_to_token(&mut request);
+                    }
                     session.v2().token_full(&request).await?
                 };
                 let org = key.org.map(|o| o.to_string());
@@ -187,28 +191,11 @@ async fn custom(
     request.validity_time_in_sec = validity;
     request.org_identifier = key.org.map(|o| o.to_string());
     if let Some(p) = provisioning {
-        request.auto_create = true;
-        request.email.clone_from(&p.email);
-        request.display_name.clone_from(&p.display_name);
-        if !p.groups.is_empty() {
-            request.groups = Some(p.groups.clone());
-        }
+        p.apply_to_custom(&mut request);
     }
     let login = session.v2().token_custom(&request).await?.login;
     attributes.mark_minted(user, key.org);
     Ok(login)
-}
-
-/// Asks `token/full` to create the user if it does not exist.
-fn provision(request: &mut TokenRequest, provisioning: Option<&Provisioning>) {
-    if let Some(p) = provisioning {
-        request.auto_create = Some(true);
-        request.email.clone_from(&p.email);
-        request.display_name.clone_from(&p.display_name);
-        if !p.groups.is_empty() {
-            request.group_identifiers = Some(p.groups.clone());
-        }
-    }
 }
 
 /// A failure to revoke an intermediate token is logged, not fatal: the session is what counts,

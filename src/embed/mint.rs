@@ -16,7 +16,7 @@ use crate::ErrorKind;
 use crate::identity::AttributeKey;
 use crate::session::{CustomTokenRequest, RevokeTokenRequest, Session, TokenRequest};
 use crate::transport::Transport;
-use crate::{Error, Provisioning};
+use crate::Error;
 
 pub(crate) type SharedSession = Session<Arc<dyn Transport>>;
 
@@ -257,12 +257,7 @@ impl Minter {
                 request.validity_time_in_sec = validity;
                 request.org_identifier = act_as.org.map(|o| o.to_string());
                 if let Some(p) = provisioning {
-                    request.auto_create = true;
-                    request.email.clone_from(&p.email);
-                    request.display_name.clone_from(&p.display_name);
-                    if !p.groups.is_empty() {
-                        request.groups = Some(p.groups.clone());
-                    }
+                    p.apply_to_custom(&mut request);
                 }
                 Ok(self.session.v2().token_custom(&request).await?.login)
             }
@@ -270,7 +265,9 @@ impl Minter {
                 let mut request = TokenRequest::secret_key(&*act_as.user, key);
                 request.validity_time_in_sec = validity;
                 request.org_id = act_as.org;
-                provision(&mut request, provisioning);
+                if let Some(p) = provisioning {
+                    p.apply_to_token(&mut request);
+                }
                 self.session.v2().token_full(&request).await
             }
         }
@@ -308,18 +305,6 @@ impl Minter {
             unavailable: get(&c.unavailable),
             rate_limited: get(&c.rate_limited),
             suppressed: get(&c.suppressed),
-        }
-    }
-}
-
-/// Asks `token/full` to create the user if it does not exist.
-fn provision(request: &mut TokenRequest, provisioning: Option<&Provisioning>) {
-    if let Some(p) = provisioning {
-        request.auto_create = Some(true);
-        request.email.clone_from(&p.email);
-        request.display_name.clone_from(&p.display_name);
-        if !p.groups.is_empty() {
-            request.group_identifiers = Some(p.groups.clone());
         }
     }
 }

@@ -108,27 +108,6 @@ async fn a_refused_caller_is_told_nothing_was_sent_and_until_when(front: Front) 
     assert_eq!(ts.logins(), 2);
 }
 
-macro_rules! both_fronts {
-    ($($case:ident),* $(,)?) => {
-        mod tower_layer {
-            $(
-                #[tokio::test(start_paused = true)]
-                async fn $case() {
-                    super::$case(super::Front::Tower).await
-                }
-            )*
-        }
-        mod reqwest_middleware_adapter {
-            $(
-                #[tokio::test(start_paused = true)]
-                async fn $case() {
-                    super::$case(super::Front::Reqwest).await
-                }
-            )*
-        }
-    };
-}
-
 both_fronts!(
     refused_callers_are_counted_once_each,
     a_refused_caller_is_told_nothing_was_sent_and_until_when,

@@ -878,28 +878,7 @@ async fn a_static_token_is_presented_as_given(front: Front) {
     );
 }
 
-macro_rules! conformance {
-    ($($case:ident),* $(,)?) => {
-        mod tower_layer {
-            $(
-                #[tokio::test(start_paused = true)]
-                async fn $case() {
-                    super::$case(super::Front::Tower).await
-                }
-            )*
-        }
-        mod reqwest_middleware_adapter {
-            $(
-                #[tokio::test(start_paused = true)]
-                async fn $case() {
-                    super::$case(super::Front::Reqwest).await
-                }
-            )*
-        }
-    };
-}
-
-conformance!(
+both_fronts!(
     a_thousand_concurrent_first_requests_make_one_login,
     across_a_soft_expiry_one_refresh_and_nobody_waits,
     across_a_hard_expiry_one_refresh_and_all_succeed,

@@ -96,27 +96,6 @@ async fn a_beta_500_with_code_10097_and_no_upstream_status_is_a_rejection(front:
     );
 }
 
-macro_rules! both_fronts {
-    ($($case:ident),* $(,)?) => {
-        mod tower_layer {
-            $(
-                #[tokio::test(start_paused = true)]
-                async fn $case() {
-                    super::$case(super::Front::Tower).await
-                }
-            )*
-        }
-        mod reqwest_middleware_adapter {
-            $(
-                #[tokio::test(start_paused = true)]
-                async fn $case() {
-                    super::$case(super::Front::Reqwest).await
-                }
-            )*
-        }
-    };
-}
-
 both_fronts!(
     separate_revocations_are_each_relogged_at_once,
     a_beta_500_with_code_10097_and_no_upstream_status_is_a_rejection,

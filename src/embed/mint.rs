@@ -12,11 +12,11 @@ use tokio::time::Instant;
 
 use super::limits::{Backoff, Failure, Gcra, MintRate};
 use super::{EmbedStats, EmbedUser};
+use crate::Error;
 use crate::ErrorKind;
 use crate::identity::AttributeKey;
 use crate::session::{CustomTokenRequest, RevokeTokenRequest, Session, TokenRequest};
 use crate::transport::Transport;
-use crate::Error;
 
 pub(crate) type SharedSession = Session<Arc<dyn Transport>>;
 

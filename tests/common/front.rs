@@ -220,3 +220,27 @@ impl Client {
         }
     }
 }
+
+/// One paused-clock test per case and front door: `both_fronts!(case_a, case_b)` for
+/// `async fn case_a(front: Front)`, with `Front` in scope where it is called.
+#[macro_export]
+macro_rules! both_fronts {
+    ($($case:ident),* $(,)?) => {
+        mod tower_layer {
+            $(
+                #[tokio::test(start_paused = true)]
+                async fn $case() {
+                    super::$case(super::Front::Tower).await
+                }
+            )*
+        }
+        mod reqwest_middleware_adapter {
+            $(
+                #[tokio::test(start_paused = true)]
+                async fn $case() {
+                    super::$case(super::Front::Reqwest).await
+                }
+            )*
+        }
+    };
+}

@@ -12,9 +12,9 @@ use http::{HeaderMap, HeaderValue, Response, StatusCode};
 use serde_json::{Map, Value, json};
 
 use super::MockThoughtSpot;
-use super::routes_v2::principal_of;
+use super::routes_v2::{principal_of, token_asker};
 use super::server::Ctx;
-use super::state::{Access, AutoCreate, Principal, Proof, State};
+use super::state::{Access, AutoCreate, Principal, State};
 use super::wire::{self, ApiError, Fields, RespBody};
 
 /// The header of `metadata/search` and `searchdata` answers that reports the rules the request
@@ -44,16 +44,8 @@ pub fn sample_rows() -> Vec<Value> {
 pub(crate) fn token_custom(ctx: &Ctx<'_>) -> Result<Response<RespBody>, ApiError> {
     let body = wire::json_body(ctx.headers, ctx.body)?;
     let f = Fields(body.as_ref());
-    let username = f
-        .non_empty("username")?
-        .ok_or_else(|| ApiError::bad_request("username is required"))?;
-    let password = f.string("password")?;
-    let secret_key = f.string("secret_key")?;
-    let proof = match (&password, &secret_key) {
-        (Some(p), _) => Proof::Password(p),
-        (None, Some(k)) => Proof::SecretKey(k),
-        (None, None) => return Err(ApiError::bad_request("password or secret_key is required")),
-    };
+    let (username, secret) = token_asker(&f)?;
+    let proof = secret.proof();
     let persist = f
         .non_empty("persist_option")?
         .ok_or_else(|| ApiError::bad_request("persist_option is required"))?;

@@ -142,16 +142,8 @@ pub(crate) fn principal_of(ctx: &Ctx<'_>, st: &State) -> Result<Principal, ApiEr
 fn mint(ctx: &Ctx<'_>, access: Access) -> Result<Response<RespBody>, ApiError> {
     let body = wire::json_body(ctx.headers, ctx.body)?;
     let f = Fields(body.as_ref());
-    let username = f
-        .non_empty("username")?
-        .ok_or_else(|| ApiError::bad_request("username is required"))?;
-    let password = f.string("password")?;
-    let secret_key = f.string("secret_key")?;
-    let proof = match (&password, &secret_key) {
-        (Some(p), _) => Proof::Password(p),
-        (None, Some(k)) => Proof::SecretKey(k),
-        (None, None) => return Err(ApiError::bad_request("password or secret_key is required")),
-    };
+    let (username, secret) = token_asker(&f)?;
+    let proof = secret.proof();
     let org_id = f.int("org_id")?;
     let validity = f.int("validity_time_in_sec")?;
     let auto_create = f.boolean("auto_create")?.unwrap_or(false);
@@ -315,4 +307,33 @@ fn user_json(st: &State, p: &Principal) -> Value {
         "current_org": { "id": p.org, "name": st.org_name(p.org) },
         "orgs": orgs,
     })
+}
+
+/// What a token request proves itself with, as its body gives it.
+pub(crate) enum TokenSecret {
+    Password(String),
+    SecretKey(String),
+}
+
+impl TokenSecret {
+    pub(crate) fn proof(&self) -> Proof<'_> {
+        match self {
+            Self::Password(p) => Proof::Password(p),
+            Self::SecretKey(k) => Proof::SecretKey(k),
+        }
+    }
+}
+
+/// A token request's `username` and its password or secret key (the password wins), as
+/// `token/full`, `token/object` and `token/custom` read them.
+pub(crate) fn token_asker(f: &Fields<'_>) -> Result<(String, TokenSecret), ApiError> {
+    let username = f
+        .non_empty("username")?
+        .ok_or_else(|| ApiError::bad_request("username is required"))?;
+    let secret = match (f.string("password")?, f.string("secret_key")?) {
+        (Some(p), _) => TokenSecret::Password(p),
+        (None, Some(k)) => TokenSecret::SecretKey(k),
+        (None, None) => return Err(ApiError::bad_request("password or secret_key is required")),
+    };
+    Ok((username, secret))
 }

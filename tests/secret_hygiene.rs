@@ -13,6 +13,7 @@ use thoughtspot_auth::session::{
     TokenRequest,
 };
 
+use common::spy::Spy;
 use common::{LogCapture, assert_no_secret, session_for};
 
 fn remember(login: &Login, secrets: &mut Vec<String>) {
@@ -335,42 +336,6 @@ async fn the_layer_leaks_nothing_and_logs_what_happened() {
     );
     assert!(text.contains("reason=\"rejected (beta 500, upstream 401)\""));
     assert!(text.contains("replaying a request with a new ThoughtSpot credential"));
-}
-
-/// Records every credential value a request carries, below the layer, for the secret list.
-#[derive(Clone, Default)]
-struct Spy(std::sync::Arc<std::sync::Mutex<Vec<String>>>);
-
-impl Spy {
-    fn note(&self, headers: &http::HeaderMap) {
-        for name in [http::header::AUTHORIZATION, http::header::COOKIE] {
-            for value in headers.get_all(&name) {
-                let value = value.to_str().unwrap().to_owned();
-                // The whole header and each secret part of it.
-                for part in value.split(&[' ', ';', '='][..]).filter(|p| p.len() > 12) {
-                    self.0.lock().unwrap().push(part.to_owned());
-                }
-                self.0.lock().unwrap().push(value);
-            }
-        }
-    }
-
-    fn seen(&self) -> Vec<String> {
-        self.0.lock().unwrap().clone()
-    }
-}
-
-#[async_trait::async_trait]
-impl reqwest_middleware::Middleware for Spy {
-    async fn handle(
-        &self,
-        request: reqwest::Request,
-        extensions: &mut http::Extensions,
-        next: reqwest_middleware::Next<'_>,
-    ) -> reqwest_middleware::Result<reqwest::Response> {
-        self.note(request.headers());
-        next.run(request, extensions).await
-    }
 }
 
 type Body = http_body_util::Full<bytes::Bytes>;

@@ -7,54 +7,19 @@
 
 mod common;
 
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use thoughtspot_auth::mock::{self, MockThoughtSpot};
 use thoughtspot_auth::{ApiVersion, AuthBuilder, ThoughtSpotAuthLayer};
 
 use common::front::{Call, FRONTS, Front};
+use common::spy::Spy;
 use common::{LogCapture, assert_no_secret};
 
 type Body = http_body_util::Full<bytes::Bytes>;
 
 const LIFETIME: Duration = Duration::from_secs(300);
 const WRONG: &str = "a-wrong-password-in-the-lifecycle";
-
-/// Every credential value sent below the layer: whole headers and their long parts.
-#[derive(Clone, Default)]
-struct Spy(Arc<Mutex<Vec<String>>>);
-
-impl Spy {
-    fn note(&self, headers: &http::HeaderMap) {
-        for name in [http::header::AUTHORIZATION, http::header::COOKIE] {
-            for value in headers.get_all(&name) {
-                let value = value.to_str().unwrap().to_owned();
-                let mut seen = self.0.lock().unwrap();
-                seen.extend(
-                    value
-                        .split(&[' ', ';', '='][..])
-                        .filter(|p| p.len() > 12)
-                        .map(str::to_owned),
-                );
-                seen.push(value);
-            }
-        }
-    }
-}
-
-#[async_trait::async_trait]
-impl reqwest_middleware::Middleware for Spy {
-    async fn handle(
-        &self,
-        request: reqwest::Request,
-        extensions: &mut http::Extensions,
-        next: reqwest_middleware::Next<'_>,
-    ) -> reqwest_middleware::Result<reqwest::Response> {
-        self.note(request.headers());
-        next.run(request, extensions).await
-    }
-}
 
 /// One front door with the spy under the layer.
 #[derive(Clone)]
@@ -235,7 +200,7 @@ async fn every_path_of_a_credentials_life_leaks_nothing_at_trace() {
     }
     out.push(format!("{ts:?} {:?}", ts.requests()));
 
-    let mut secrets = spy.0.lock().unwrap().clone();
+    let mut secrets = spy.seen();
     assert!(
         secrets.len() > 50,
         "the spy saw the credentials sent: {}",

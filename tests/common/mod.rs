@@ -4,6 +4,7 @@
 pub mod front;
 pub mod heap;
 pub mod load;
+pub mod spy;
 
 use bytes::Bytes;
 use http_body_util::Full;

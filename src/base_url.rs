@@ -256,4 +256,24 @@ mod tests {
             assert!(!base.is_same_origin(&no.parse().unwrap()), "{no}");
         }
     }
+
+    /// Only the scheme differs (the port written out is the base's own): another origin.
+    #[test]
+    fn the_scheme_alone_makes_another_origin() {
+        let https = BaseUrl::parse("https://ts.example.com").unwrap();
+        let http = BaseUrl::parse_allowing_http("http://ts.example.com").unwrap();
+        let loopback = BaseUrl::parse("http://127.0.0.1:8080").unwrap();
+        for (base, other) in [
+            (&https, "http://ts.example.com:443/api"),
+            (&https, "HTTP://ts.example.com:443/api"),
+            (&http, "https://ts.example.com:80/api"),
+            (&loopback, "https://127.0.0.1:8080/api"),
+        ] {
+            assert!(
+                !base.is_same_origin(&other.parse().unwrap()),
+                "{base} {other}"
+            );
+        }
+        assert!(loopback.is_same_origin(&"http://127.0.0.1:8080/api".parse().unwrap()));
+    }
 }

@@ -59,12 +59,20 @@ impl AuthHandle {
 
     /// Ends every cached cookie session at ThoughtSpot and forgets every cached credential.
     /// Bearer tokens are forgotten (use [`revoke`](Self::revoke) to kill them at the server).
+    ///
+    /// A session ThoughtSpot had already ended (expired, or logged out elsewhere) is ended, not
+    /// an error: counted in [`AuthStats::already_ended`]. Network failures, 5xx and 403 are
+    /// reported (the first of them); every credential is forgotten either way.
     pub async fn logout(&self) -> Result<(), Error> {
         self.owner.core().end_all(false).await
     }
 
     /// Revokes every cached token and ends every cached cookie session at ThoughtSpot, then
     /// forgets them. Nothing this layer held can be used afterwards.
+    ///
+    /// A token ThoughtSpot had already ended (expired, or revoked elsewhere: it answers 401) is
+    /// ended, not an error: counted in [`AuthStats::already_ended`]. Network failures, 5xx and
+    /// 403 are reported (the first of them); every credential is forgotten either way.
     pub async fn revoke(&self) -> Result<(), Error> {
         self.owner.core().end_all(true).await
     }
@@ -88,6 +96,7 @@ impl AuthHandle {
     }
 
     /// Revokes every cached token of `user` at ThoughtSpot (multi-user mode) and forgets them.
+    /// Tokens ThoughtSpot had already ended count as ended, as for [`revoke`](Self::revoke).
     pub async fn revoke_user(&self, user: &str) -> Result<(), Error> {
         self.owner
             .core()

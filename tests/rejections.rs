@@ -96,9 +96,57 @@ async fn a_beta_500_with_code_10097_and_no_upstream_status_is_a_rejection(front:
     );
 }
 
+/// A background refresh is minted, then every token is revoked while the refresh's answer is
+/// still on its way back: the refresh brings a credential that is already dead, and it lands
+/// *after* a request saw its own (older) credential rejected. Its login was sent before that
+/// rejection, so its 401 is not final: the request earns one more replay, with a login sent
+/// after the rejection. (Judged by when the credential was published, the refresh counted as
+/// made after the rejection, and its 401 reached the caller.)
+async fn a_refresh_sent_before_a_revocation_and_landing_after_the_rejection_earns_a_second_replay(
+    front: Front,
+) {
+    const TOKEN_FULL: &str = "/api/rest/2.0/auth/token/full";
+    let ts = MockThoughtSpot::start().await.unwrap();
+    let base = ts.base_url();
+    let (client, handle) = Client::build(front, builder(&ts));
+    assert_eq!(client.status(Call::search(&base)).await, 200);
+    // Into the credential's soft window: the next request asks for a refresh in the
+    // background, which ThoughtSpot mints at once and answers 5 s later.
+    tokio::time::advance(Duration::from_secs(290)).await;
+    ts.inject(TOKEN_FULL, Fault::DelayAfter(Duration::from_secs(5)), 1);
+    // The credential's life timer turns it soft when it next runs; a request then asks.
+    for _ in 0..100 {
+        assert_eq!(client.status(Call::search(&base)).await, 200);
+        if ts.logins() == 2 {
+            break;
+        }
+        tokio::task::yield_now().await;
+    }
+    assert_eq!(ts.logins(), 2, "the refresh was minted");
+    assert_eq!(handle.stats().logins, 1, "and has not landed");
+    assert_eq!(
+        ts.revoke_all_tokens(),
+        2,
+        "the current token and the refresh's"
+    );
+    assert_eq!(
+        client.status(Call::search(&base)).await,
+        200,
+        "the refresh's dead token was taken as final"
+    );
+    let stats = handle.stats();
+    assert_eq!(
+        (stats.rejected_responses, stats.replays, stats.logins),
+        (2, 2, 3),
+        "{stats:?}"
+    );
+    assert_eq!(ts.logins(), 3);
+}
+
 both_fronts!(
     separate_revocations_are_each_relogged_at_once,
     a_beta_500_with_code_10097_and_no_upstream_status_is_a_rejection,
+    a_refresh_sent_before_a_revocation_and_landing_after_the_rejection_earns_a_second_replay,
 );
 
 /// A request rejected with an older credential while a newer one already replaced it (a refresh

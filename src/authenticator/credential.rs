@@ -110,6 +110,11 @@ pub(crate) struct Credential {
     pub(crate) refresh_claimed: std::sync::atomic::AtomicBool,
     /// Increases with every login; a rejection invalidates only the generation it saw.
     pub(crate) generation: u64,
+    /// Where its login stands in the order logins were *sent* (`Core::login_sends`): a login
+    /// sent after a rejection was seen was sent after whatever caused it. 0 for a credential
+    /// adopted from the credential store, whose login another replica sent at a time this one
+    /// cannot place, and for tests.
+    pub(crate) login_sent: u64,
     pub(crate) session: SessionCredential,
     pub(crate) key: CacheKey,
     /// `None` for a static token, which never expires by our clock.
@@ -131,12 +136,14 @@ impl Credential {
         session: SessionCredential,
         key: CacheKey,
         generation: u64,
+        login_sent: u64,
         lifetime: Option<std::time::Duration>,
         soft_at: Option<tokio::time::Instant>,
         hard_at: Option<tokio::time::Instant>,
     ) -> Self {
         Self {
             generation,
+            login_sent,
             lifetime,
             soft_at,
             hard_at,
@@ -197,6 +204,7 @@ impl fmt::Debug for Credential {
             .field("session", &self.session)
             .field("key", &self.key)
             .field("generation", &self.generation)
+            .field("login_sent", &self.login_sent)
             .field("lifetime", &self.lifetime)
             .field("phase", &self.phase())
             .finish_non_exhaustive()
@@ -210,7 +218,7 @@ mod tests {
     #[test]
     fn every_stripe_presents_the_same_sensitive_header_over_its_own_count() {
         let session = SessionCredential::bearer("tok-striped").unwrap();
-        let credential = Credential::new(session, CacheKey::org(None), 1, None, None, None);
+        let credential = Credential::new(session, CacheKey::org(None), 1, 0, None, None, None);
         let first = credential.header_for(0).clone();
         assert_eq!(first, "Bearer tok-striped");
         assert!(first.is_sensitive());
@@ -234,7 +242,7 @@ mod tests {
             org: None,
             attributes: None,
         };
-        let credential = Credential::new(session, key, 1, None, None, None);
+        let credential = Credential::new(session, key, 1, 0, None, None, None);
         let original = credential.session.header_value().as_bytes().as_ptr();
         for stripe in 0..stripes::STRIPES {
             assert_eq!(credential.header_for(stripe).as_bytes().as_ptr(), original);

@@ -64,6 +64,9 @@ impl Core {
                         generation = credential.generation,
                         "a new ThoughtSpot credential was rejected before it could be used; logging in again"
                     );
+                    // This loop goes round again without waiting for anything if it meets an
+                    // answered login: let the scheduler in.
+                    tokio::task::consume_budget().await;
                 }
                 answer => {
                     // Counted here, once per caller that got the refusal: callers joining one
@@ -176,13 +179,18 @@ impl Core {
                 Stage::LogIn { leading } => leading,
                 Stage::Done(answer) => return answer,
             };
-            let (span, attempt) = self.attempt(slot, leading).await?;
+            let (span, login_sent, attempt) = self.attempt(slot, leading).await?;
             // Each verdict gives the account's turn back once it is recorded: what is left (the
             // credential store) is no login attempt, and a relogin need not wait for it.
             match attempt {
                 Ok(login) => {
+                    let made = Made {
+                        login,
+                        login_sent,
+                        span,
+                    };
                     return self
-                        .logged_in(slot, login, &span, account_turn, leading, lease, landed)
+                        .logged_in(slot, made, account_turn, leading, lease, landed)
                         .await;
                 }
                 Err(error) if error.is_permanent() => {
@@ -311,12 +319,13 @@ impl Core {
     }
 
     /// Stage 3: one login, in a span of its own; while leading the fleet's login, its lease is
-    /// renewed for as long as the attempt takes.
+    /// renewed for as long as the attempt takes. Also gives the login's place in the order
+    /// logins are sent (see `Core::login_sends`).
     async fn attempt(
         &self,
         slot: &Slot,
         leading: Option<Generation>,
-    ) -> Result<(tracing::Span, Result<Login, Error>), Error> {
+    ) -> Result<(tracing::Span, u64, Result<Login, Error>), Error> {
         let session = self.session()?;
         let span = tracing::info_span!(
             "thoughtspot.login",
@@ -327,6 +336,9 @@ impl Core {
             outcome = tracing::field::Empty,
         );
         Counters::bump(&self.counters.login_attempts);
+        // Counted before the request leaves: a rejection that read this counter before the
+        // increment was seen before the login was sent.
+        let login_sent = self.login_sends.fetch_add(1, Ordering::SeqCst) + 1;
         let provisioning = lock(&slot.provisioning).clone();
         let attempt = login::login(session, &self.config, &slot.key, provisioning.as_deref())
             .instrument(span.clone());
@@ -338,28 +350,33 @@ impl Core {
             }
             _ => attempt.await,
         };
-        Ok((span, attempt))
+        Ok((span, login_sent, attempt))
     }
 
     /// Stage 4, success: publishes the credential (answering the waiters), then shares it with
     /// the fleet.
-    #[allow(clippy::too_many_arguments)]
     async fn logged_in(
         self: &Arc<Self>,
         slot: &Arc<Slot>,
-        login: Login,
-        span: &tracing::Span,
+        made: Made,
         account_turn: Option<tokio::sync::MutexGuard<'_, ()>>,
         leading: Option<Generation>,
         lease: Option<&mut Lease>,
         landed: &watch::Sender<Outcome>,
     ) -> Result<Arc<Credential>, Error> {
+        let Made {
+            login,
+            login_sent,
+            span,
+        } = made;
+        let span = &span;
         let sent_at = login.sent_at;
         let (user, org) = (login.user.clone(), login.org);
         let stored = self.fleet.as_ref().map(|_| Generation::random());
         let credential = self.publish_as(
             slot,
             login,
+            login_sent,
             Origin::Login,
             stored.map(|g| (g, sent_at)),
             landed,
@@ -467,6 +484,13 @@ impl Core {
             &slot.failures
         }
     }
+}
+
+/// A login that succeeded: what it gave, its place in the order logins were sent, its span.
+struct Made {
+    login: Login,
+    login_sent: u64,
+    span: tracing::Span,
 }
 
 /// Where a flight is after a stage that may end it.

@@ -41,6 +41,8 @@ pub(crate) mod credential;
 mod fleet;
 mod flight;
 mod hot_path;
+#[cfg(test)]
+mod invariant_tests;
 pub(crate) mod login;
 mod ops;
 mod publish;
@@ -110,6 +112,9 @@ pub(crate) struct Core {
     /// Drops idle credentials; started with the first slot.
     sweeper: Mutex<Option<AbortHandle>>,
     generation: AtomicU64,
+    /// Login requests sent so far, in order: which logins were sent after a rejection was
+    /// seen (and so after whatever caused it) decides whether a replay's rejection is final.
+    login_sends: AtomicU64,
     /// Rejections in a row with no accepted response between: slows relogins when ThoughtSpot
     /// rejects even fresh credentials, so nothing loops.
     rejection_streak: AtomicU32,
@@ -156,6 +161,7 @@ impl Core {
             slots: SlotMap::new(),
             sweeper: Mutex::new(None),
             generation: AtomicU64::new(0),
+            login_sends: AtomicU64::new(0),
             rejection_streak: AtomicU32::new(0),
             account_failures: Mutex::new(Failures::default()),
             account_login: tokio::sync::Mutex::new(()),

@@ -7,7 +7,7 @@ use std::sync::atomic::Ordering;
 use super::credential::{CacheKey, Credential, Phase};
 use super::{AuthStats, Core, Counters, UserStats, lock};
 use crate::config::{CredentialKind, Source};
-use crate::{ApiVersion, Error};
+use crate::{ApiVersion, Error, ErrorKind};
 
 impl Core {
     pub(crate) async fn switch_org(self: &Arc<Self>, org: i64) -> Result<(), Error> {
@@ -101,9 +101,23 @@ impl Core {
                 (false, ApiVersion::Beta) => session.beta().logout(&credential.session).await,
                 (false, _) => session.v2().session_logout(&credential.session).await,
             };
-            if let Err(error) = result {
-                tracing::warn!(%error, "ending a ThoughtSpot credential failed");
-                first_error.get_or_insert(error);
+            match result {
+                Ok(()) => {}
+                // ThoughtSpot no longer knows it (expired, revoked out of band, logged out):
+                // it is as ended as this call would have made it.
+                Err(error) if error.kind() == ErrorKind::Unauthorized => {
+                    Counters::bump(&self.counters.already_ended);
+                    tracing::debug!(
+                        user = credential.key.user.as_deref(),
+                        org = ?credential.key.org,
+                        generation = credential.generation,
+                        "the ThoughtSpot credential had already ended"
+                    );
+                }
+                Err(error) => {
+                    tracing::warn!(%error, "ending a ThoughtSpot credential failed");
+                    first_error.get_or_insert(error);
+                }
             }
         }
         first_error.map_or(Ok(()), Err)

@@ -37,6 +37,7 @@ impl Core {
         let credential = self.publish_as(
             slot,
             login,
+            0,
             Origin::Adopted,
             Some((adopted.generation, adopted.minted_at)),
             landed,
@@ -56,12 +57,15 @@ impl Core {
     /// through its phases: spawning that task can cost a waiter tens of microseconds (it wakes
     /// an idle worker thread), and nobody needs to wait for it.
     ///
+    /// `login_sent` is the login's place in the order logins were sent (0 when unknown);
     /// `stored` is the credential's generation in the credential store, if it has one, and when
     /// it was minted.
+    #[allow(clippy::too_many_arguments)]
     pub(super) fn publish_as(
         self: &Arc<Self>,
         slot: &Arc<Slot>,
         login: Login,
+        login_sent: u64,
         origin: Origin,
         stored: Option<(Generation, Instant)>,
         landed: &watch::Sender<Outcome>,
@@ -83,6 +87,7 @@ impl Core {
             login.credential,
             slot.key.clone(),
             generation,
+            login_sent,
             lifetime,
             soft_at,
             hard_at,

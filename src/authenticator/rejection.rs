@@ -9,9 +9,11 @@
 //! one counts as rejected. Anything else is the answer.
 //!
 //! A request is replayed once, and a second time only if its first replay carried a credential
-//! that was already made when the first rejection was seen: one revocation kills every token
-//! minted before it, and such a credential may well be one of them. A replay with a credential
-//! made after the rejection is final, whatever it answers.
+//! whose login was *sent* before the first rejection was seen: one revocation kills every token
+//! minted before it, and such a credential (a refresh under way, published after the rejection)
+//! may well be one of them. A replay with a credential whose login was sent after the rejection
+//! was seen is final, whatever it answers. When a rejection reaches the caller, the log has the
+//! request's record: each credential it carried, and why the last answer was final.
 
 use std::future::Future;
 use std::sync::Arc;
@@ -59,13 +61,59 @@ pub(crate) trait Door {
     ) -> Option<impl Future<Output = Result<Self::Response, Self::Error>> + Send + '_>;
 }
 
-/// Where one request is in its recovery.
+/// Where one request is in its recovery, and what happened to it so far (written to the log
+/// when a rejection reaches the caller).
 struct Recovery {
+    /// The generation its first send carried.
+    first: u64,
     /// The generation its last send carried.
     generation: u64,
+    /// When the credential of its last send was logged in (`Credential::login_sent`); `None`
+    /// for the first send, which carried whatever the hot path had.
+    login_sent: Option<u64>,
     replays: u8,
-    /// The newest generation made (for any key) when its first rejection was seen.
-    newest_at_rejection: Option<u64>,
+    /// Logins sent, and the newest generation made (for any key), when its first rejection was
+    /// seen.
+    at_rejection: Option<(u64, u64)>,
+    /// The generations its replays carried, with their logins' places in the send order.
+    replayed_with: Vec<(u64, u64)>,
+}
+
+impl Recovery {
+    fn new(generation: u64) -> Self {
+        Self {
+            first: generation,
+            generation,
+            login_sent: None,
+            replays: 0,
+            at_rejection: None,
+            replayed_with: Vec::new(),
+        }
+    }
+}
+
+impl std::fmt::Display for Recovery {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let (sends, newest) = self.at_rejection.unwrap_or_default();
+        write!(
+            f,
+            "sent with generation {}; rejected when {sends} logins had been sent and generation \
+             {newest} was the newest",
+            self.first
+        )?;
+        for (generation, login_sent) in &self.replayed_with {
+            let when = if *login_sent > sends {
+                "sent after the rejection"
+            } else {
+                "sent before the rejection, or adopted"
+            };
+            write!(
+                f,
+                "; replayed with generation {generation} (login {login_sent}, {when})"
+            )?;
+        }
+        write!(f, "; last sent with generation {}", self.generation)
+    }
 }
 
 impl Core {
@@ -79,11 +127,7 @@ impl Core {
         mut response: D::Response,
         mut verdict: Verdict,
     ) -> Result<D::Response, D::Error> {
-        let mut recovery = Recovery {
-            generation,
-            replays: 0,
-            newest_at_rejection: None,
-        };
+        let mut recovery = Recovery::new(generation);
         loop {
             let beta_500 = match verdict {
                 Verdict::Fine => {
@@ -123,34 +167,59 @@ impl Core {
         beta_500: Option<Beta500>,
         replayable: bool,
     ) -> Option<Arc<Credential>> {
+        // Read before anything else: a login counted after this was sent after the rejection.
+        let at_rejection = (
+            self.login_sends.load(Ordering::SeqCst),
+            self.generation.load(Ordering::Acquire),
+        );
         let reason = self.rejection(key, recovery.generation, beta_500).await?;
         self.reject(key, recovery.generation, reason);
-        let first = recovery.newest_at_rejection.is_none();
-        let newest = *recovery
-            .newest_at_rejection
-            .get_or_insert_with(|| self.generation.load(Ordering::Acquire));
+        let (sends_at_rejection, _) = *recovery.at_rejection.get_or_insert(at_rejection);
         if !replayable {
             tracing::debug!(
+                generation = recovery.generation,
                 "the rejected request was not kept for a replay; returning the rejection"
             );
             return None;
         }
-        if !first && (recovery.generation > newest || recovery.replays >= MAX_REPLAYS) {
-            tracing::debug!(
-                "the replay's credential was made after the rejection and was rejected too; \
-                 returning the rejection"
-            );
-            return None;
+        if let Some(login_sent) = recovery.login_sent {
+            if login_sent > sends_at_rejection {
+                tracing::warn!(
+                    user = key.user.as_deref(),
+                    org = ?key.org,
+                    record = %recovery,
+                    "ThoughtSpot rejected a credential logged in after the request's first \
+                     rejection; returning the rejection"
+                );
+                return None;
+            }
+            if recovery.replays >= MAX_REPLAYS {
+                tracing::warn!(
+                    user = key.user.as_deref(),
+                    org = ?key.org,
+                    record = %recovery,
+                    "ThoughtSpot rejected every replay; returning the rejection"
+                );
+                return None;
+            }
         }
         match self.credential(key).await {
             Ok(credential) => {
                 self.replaying(key, recovery.generation, credential.generation);
                 recovery.generation = credential.generation;
+                recovery.login_sent = Some(credential.login_sent);
+                recovery
+                    .replayed_with
+                    .push((credential.generation, credential.login_sent));
                 recovery.replays += 1;
                 Some(credential)
             }
             Err(error) => {
-                tracing::warn!(%error, "no new ThoughtSpot credential for the replay; returning the rejection");
+                tracing::warn!(
+                    %error,
+                    record = %recovery,
+                    "no new ThoughtSpot credential for the replay; returning the rejection"
+                );
                 None
             }
         }

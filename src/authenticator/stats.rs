@@ -18,6 +18,7 @@ pub(crate) struct Counters {
     pub(crate) store_publications: AtomicU64,
     pub(crate) store_errors: AtomicU64,
     pub(crate) store_outages: AtomicU64,
+    pub(crate) already_ended: AtomicU64,
     failures: [AtomicU64; 9],
 }
 
@@ -60,6 +61,7 @@ impl Counters {
             store_publications: get(&self.store_publications),
             store_errors: get(&self.store_errors),
             store_outages: get(&self.store_outages),
+            already_ended: get(&self.already_ended),
             failures: FailureCounts {
                 unauthorized: f(0),
                 forbidden: f(1),
@@ -111,6 +113,9 @@ pub struct AuthStats {
     /// Times the credential store became unavailable (one warning each); the replica rejoins
     /// the store when it answers again.
     pub store_outages: u64,
+    /// Credentials that a logout or revocation found already ended at ThoughtSpot (expired,
+    /// revoked elsewhere, logged out): forgotten all the same, and not an error.
+    pub already_ended: u64,
     /// Failed login attempts, by reason.
     pub failures: FailureCounts,
     /// The current org.

@@ -61,6 +61,13 @@ impl Gcra {
         Ok(wait)
     }
 
+    /// Gives back the slot the last `reserve` took, for a call that was never carried out.
+    pub(crate) fn release(&mut self, rate: MintRate) {
+        if let Some(tat) = self.tat {
+            self.tat = tat.checked_sub(rate.interval);
+        }
+    }
+
     /// Whether the limiter has forgotten everything (it can be dropped).
     pub(crate) fn idle(&self, now: Instant) -> bool {
         self.tat.is_none_or(|t| t <= now)

@@ -82,6 +82,7 @@ pub(crate) struct Counters {
     pub(crate) unavailable: AtomicU64,
     pub(crate) rate_limited: AtomicU64,
     pub(crate) suppressed: AtomicU64,
+    pub(crate) already_ended: AtomicU64,
 }
 
 pub(crate) fn bump(counter: &AtomicU64) {
@@ -203,7 +204,13 @@ impl Minter {
                 }
                 Ok(minted)
             }
-            Err(MintError::QueueFull(retry)) => Err(Refusal::Unavailable(retry)),
+            // Nothing was sent: the user's allowance is not spent on the endpoint's own queue.
+            Err(MintError::QueueFull(retry)) => {
+                if let Some(rate) = self.per_user {
+                    user.rate.release(rate);
+                }
+                Err(Refusal::Unavailable(retry))
+            }
             Err(MintError::Api(error)) => {
                 let failure =
                     self.backoff
@@ -286,10 +293,19 @@ impl Minter {
             user_identifier: Some(user.to_owned()),
             token: None,
         };
-        self.session
+        match self
+            .session
             .v2()
             .token_revoke(&login.credential, &revoke)
             .await
+        {
+            Err(error) if error.kind() == ErrorKind::Unauthorized => {
+                bump(&self.counters.already_ended);
+                tracing::debug!("the user's ThoughtSpot tokens had already ended");
+                Ok(())
+            }
+            result => result,
+        }
     }
 
     pub(crate) fn stats(&self) -> EmbedStats {
@@ -305,6 +321,7 @@ impl Minter {
             unavailable: get(&c.unavailable),
             rate_limited: get(&c.rate_limited),
             suppressed: get(&c.suppressed),
+            already_ended: get(&c.already_ended),
         }
     }
 }

@@ -157,6 +157,8 @@ pub struct EmbedStats {
     pub rate_limited: u64,
     /// Calls answered from a user's backoff, without a mint.
     pub suppressed: u64,
+    /// `revoke_user` calls that found nothing left to end at ThoughtSpot (it answered 401).
+    pub already_ended: u64,
 }
 
 type Identify = dyn Fn(&http::request::Parts) -> EmbedIdentity + Send + Sync;
@@ -202,7 +204,9 @@ impl EmbedTokenService {
     }
 
     /// Revokes every token of `user` in ThoughtSpot (for the app's logout) and forgets the
-    /// user's backoff.
+    /// user's backoff. A revocation ThoughtSpot answers with 401 (nothing of the user's left to
+    /// end) is success, counted in [`EmbedStats::already_ended`]; a failed mint of the token
+    /// the revocation needs (bad key, locked user), 403, 5xx and network failures are errors.
     pub async fn revoke_user(&self, user: &str) -> Result<(), Error> {
         self.minter.revoke_user(user).await
     }
@@ -349,6 +353,12 @@ impl EmbedTokenServiceBuilder {
     /// The most mints one user may cause (default 30 per minute, bursts of 5); `None` for no
     /// limit. Calls over it are answered 429 with `Retry-After`, so a page in a loop cannot burn
     /// the cluster's rate limit.
+    ///
+    /// What counts: every mint sent to ThoughtSpot, whether it succeeds or fails (a failed mint
+    /// cost the cluster a call too, and a page looping on failures must still be slowed; the
+    /// failure's backoff applies on top). A call that sends nothing costs nothing: refused for
+    /// want of a session or by the app, answered from a backoff, joining a mint already in
+    /// flight, or turned away because the global queue is full.
     pub fn per_user_rate(mut self, rate: Option<MintRate>) -> Self {
         self.per_user = rate;
         self

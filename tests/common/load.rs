@@ -11,6 +11,7 @@ use std::time::Duration;
 
 use http::StatusCode;
 use tokio::task::JoinHandle;
+use tracing::Instrument;
 
 use super::front::{Call, Client, Failure, Reply};
 
@@ -82,16 +83,20 @@ impl Load {
             .map(|caller| {
                 let (client, call, tally) = (client.clone(), call.clone(), tally.clone());
                 let (stop, epoch, finished) = (stop.clone(), epoch.clone(), finished.clone());
-                tokio::spawn(async move {
-                    let mut n = 0;
-                    while !stop.load(Ordering::Relaxed) {
-                        let started_in = epoch.load(Ordering::Acquire);
-                        let result = client.send(call(caller, n)).await;
-                        tally.record(&format!("caller {caller} request {n}"), result);
-                        finished[caller].store(started_in, Ordering::Release);
-                        n += 1;
+                // In the caller's span, so that what the layer logs is the run's.
+                tokio::spawn(
+                    async move {
+                        let mut n = 0;
+                        while !stop.load(Ordering::Relaxed) {
+                            let started_in = epoch.load(Ordering::Acquire);
+                            let result = client.send(call(caller, n)).await;
+                            tally.record(&format!("caller {caller} request {n}"), result);
+                            finished[caller].store(started_in, Ordering::Release);
+                            n += 1;
+                        }
                     }
-                })
+                    .instrument(tracing::Span::current()),
+                )
             })
             .collect();
         Self {
@@ -144,12 +149,15 @@ pub async fn burst(
     let tasks: Vec<_> = (0..callers)
         .map(|caller| {
             let (client, call, tally) = (client.clone(), call.clone(), tally.clone());
-            tokio::spawn(async move {
-                for n in 0..per_caller {
-                    let result = client.send(call(caller, n)).await;
-                    tally.record(&format!("caller {caller} request {n}"), result);
+            tokio::spawn(
+                async move {
+                    for n in 0..per_caller {
+                        let result = client.send(call(caller, n)).await;
+                        tally.record(&format!("caller {caller} request {n}"), result);
+                    }
                 }
-            })
+                .instrument(tracing::Span::current()),
+            )
         })
         .collect();
     for task in tasks {

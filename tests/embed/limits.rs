@@ -203,3 +203,64 @@ async fn many_users_at_once_all_get_tokens_at_the_global_rate() {
         "the queue holds 2 s of mints beyond the first"
     );
 }
+
+/// A mint ThoughtSpot failed still counts against the user's allowance (it cost the cluster a
+/// call, and a page looping on failures must be slowed too).
+#[tokio::test(start_paused = true)]
+async fn a_failed_mint_counts_against_the_users_allowance() {
+    let ts = MockThoughtSpot::start().await.unwrap();
+    let service = builder(&ts)
+        .per_user_rate(Some(MintRate::per_minute(1, 2)))
+        .build()
+        .unwrap();
+    ts.inject(
+        TOKEN_FULL,
+        Fault::Status {
+            status: 503,
+            retry_after: None,
+        },
+        1,
+    );
+    let user = || call_as(Some(mock::ANALYST_USER));
+    assert_eq!(send(&service, user()).await.status, 503);
+    // Past the failure's backoff: one mint of the burst of two is left.
+    tokio::time::advance(Duration::from_secs(1)).await;
+    assert_eq!(send(&service, user()).await.status, 200);
+    assert_eq!(send(&service, user()).await.status, 429);
+    assert_eq!(ts.count(TOKEN_FULL), 2);
+}
+
+/// A call turned away because the global queue is full sent nothing, and costs the user
+/// nothing: the allowance it reserved is given back.
+#[tokio::test(start_paused = true)]
+async fn a_call_turned_away_by_the_full_queue_costs_the_user_nothing() {
+    let ts = MockThoughtSpot::start().await.unwrap();
+    let service = builder(&ts)
+        .per_user_rate(Some(MintRate::per_minute(1, 2)))
+        .global_rate(Some(MintRate::per_second(1, 1)))
+        .max_queue_wait(Duration::ZERO)
+        .build()
+        .unwrap();
+    let user = || call_as(Some(mock::ANALYST_USER));
+    assert_eq!(
+        send(&service, call_as(Some(mock::DEFAULT_USER)))
+            .await
+            .status,
+        200,
+        "another user takes this second's mint"
+    );
+    assert_eq!(
+        send(&service, user()).await.status,
+        503,
+        "the queue is full"
+    );
+    assert_eq!(ts.login_attempts_for(mock::ANALYST_USER), 0);
+    for _ in 0..2 {
+        tokio::time::advance(Duration::from_secs(1)).await;
+        assert_eq!(
+            send(&service, user()).await.status,
+            200,
+            "the burst is whole"
+        );
+    }
+}

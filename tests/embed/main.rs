@@ -172,6 +172,36 @@ async fn revoke_user_ends_every_token_of_the_user() {
     assert!(!debug.contains(mock::DEFAULT_SECRET_KEY));
 }
 
+/// ThoughtSpot answering the revocation with 401 (nothing of the user's left to end) is
+/// success; unavailable is a failure.
+#[tokio::test(start_paused = true)]
+async fn revoke_user_of_nothing_left_to_end_is_success() {
+    const TOKEN_REVOKE: &str = "/api/rest/2.0/auth/token/revoke";
+    let ts = MockThoughtSpot::start().await.unwrap();
+    let service = builder(&ts).build().unwrap();
+    ts.inject(
+        TOKEN_REVOKE,
+        Fault::Status {
+            status: 401,
+            retry_after: None,
+        },
+        1,
+    );
+    service.revoke_user(mock::ANALYST_USER).await.unwrap();
+    assert_eq!(service.stats().already_ended, 1);
+    ts.inject(
+        TOKEN_REVOKE,
+        Fault::Status {
+            status: 503,
+            retry_after: None,
+        },
+        1,
+    );
+    let error = service.revoke_user(mock::ANALYST_USER).await.unwrap_err();
+    assert_eq!(error.kind(), thoughtspot_auth::ErrorKind::Unavailable);
+    assert_eq!(service.stats().already_ended, 1);
+}
+
 #[tokio::test(start_paused = true)]
 async fn a_persisted_rule_set_is_appended_once_then_replaced() {
     let ts = MockThoughtSpot::start().await.unwrap();

@@ -16,6 +16,7 @@
 
 #[path = "../common/mod.rs"]
 mod common;
+mod record;
 mod run;
 
 use std::sync::Arc;

@@ -10,9 +10,11 @@ use thoughtspot_auth::store::{
     CredentialStore, Generation, MemoryCredentialStore, StoreFuture, StoredEntry,
 };
 use thoughtspot_auth::{AuthBuilder, AuthHandle, ThoughtSpotAuthLayer};
+use tracing::Instrument;
 
 use crate::common::front::{Call, Client, FRONTS, Front};
 use crate::common::load::{Tally, login_bound};
+use crate::record;
 
 /// A beta data endpoint that is not the session endpoint the layer's liveness check asks.
 const BETA_DATA: &str = "/tspublic/rest/v2/metadata/list";
@@ -119,7 +121,7 @@ impl Run {
         stats: &thoughtspot_auth::AuthStats,
         extra: String,
     ) -> Verdict {
-        let label = format!("{:?} x{}", self.front, self.callers);
+        let label = label(self.front, self.callers);
         let summary = format!(
             "{label}: {} ok of {} in {:.2} s; logins {logins} (bound {bound}); {} invalidations, \
              {} rejected responses, {} replays, {} checks{extra}",
@@ -139,6 +141,11 @@ impl Run {
     }
 }
 
+/// A run's name: its front door and how many callers.
+fn label(front: Front, callers: usize) -> String {
+    format!("{front:?} x{callers}")
+}
+
 pub struct Verdict {
     pub label: String,
     pub summary: String,
@@ -152,9 +159,12 @@ where
     F: Fn(Front, usize, usize) -> Fut,
     Fut: Future<Output = Verdict> + Send + 'static,
 {
+    record::install();
     let runs = FRONTS.iter().flat_map(|front| {
-        CONCURRENCY
-            .map(|callers| tokio::spawn(tokio::time::timeout(STUCK, case(*front, callers, scale))))
+        CONCURRENCY.map(|callers| {
+            let span = tracing::info_span!(record::RUN_SPAN, label = %label(*front, callers));
+            tokio::spawn(tokio::time::timeout(STUCK, case(*front, callers, scale)).instrument(span))
+        })
     });
     let mut failures = Vec::new();
     for (i, run) in join_all(runs.collect::<Vec<_>>())
@@ -172,6 +182,12 @@ where
         }
         if count > 5 {
             failures.push(format!("{}: ... {} more", verdict.label, count - 5));
+        }
+        if count > 0 {
+            // What the layer logged of the requests whose rejection reached the caller.
+            for warning in record::of_run(&verdict.label).into_iter().take(10) {
+                failures.push(format!("{}: logged: {warning}", verdict.label));
+            }
         }
     }
     assert!(failures.is_empty(), "{}", failures.join("\n"));

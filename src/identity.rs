@@ -205,6 +205,32 @@ impl TokenAttributes {
         self
     }
 
+    /// Whether ThoughtSpot accepts this set: formula variables (`variable_values`) are kept on
+    /// the user's record, so they need `APPEND` or `REPLACE`; ThoughtSpot refuses them with
+    /// `NONE` or `RESET`. Layers and the token endpoint check every set before sending it.
+    ///
+    /// ```
+    /// use thoughtspot_auth::TokenAttributes;
+    /// use thoughtspot_auth::session::PersistOption;
+    ///
+    /// let ok = TokenAttributes::new(PersistOption::Replace).variable("region_var", ["east"]);
+    /// assert!(ok.check().is_ok());
+    /// let refused = TokenAttributes::new(PersistOption::None).variable("region_var", ["east"]);
+    /// assert!(refused.check().unwrap_err().to_string().contains("variable_values"));
+    /// ```
+    pub fn check(&self) -> Result<(), crate::error::Error> {
+        if !self.variable_values.is_empty()
+            && matches!(self.persist, PersistOption::None | PersistOption::Reset)
+        {
+            return Err(crate::error::Error::config(format!(
+                "access rules with formula variables (variable_values) must be persisted with \
+                 APPEND or REPLACE; ThoughtSpot refuses them with persist option {}",
+                self.persist.as_str()
+            )));
+        }
+        Ok(())
+    }
+
     /// Writes the rules into a `token/custom` request. `refresh` says a token for this set was
     /// minted before: a persisted set is then sent as `REPLACE` (idempotent), never as a second
     /// `APPEND`.

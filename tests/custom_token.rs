@@ -86,7 +86,7 @@ async fn the_answer_reads_as_a_login_with_its_lifetime_user_and_org() {
         ts.token_attributes(token).unwrap()["filter_rules"],
         json!([{"column_name": "Region", "operator": "IN", "values": ["east"]}])
     );
-    assert_eq!(ts.persisted_attributes(mock::ANALYST_USER), None);
+    assert_eq!(ts.persisted_attributes(mock::ANALYST_USER, 1), None);
     assert_eq!(ts.count(CUSTOM), 1);
 }
 
@@ -155,13 +155,13 @@ async fn persisted_rules_are_written_when_the_token_is_minted() {
     let first = session.v2().token_custom(&replace).await.unwrap().login;
     // Written at mint time: visible before the token is ever used.
     assert_eq!(
-        ts.persisted_attributes(user).unwrap()["filter_rules"][0]["values"],
+        ts.persisted_attributes(user, 0).unwrap()["filter_rules"][0]["values"],
         json!(["south"])
     );
     // REPLACE again is idempotent; APPEND would add a second copy.
     session.v2().token_custom(&replace).await.unwrap();
     assert_eq!(
-        ts.persisted_attributes(user).unwrap()["filter_rules"]
+        ts.persisted_attributes(user, 0).unwrap()["filter_rules"]
             .as_array()
             .unwrap()
             .len(),
@@ -171,7 +171,7 @@ async fn persisted_rules_are_written_when_the_token_is_minted() {
     append.filter_rules.push(region(&["south"]));
     session.v2().token_custom(&append).await.unwrap();
     assert_eq!(
-        ts.persisted_attributes(user).unwrap()["filter_rules"]
+        ts.persisted_attributes(user, 0).unwrap()["filter_rules"]
             .as_array()
             .unwrap()
             .len(),
@@ -186,7 +186,7 @@ async fn persisted_rules_are_written_when_the_token_is_minted() {
         .token_custom(&request(user, PersistOption::Reset))
         .await
         .unwrap();
-    assert_eq!(ts.persisted_attributes(user), None);
+    assert_eq!(ts.persisted_attributes(user, 0), None);
     let (seen, _) = rows(&ts, &first.credential).await;
     assert_eq!(seen.len(), mock::sample_rows().len());
 }
@@ -344,4 +344,32 @@ async fn isactive_answers_a_browser_page_on_another_origin() {
         assert_eq!(answer.status().is_success(), ok);
         assert_eq!(answer.headers()["access-control-allow-origin"], origin);
     }
+}
+
+/// As ThoughtSpot 10.14 and later: formula variables are kept on the user's record, so
+/// `token/custom` refuses them with `NONE` or `RESET` (400), and mints nothing.
+#[tokio::test]
+async fn the_mock_refuses_formula_variables_that_are_not_persisted() {
+    let ts = MockThoughtSpot::start().await.unwrap();
+    let session = session_for(&ts);
+    for persist in [PersistOption::None, PersistOption::Reset] {
+        let mut request = request(mock::ANALYST_USER, persist.clone());
+        request
+            .variable_values
+            .push(thoughtspot_auth::session::NamedValues::new(
+                "region_var",
+                ["east"],
+            ));
+        let error = session.v2().token_custom(&request).await.unwrap_err();
+        assert_eq!(error.kind(), ErrorKind::BadRequest, "{persist:?}");
+    }
+    assert_eq!(ts.live_tokens(), 0);
+    let mut request = request(mock::ANALYST_USER, PersistOption::Append);
+    request
+        .variable_values
+        .push(thoughtspot_auth::session::NamedValues::new(
+            "region_var",
+            ["east"],
+        ));
+    session.v2().token_custom(&request).await.unwrap();
 }

@@ -505,7 +505,7 @@ async fn a_persisted_rule_set_is_refreshed_with_replace_never_appended_twice() {
         )
     };
     let rules_on_record = || {
-        ts.persisted_attributes("user-0").unwrap()["filter_rules"]
+        ts.persisted_attributes("user-0", 1).unwrap()["filter_rules"]
             .as_array()
             .unwrap()
             .len()

@@ -69,6 +69,7 @@ impl CacheKey {
         kind: crate::CredentialKind,
     ) -> Result<Self, crate::Error> {
         if let Some(attributes) = &act_as.attributes {
+            attributes.set.check()?;
             if kind == crate::CredentialKind::CookieSession
                 && attributes.set.persist == crate::session::PersistOption::None
             {

@@ -94,11 +94,14 @@ impl Core {
         if let Some(flight) = flight.as_ref().filter(|f| f.outcome.borrow().is_none()) {
             return Ok(flight.outcome.clone());
         }
+        // A persisted rule set is claimed for its (user, org) until its credential dies.
+        let claim = self.persisted.claim(slot)?;
         let (tx, rx) = watch::channel(None);
         let id = self.tick.fetch_add(1, Ordering::Relaxed);
         let core = self.clone();
         let task_slot = slot.clone();
         let task = spawn(async move {
+            let _claim = claim;
             let result = core.run_flight(&task_slot, &tx).await;
             {
                 let mut flight = lock(&task_slot.flight);

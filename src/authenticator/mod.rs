@@ -45,6 +45,7 @@ mod hot_path;
 mod invariant_tests;
 pub(crate) mod login;
 mod ops;
+mod persisted;
 mod publish;
 mod rejection;
 mod slot;
@@ -126,6 +127,8 @@ pub(crate) struct Core {
     pub(crate) counters: Counters,
     /// The credential store a fleet of replicas shares, if one is configured.
     fleet: Option<fleet::Fleet>,
+    /// Which persisted rule set each (user, org) holds (multi-user mode).
+    persisted: Arc<persisted::PersistedSets>,
     tick: AtomicU64,
     /// A weak reference to this core, for the tasks it starts itself.
     myself: OnceLock<std::sync::Weak<Core>>,
@@ -167,6 +170,7 @@ impl Core {
             account_login: tokio::sync::Mutex::new(()),
             counters: Counters::default(),
             fleet,
+            persisted: Arc::default(),
             tick: AtomicU64::new(0),
             myself: OnceLock::new(),
         });

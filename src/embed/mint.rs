@@ -83,6 +83,8 @@ pub(crate) struct Counters {
     pub(crate) rate_limited: AtomicU64,
     pub(crate) suppressed: AtomicU64,
     pub(crate) already_ended: AtomicU64,
+    pub(crate) foreign_origin: AtomicU64,
+    pub(crate) misconfigured: AtomicU64,
 }
 
 pub(crate) fn bump(counter: &AtomicU64) {
@@ -322,6 +324,8 @@ impl Minter {
             rate_limited: get(&c.rate_limited),
             suppressed: get(&c.suppressed),
             already_ended: get(&c.already_ended),
+            foreign_origin: get(&c.foreign_origin),
+            misconfigured: get(&c.misconfigured),
         }
     }
 }

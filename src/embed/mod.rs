@@ -21,6 +21,22 @@
 //!   user (bad key, locked user) → 403 with a short reason; ThoughtSpot unavailable or
 //!   rate-limiting → 503 with `Retry-After`; a user minting too often → 429 with `Retry-After`.
 //!   Nothing secret is in any answer or log.
+//! - **Only the app's own pages** make it mint. A page of another origin cannot read a token
+//!   (no CORS header), but each call it caused would still mint one, spending the user's
+//!   allowance and, with persisted access rules, writing to the user's record. So before any
+//!   mint or rate accounting a call must come from the app's origin, as a modern CSRF defence
+//!   checks it: `Sec-Fetch-Site: same-origin` (what browsers send); without that header, an
+//!   `Origin` (or else `Referer`) that is present must be the endpoint's own host or one of the
+//!   [`allowed_origin`](EmbedTokenServiceBuilder::allowed_origin)s; a call with none of these
+//!   headers (a server-side client) is allowed. Refused: 403, nothing minted or counted against
+//!   the user, logged at debug. Keep the app's session cookie `HttpOnly`, `Secure` and
+//!   `SameSite=Strict` (or `Lax`) as well: the origin check stands even where the cookie policy
+//!   is looser, but the two together leave a foreign page nothing to work with.
+//! - **Refusals are visible**: each kind (no session, refused by the app, foreign origin,
+//!   rate-limited, ThoughtSpot refused, ThoughtSpot unavailable) is counted in
+//!   [`EmbedStats`] and logged once per user and kind per minute
+//!   ([`refusal_log_window`](EmbedTokenServiceBuilder::refusal_log_window)): `debug` for what
+//!   any page can cause, `info` for what an operator acts on, never a token or key.
 //! - **Protection**: a per-user mint rate, a global mint rate (ThoughtSpot allows 100 requests
 //!   per second per client IP) that queues calls rather than failing them, and the layer's
 //!   backoff rules: after ThoughtSpot refuses a user, no new mint for that user until the
@@ -68,31 +84,20 @@
 //! # }
 //! ```
 
+mod builder;
 mod limits;
 mod mint;
+mod origin;
+mod refusals;
+mod service;
 
-use std::convert::Infallible;
-use std::fmt;
-use std::future::Future;
-use std::pin::Pin;
-use std::sync::Arc;
-use std::task::{Context, Poll};
 use std::time::Duration;
 
-use bytes::Bytes;
-use http::header::{ACCEPT, CACHE_CONTROL, CONTENT_TYPE, HeaderValue, RETRY_AFTER};
-use http::{Method, Request, Response, StatusCode};
-use http_body_util::Full;
-use secrecy::{ExposeSecret, SecretString};
-
+pub use builder::EmbedTokenServiceBuilder;
 pub use limits::MintRate;
+pub use service::EmbedTokenService;
 
-use crate::BaseUrl;
-use crate::session::Session;
-use crate::transport::Transport;
-use crate::{ActAs, Error};
-use limits::Backoff;
-use mint::{Minter, Refusal, bump};
+use crate::ActAs;
 
 /// Who a call to the endpoint is for, as the app's own session says.
 #[derive(Debug, Clone)]
@@ -159,306 +164,8 @@ pub struct EmbedStats {
     pub suppressed: u64,
     /// `revoke_user` calls that found nothing left to end at ThoughtSpot (it answered 401).
     pub already_ended: u64,
-}
-
-type Identify = dyn Fn(&http::request::Parts) -> EmbedIdentity + Send + Sync;
-
-/// The token endpoint for ThoughtSpot's Visual Embed SDK: a tower
-/// `Service<http::Request<B>>` for any body (the body is never read). See the
-/// [module docs](self).
-#[derive(Clone)]
-pub struct EmbedTokenService {
-    minter: Arc<Minter>,
-    identify: Arc<Identify>,
-    default_validity: Option<Duration>,
-}
-
-impl fmt::Debug for EmbedTokenService {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("EmbedTokenService")
-            .field("base", self.minter.session.base_url())
-            .field("per_user", &self.minter.per_user)
-            .field("global", &self.minter.global)
-            .finish_non_exhaustive()
-    }
-}
-
-impl EmbedTokenService {
-    /// A builder for the cluster at `base_url`, minting with the trusted-authentication
-    /// `secret_key`.
-    pub fn builder(
-        base_url: impl Into<String>,
-        secret_key: impl Into<String>,
-    ) -> EmbedTokenServiceBuilder {
-        EmbedTokenServiceBuilder {
-            base_url: base_url.into(),
-            secret_key: SecretString::from(secret_key.into()),
-            transport: None,
-            identify: None,
-            validity: None,
-            per_user: Some(MintRate::per_minute(30, 5)),
-            global: Some(MintRate::per_second(50, 10)),
-            max_queue_wait: Duration::from_secs(10),
-            backoff: Backoff::default(),
-        }
-    }
-
-    /// Revokes every token of `user` in ThoughtSpot (for the app's logout) and forgets the
-    /// user's backoff. A revocation ThoughtSpot answers with 401 (nothing of the user's left to
-    /// end) is success, counted in [`EmbedStats::already_ended`]; a failed mint of the token
-    /// the revocation needs (bad key, locked user), 403, 5xx and network failures are errors.
-    pub async fn revoke_user(&self, user: &str) -> Result<(), Error> {
-        self.minter.revoke_user(user).await
-    }
-
-    /// What the endpoint did so far.
-    pub fn stats(&self) -> EmbedStats {
-        self.minter.stats()
-    }
-
-    async fn answer(self, parts: http::request::Parts) -> Response<Full<Bytes>> {
-        let counters = &self.minter.counters;
-        if parts.method != Method::GET && parts.method != Method::POST {
-            let mut response = plain(StatusCode::METHOD_NOT_ALLOWED, "use GET or POST");
-            response
-                .headers_mut()
-                .insert(http::header::ALLOW, HeaderValue::from_static("GET, POST"));
-            return response;
-        }
-        let mut who = match (self.identify)(&parts) {
-            EmbedIdentity::Anonymous => {
-                bump(&counters.unauthenticated);
-                return plain(StatusCode::UNAUTHORIZED, "not logged in");
-            }
-            EmbedIdentity::Refused => {
-                bump(&counters.refused);
-                return plain(StatusCode::FORBIDDEN, "not allowed to embed ThoughtSpot");
-            }
-            EmbedIdentity::User(who) => who,
-        };
-        if who.validity.is_none() {
-            who.validity = self.default_validity;
-        }
-        match self.minter.token_for(who).await {
-            Ok(minted) => {
-                bump(&counters.tokens);
-                let json = wants_json(&parts.headers);
-                let token = minted.token.expose_secret();
-                let (content_type, body) = if json {
-                    let body = serde_json::json!({
-                        "token": token,
-                        "expiration_time_in_millis": minted.expiration_time_in_millis,
-                    });
-                    ("application/json", body.to_string())
-                } else {
-                    ("text/plain; charset=utf-8", token.to_owned())
-                };
-                let mut response = plain(StatusCode::OK, "");
-                *response.body_mut() = Full::new(Bytes::from(body));
-                response
-                    .headers_mut()
-                    .insert(CONTENT_TYPE, HeaderValue::from_static(content_type));
-                response
-            }
-            Err(Refusal::ThoughtSpot(reason)) => {
-                bump(&counters.thoughtspot_refused);
-                plain(StatusCode::FORBIDDEN, reason)
-            }
-            Err(Refusal::Unavailable(retry)) => {
-                bump(&counters.unavailable);
-                retry_after(
-                    plain(
-                        StatusCode::SERVICE_UNAVAILABLE,
-                        "ThoughtSpot is unavailable",
-                    ),
-                    retry,
-                )
-            }
-            Err(Refusal::TooMany(retry)) => {
-                bump(&counters.rate_limited);
-                retry_after(
-                    plain(StatusCode::TOO_MANY_REQUESTS, "too many token requests"),
-                    retry,
-                )
-            }
-        }
-    }
-}
-
-impl<B> tower::Service<Request<B>> for EmbedTokenService {
-    type Response = Response<Full<Bytes>>;
-    type Error = Infallible;
-    type Future = Pin<Box<dyn Future<Output = Result<Self::Response, Infallible>> + Send>>;
-
-    fn poll_ready(&mut self, _: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
-        Poll::Ready(Ok(()))
-    }
-
-    fn call(&mut self, request: Request<B>) -> Self::Future {
-        // The body is never read: the identity comes from the app's session alone.
-        let (parts, _body) = request.into_parts();
-        let this = self.clone();
-        Box::pin(async move { Ok(this.answer(parts).await) })
-    }
-}
-
-/// Builds an [`EmbedTokenService`].
-pub struct EmbedTokenServiceBuilder {
-    base_url: String,
-    secret_key: SecretString,
-    transport: Option<Arc<dyn Transport>>,
-    identify: Option<Arc<Identify>>,
-    validity: Option<Duration>,
-    per_user: Option<MintRate>,
-    global: Option<MintRate>,
-    max_queue_wait: Duration,
-    backoff: Backoff,
-}
-
-impl fmt::Debug for EmbedTokenServiceBuilder {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("EmbedTokenServiceBuilder")
-            .field("base_url", &self.base_url)
-            .field("per_user", &self.per_user)
-            .field("global", &self.global)
-            .finish_non_exhaustive()
-    }
-}
-
-impl EmbedTokenServiceBuilder {
-    /// The transport mint calls go over (required).
-    pub fn transport(mut self, transport: impl Transport) -> Self {
-        self.transport = Some(Arc::new(transport));
-        self
-    }
-
-    /// Who a call is for (required): reads the app's own session from the request's parts
-    /// (extensions or headers set by the app's auth middleware). Never take the user from the
-    /// query string or body: any page could then ask for anyone's token.
-    pub fn identity(
-        mut self,
-        identify: impl Fn(&http::request::Parts) -> EmbedIdentity + Send + Sync + 'static,
-    ) -> Self {
-        self.identify = Some(Arc::new(identify));
-        self
-    }
-
-    /// The validity asked for tokens whose identity does not say (ThoughtSpot's default is
-    /// 300 s).
-    pub fn validity(mut self, validity: Duration) -> Self {
-        self.validity = Some(validity);
-        self
-    }
-
-    /// The most mints one user may cause (default 30 per minute, bursts of 5); `None` for no
-    /// limit. Calls over it are answered 429 with `Retry-After`, so a page in a loop cannot burn
-    /// the cluster's rate limit.
-    ///
-    /// What counts: every mint sent to ThoughtSpot, whether it succeeds or fails (a failed mint
-    /// cost the cluster a call too, and a page looping on failures must still be slowed; the
-    /// failure's backoff applies on top). A call that sends nothing costs nothing: refused for
-    /// want of a session or by the app, answered from a backoff, joining a mint already in
-    /// flight, or turned away because the global queue is full.
-    pub fn per_user_rate(mut self, rate: Option<MintRate>) -> Self {
-        self.per_user = rate;
-        self
-    }
-
-    /// The most mints in all (default 50 per second, bursts of 10: ThoughtSpot allows 100
-    /// requests per second per client IP); `None` for no limit. Calls over it wait their turn,
-    /// up to [`max_queue_wait`](Self::max_queue_wait).
-    pub fn global_rate(mut self, rate: Option<MintRate>) -> Self {
-        self.global = rate;
-        self
-    }
-
-    /// The longest a call waits for its turn under the global rate (default 10 s); beyond it
-    /// the answer is 503 with `Retry-After`.
-    pub fn max_queue_wait(mut self, wait: Duration) -> Self {
-        self.max_queue_wait = wait;
-        self
-    }
-
-    /// Backoff after transient mint failures (default 250 ms, doubling up to 30 s), as in the
-    /// layer.
-    pub fn transient_backoff(mut self, first: Duration, max: Duration) -> Self {
-        self.backoff.transient = first;
-        self.backoff.transient_max = max.max(first);
-        self
-    }
-
-    /// Backoff after ThoughtSpot refused a user (default 60 s, doubling up to 30 min): no mint
-    /// for that user meanwhile, so a locked user is not retried in a loop.
-    pub fn permanent_failure_backoff(mut self, first: Duration, max: Duration) -> Self {
-        self.backoff.permanent = first;
-        self.backoff.permanent_max = max.max(first);
-        self
-    }
-
-    /// The service.
-    pub fn build(self) -> Result<EmbedTokenService, Error> {
-        let base = BaseUrl::parse(&self.base_url)?;
-        let transport = self
-            .transport
-            .ok_or_else(|| Error::config("the token endpoint needs a transport"))?;
-        let identify = self
-            .identify
-            .ok_or_else(|| Error::config("the token endpoint needs an identity closure"))?;
-        if self.secret_key.expose_secret().trim().is_empty() {
-            return Err(Error::config(
-                "the trusted-authentication secret key is empty",
-            ));
-        }
-        let minter = Minter::new(
-            Session::new(base, transport),
-            self.secret_key,
-            self.per_user,
-            self.global,
-            self.max_queue_wait,
-            self.backoff,
-        );
-        Ok(EmbedTokenService {
-            minter: Arc::new(minter),
-            identify,
-            default_validity: self.validity,
-        })
-    }
-}
-
-/// Whether the caller asked for JSON.
-fn wants_json(headers: &http::HeaderMap) -> bool {
-    headers
-        .get_all(ACCEPT)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(','))
-        .any(|media| {
-            let media = media.split(';').next().unwrap_or("").trim();
-            media.eq_ignore_ascii_case("application/json")
-        })
-}
-
-/// A plain-text answer that no cache keeps.
-fn plain(status: StatusCode, text: &'static str) -> Response<Full<Bytes>> {
-    let mut response = Response::new(Full::new(Bytes::from_static(text.as_bytes())));
-    *response.status_mut() = status;
-    let headers = response.headers_mut();
-    headers.insert(
-        CONTENT_TYPE,
-        HeaderValue::from_static("text/plain; charset=utf-8"),
-    );
-    headers.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    headers.insert(
-        "x-content-type-options",
-        HeaderValue::from_static("nosniff"),
-    );
-    response
-}
-
-fn retry_after(mut response: Response<Full<Bytes>>, wait: Duration) -> Response<Full<Bytes>> {
-    let secs = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
-    response
-        .headers_mut()
-        .insert(RETRY_AFTER, HeaderValue::from(secs.max(1)));
-    response
+    /// Calls from a page of another origin (403), refused before any mint or rate accounting.
+    pub foreign_origin: u64,
+    /// Calls whose identity carried access rules ThoughtSpot refuses (500; the log says which).
+    pub misconfigured: u64,
 }

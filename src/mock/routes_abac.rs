@@ -3,8 +3,10 @@
 //! filter, so that tests can prove each user saw exactly their rows.
 //!
 //! Where the rules live follows ThoughtSpot: with `persist_option: NONE` in the token only (a
-//! cookie session ignores them); `APPEND`, `REPLACE` and `RESET` change the user's record when
-//! the token is minted, and every credential of that user then runs under the record.
+//! cookie session ignores them); `APPEND`, `REPLACE` and `RESET` change the user's record in the
+//! token's org when the token is minted, and every credential of that user in that org then runs
+//! under the record. Formula variables (`variable_values`) must be persisted: with `NONE` or
+//! `RESET` the request is refused (400), as on ThoughtSpot 10.14 and later.
 
 use std::sync::Arc;
 
@@ -73,6 +75,17 @@ pub(crate) fn token_custom(ctx: &Ctx<'_>) -> Result<Response<RespBody>, ApiError
         attributes.insert(kind.to_owned(), Value::Array(list));
     }
 
+    let has_variables = attributes
+        .get("variable_values")
+        .and_then(Value::as_array)
+        .is_some_and(|list| !list.is_empty());
+    if has_variables && (persist == "NONE" || persist == "RESET") {
+        // As ThoughtSpot (10.14 and later): formula variables are persisted on the user.
+        return Err(ApiError::bad_request(format!(
+            "variable_values are not supported with persist_option {persist}: use APPEND or REPLACE"
+        )));
+    }
+
     let mut st = ctx.state();
     let validity = st.token_validity(validity)?;
     let requested_org = match &org_identifier {
@@ -90,6 +103,7 @@ pub(crate) fn token_custom(ctx: &Ctx<'_>) -> Result<Response<RespBody>, ApiError
     let org = st.resolve_org(&username, requested_org)?;
     let (token, mut rec) = st.mint_token(ctx.ids(), &username, org, validity, Access::Full, None);
     let attributes = Value::Object(attributes);
+    let record_key = (username.clone(), org);
     match persist.as_str() {
         "NONE" => {
             let attributes = Some(Arc::new(attributes));
@@ -99,7 +113,7 @@ pub(crate) fn token_custom(ctx: &Ctx<'_>) -> Result<Response<RespBody>, ApiError
             rec.attributes = attributes;
         }
         "APPEND" => {
-            let record = st.persisted.entry(username.clone()).or_insert_with(empty);
+            let record = st.persisted.entry(record_key).or_insert_with(empty);
             for kind in KINDS {
                 if let (Some(Value::Array(to)), Some(Value::Array(from))) =
                     (record.get_mut(kind), attributes.get(kind))
@@ -109,10 +123,10 @@ pub(crate) fn token_custom(ctx: &Ctx<'_>) -> Result<Response<RespBody>, ApiError
             }
         }
         "REPLACE" => {
-            st.persisted.insert(username.clone(), attributes);
+            st.persisted.insert(record_key, attributes);
         }
         _ => {
-            st.persisted.remove(&username);
+            st.persisted.remove(&record_key);
         }
     }
     let guid = st
@@ -145,7 +159,7 @@ pub(crate) fn applied(st: &State, headers: &HeaderMap, principal: &Principal) ->
         Some(attributes) => (*attributes).clone(),
         None => st
             .persisted
-            .get(&principal.user)
+            .get(&(principal.user.clone(), principal.org))
             .cloned()
             .unwrap_or_else(empty),
     }
@@ -258,10 +272,11 @@ pub(crate) fn with_cors(mut resp: Response<RespBody>, request: &HeaderMap) -> Re
 }
 
 impl MockThoughtSpot {
-    /// The access rules `token/custom` wrote to `user`'s record (`APPEND`, `REPLACE`), as
+    /// The access rules `token/custom` wrote to `user`'s record in `org` (`APPEND`,
+    /// `REPLACE`: ThoughtSpot keeps them per org), as
     /// `{"filter_rules", "parameter_values", "variable_values"}`; `None` if there are none.
-    pub fn persisted_attributes(&self, user: &str) -> Option<Value> {
-        self.state().persisted.get(user).cloned()
+    pub fn persisted_attributes(&self, user: &str, org: i64) -> Option<Value> {
+        self.state().persisted.get(&(user.to_owned(), org)).cloned()
     }
 
     /// The access rules a token carries itself (`token/custom` with `NONE`).

@@ -23,7 +23,8 @@ pub(crate) struct State {
     pub(crate) tokens: HashMap<String, TokenRecord>,
     pub(crate) sessions: HashMap<String, SessionRecord>,
     /// Access rules written to users' records by `token/custom` (`APPEND`, `REPLACE`, `RESET`).
-    pub(crate) persisted: HashMap<String, serde_json::Value>,
+    /// Access rules written to a user's record, per org (as ThoughtSpot keeps them).
+    pub(crate) persisted: HashMap<(String, i64), serde_json::Value>,
     next_serial: u64,
 }
 

@@ -5,6 +5,7 @@
 #[path = "../common/mod.rs"]
 mod common;
 mod limits;
+mod origin;
 
 use std::time::Duration;
 
@@ -236,7 +237,9 @@ async fn a_persisted_rule_set_is_appended_once_then_replaced() {
             200
         );
     }
-    let record = ts.persisted_attributes("persisting-user-of-embed").unwrap();
+    let record = ts
+        .persisted_attributes("persisting-user-of-embed", 0)
+        .unwrap();
     assert_eq!(
         record["filter_rules"].as_array().unwrap().len(),
         1,

@@ -1,0 +1,186 @@
+//! Building the endpoint: the cluster, the secret key, who a call is for, and its limits.
+
+use std::fmt;
+use std::sync::Arc;
+use std::time::Duration;
+
+use secrecy::{ExposeSecret, SecretString};
+
+use super::EmbedIdentity;
+use super::limits::{Backoff, MintRate};
+use super::mint::Minter;
+use super::origin::AllowedOrigins;
+use super::refusals::RefusalLog;
+use super::service::{EmbedTokenService, Identify};
+use crate::base_url::BaseUrl;
+use crate::error::Error;
+use crate::session::Session;
+use crate::transport::Transport;
+
+/// Builds an [`EmbedTokenService`].
+pub struct EmbedTokenServiceBuilder {
+    base_url: String,
+    secret_key: SecretString,
+    transport: Option<Arc<dyn Transport>>,
+    identify: Option<Arc<Identify>>,
+    validity: Option<Duration>,
+    per_user: Option<MintRate>,
+    global: Option<MintRate>,
+    max_queue_wait: Duration,
+    backoff: Backoff,
+    allowed_origins: Vec<String>,
+    refusal_log_window: Duration,
+}
+
+impl fmt::Debug for EmbedTokenServiceBuilder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("EmbedTokenServiceBuilder")
+            .field("base_url", &self.base_url)
+            .field("per_user", &self.per_user)
+            .field("global", &self.global)
+            .field("allowed_origins", &self.allowed_origins)
+            .finish_non_exhaustive()
+    }
+}
+
+impl EmbedTokenServiceBuilder {
+    pub(super) fn new(base_url: String, secret_key: String) -> Self {
+        Self {
+            base_url,
+            secret_key: SecretString::from(secret_key),
+            transport: None,
+            identify: None,
+            validity: None,
+            per_user: Some(MintRate::per_minute(30, 5)),
+            global: Some(MintRate::per_second(50, 10)),
+            max_queue_wait: Duration::from_secs(10),
+            backoff: Backoff::default(),
+            allowed_origins: Vec::new(),
+            refusal_log_window: Duration::from_secs(60),
+        }
+    }
+
+    /// An origin whose pages may ask for tokens (`https://app.example.com`), for a front end
+    /// served from another origin than the endpoint; repeat for several. Without any, only the
+    /// endpoint's own origin may (see the [module docs](super), "Only the app's own pages").
+    /// Listing origins replaces that default.
+    pub fn allowed_origin(mut self, origin: impl Into<String>) -> Self {
+        self.allowed_origins.push(origin.into());
+        self
+    }
+
+    /// How long after logging a refusal (per class and user) the same kind is not logged
+    /// again (default 60 s); each line says how many went unlogged meanwhile.
+    pub fn refusal_log_window(mut self, window: Duration) -> Self {
+        self.refusal_log_window = window;
+        self
+    }
+
+    /// The transport mint calls go over (required).
+    pub fn transport(mut self, transport: impl Transport) -> Self {
+        self.transport = Some(Arc::new(transport));
+        self
+    }
+
+    /// Who a call is for (required): reads the app's own session from the request's parts
+    /// (extensions or headers set by the app's auth middleware). Never take the user from the
+    /// query string or body: any page could then ask for anyone's token.
+    pub fn identity(
+        mut self,
+        identify: impl Fn(&http::request::Parts) -> EmbedIdentity + Send + Sync + 'static,
+    ) -> Self {
+        self.identify = Some(Arc::new(identify));
+        self
+    }
+
+    /// The validity asked for tokens whose identity does not say (ThoughtSpot's default is
+    /// 300 s).
+    pub fn validity(mut self, validity: Duration) -> Self {
+        self.validity = Some(validity);
+        self
+    }
+
+    /// The most mints one user may cause (default 30 per minute, bursts of 5); `None` for no
+    /// limit. Calls over it are answered 429 with `Retry-After`, so a page in a loop cannot burn
+    /// the cluster's rate limit.
+    ///
+    /// What counts: every mint sent to ThoughtSpot, whether it succeeds or fails (a failed mint
+    /// cost the cluster a call too, and a page looping on failures must still be slowed; the
+    /// failure's backoff applies on top). A call that sends nothing costs nothing: refused for
+    /// want of a session or by the app, answered from a backoff, joining a mint already in
+    /// flight, or turned away because the global queue is full.
+    pub fn per_user_rate(mut self, rate: Option<MintRate>) -> Self {
+        self.per_user = rate;
+        self
+    }
+
+    /// The most mints in all (default 50 per second, bursts of 10: ThoughtSpot allows 100
+    /// requests per second per client IP); `None` for no limit. Calls over it wait their turn,
+    /// up to [`max_queue_wait`](Self::max_queue_wait).
+    pub fn global_rate(mut self, rate: Option<MintRate>) -> Self {
+        self.global = rate;
+        self
+    }
+
+    /// The longest a call waits for its turn under the global rate (default 10 s); beyond it
+    /// the answer is 503 with `Retry-After`.
+    pub fn max_queue_wait(mut self, wait: Duration) -> Self {
+        self.max_queue_wait = wait;
+        self
+    }
+
+    /// Backoff after transient mint failures (default 250 ms, doubling up to 30 s), as in the
+    /// layer.
+    pub fn transient_backoff(mut self, first: Duration, max: Duration) -> Self {
+        self.backoff.transient = first;
+        self.backoff.transient_max = max.max(first);
+        self
+    }
+
+    /// Backoff after ThoughtSpot refused a user (default 60 s, doubling up to 30 min): no mint
+    /// for that user meanwhile, so a locked user is not retried in a loop.
+    pub fn permanent_failure_backoff(mut self, first: Duration, max: Duration) -> Self {
+        self.backoff.permanent = first;
+        self.backoff.permanent_max = max.max(first);
+        self
+    }
+
+    /// The service.
+    pub fn build(self) -> Result<EmbedTokenService, Error> {
+        let base = BaseUrl::parse(&self.base_url)?;
+        let transport = self
+            .transport
+            .ok_or_else(|| Error::config("the token endpoint needs a transport"))?;
+        let identify = self
+            .identify
+            .ok_or_else(|| Error::config("the token endpoint needs an identity closure"))?;
+        if self.secret_key.expose_secret().trim().is_empty() {
+            return Err(Error::config(
+                "the trusted-authentication secret key is empty",
+            ));
+        }
+        let minter = Minter::new(
+            Session::new(base, transport),
+            self.secret_key,
+            self.per_user,
+            self.global,
+            self.max_queue_wait,
+            self.backoff,
+        );
+        let mut origins = AllowedOrigins::default();
+        for origin in &self.allowed_origins {
+            origins.add(origin).ok_or_else(|| {
+                Error::config(
+                    "an allowed origin must be scheme://host[:port] (http or https, no path)",
+                )
+            })?;
+        }
+        Ok(EmbedTokenService {
+            minter: Arc::new(minter),
+            identify,
+            default_validity: self.validity,
+            origins: Arc::new(origins),
+            refusals: Arc::new(RefusalLog::new(self.refusal_log_window)),
+        })
+    }
+}

@@ -96,11 +96,17 @@ pub async fn start(
             .build()?;
 
     let sessions = Sessions::default();
-    let page = Arc::new(page(&thoughtspot_url));
+    let one = Arc::new(page(&thoughtspot_url, 1));
+    let six = Arc::new(page(&thoughtspot_url, 6));
     let app = Router::new()
         .route(
             "/",
-            get(move || async move { Html(page.as_str().to_owned()) }),
+            get(move || async move { Html(one.as_str().to_owned()) }),
+        )
+        // A dashboard page with six embeds, each of which asks the SDK for the token.
+        .route(
+            "/six",
+            get(move || async move { Html(six.as_str().to_owned()) }),
         )
         .route("/login", get(login_form).post(login))
         .route("/sdk/tsembed.js", get(move || sdk(sdk_js.clone())))
@@ -182,15 +188,22 @@ async fn sdk(path: PathBuf) -> Response {
     }
 }
 
-/// The embedding page. `window.embed` records what happened, for the browser test.
-fn page(thoughtspot_url: &str) -> String {
+/// The embedding page with `embeds` Liveboards (each an iframe of ThoughtSpot's app; the
+/// mock serves a small one that shows the rows the user's token may see). `window.embed`
+/// records what happened, for the browser test.
+fn page(thoughtspot_url: &str, embeds: usize) -> String {
+    let containers: String = (0..embeds)
+        .map(|i| format!(r#"<div class="embed" id="ts-embed-{i}"></div>"#))
+        .collect();
     format!(
-        r#"<!doctype html>
-<html><head><title>Embedded ThoughtSpot</title><script src="/sdk/tsembed.js"></script></head>
-<body><div id="status">pending</div><div id="ts-embed"></div>
+        r##"<!doctype html>
+<html><head><title>Embedded ThoughtSpot</title><script src="/sdk/tsembed.js"></script>
+<style>body {{ font: 14px sans-serif; }} .embed {{ border: 1px solid #ccd; margin: 6px 0; }}</style>
+</head>
+<body><div>Signed-in page of the app: <span id="status">pending</span></div>{containers}
 <script>
 window.embed = {{ status: "pending", tokens: [], tokenStatus: null }};
-const {{ init, AuthType, AuthStatus }} = tsembed;
+const {{ init, AuthType, AuthStatus, LiveboardEmbed }} = tsembed;
 const events = init({{
   thoughtSpotHost: {host},
   authType: AuthType.TrustedAuthTokenCookieless,
@@ -210,17 +223,48 @@ const done = (status) => {{
 }};
 events.on(AuthStatus.SDK_SUCCESS, () => done("success"));
 events.on(AuthStatus.FAILURE, (why) => done("failure: " + why));
-</script></body></html>"#,
+for (let i = 0; i < {embeds}; i++) {{
+  new LiveboardEmbed("#ts-embed-" + i, {{
+    liveboardId: "sales-" + i,
+    frameParams: {{ width: "100%", height: "260px" }},
+  }}).render();
+}}
+</script></body></html>"##,
         host = serde_json::to_string(thoughtspot_url).unwrap(),
     )
 }
 
-/// A page that, opened from another origin, tries to read a token from the app.
-const OTHER_ORIGIN: &str = r#"<!doctype html><script>
+/// A page of another origin that tries to read a token from the app (`attempt`), and to make
+/// it mint one in every way a page can send a request with the user's cookie (`attack`).
+pub const OTHER_ORIGIN: &str = r#"<!doctype html><body><script>
 window.attempt = (url) => fetch(url, { credentials: "include" })
   .then((r) => r.text().then((t) => "read " + r.status + ": " + t))
   .catch((e) => "blocked: " + e.name);
-</script>"#;
+window.attack = async (url) => {
+  const seen = [];
+  const tryIt = async (label, send) => {
+    try { seen.push(label + ": " + (await send())); } catch (e) { seen.push(label + ": blocked " + e.name); }
+  };
+  await tryIt("fetch", () => fetch(url).then((r) => r.status));
+  await tryIt("fetch with credentials", () => fetch(url, { credentials: "include" }).then((r) => r.status));
+  await tryIt("no-cors GET", () => fetch(url, { mode: "no-cors", credentials: "include" }).then((r) => r.type));
+  await tryIt("no-cors POST", () =>
+    fetch(url, { mode: "no-cors", method: "POST", credentials: "include" }).then((r) => r.type));
+  await tryIt("form POST", () => new Promise((resolve) => {
+    const sink = document.createElement("iframe");
+    sink.name = "sink-" + Math.random();
+    sink.onload = () => resolve("posted");
+    document.body.appendChild(sink);
+    const form = document.createElement("form");
+    form.method = "POST";
+    form.action = url;
+    form.target = sink.name;
+    document.body.appendChild(form);
+    form.submit();
+  }));
+  return seen;
+};
+</script></body>"#;
 
 fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {
     headers

@@ -19,8 +19,11 @@ use std::future::Future;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
+use std::time::Duration;
+
 use http::StatusCode;
 use tokio::sync::watch;
+use tokio::time::Instant;
 
 use super::credential::{CacheKey, Credential};
 use super::slot::Check;
@@ -72,11 +75,22 @@ struct Recovery {
     /// for the first send, which carried whatever the hot path had.
     login_sent: Option<u64>,
     replays: u8,
-    /// Logins sent, and the newest generation made (for any key), when its first rejection was
-    /// seen.
-    at_rejection: Option<(u64, u64)>,
-    /// The generations its replays carried, with their logins' places in the send order.
-    replayed_with: Vec<(u64, u64)>,
+    /// When its first rejection was seen, with the logins sent and the newest generation made
+    /// (for any key) then.
+    at_rejection: Option<(Instant, u64, u64)>,
+    /// What its replays carried, and what became of them.
+    replayed: Vec<Replayed>,
+}
+
+/// One replay, for the record.
+struct Replayed {
+    generation: u64,
+    login_sent: u64,
+    /// Since the first rejection was seen: when it was sent, and when it was rejected too.
+    sent: Duration,
+    rejected: Option<Duration>,
+    /// How long its credential had left then, before its hard deadline.
+    left: Option<Duration>,
 }
 
 impl Recovery {
@@ -87,32 +101,42 @@ impl Recovery {
             login_sent: None,
             replays: 0,
             at_rejection: None,
-            replayed_with: Vec::new(),
+            replayed: Vec::new(),
         }
+    }
+
+    fn since_rejection(&self) -> Duration {
+        self.at_rejection
+            .map_or(Duration::ZERO, |(seen, ..)| seen.elapsed())
     }
 }
 
 impl std::fmt::Display for Recovery {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let (sends, newest) = self.at_rejection.unwrap_or_default();
+        let (_, sends, newest) = self.at_rejection.unwrap_or((Instant::now(), 0, 0));
         write!(
             f,
             "sent with generation {}; rejected when {sends} logins had been sent and generation \
              {newest} was the newest",
             self.first
         )?;
-        for (generation, login_sent) in &self.replayed_with {
-            let when = if *login_sent > sends {
+        for replay in &self.replayed {
+            let when = if replay.login_sent > sends {
                 "sent after the rejection"
             } else {
                 "sent before the rejection, or adopted"
             };
             write!(
                 f,
-                "; replayed with generation {generation} (login {login_sent}, {when})"
+                "; replayed at +{:?} with generation {} (login {}, {when}; {:?} before its hard \
+                 deadline)",
+                replay.sent, replay.generation, replay.login_sent, replay.left,
             )?;
+            if let Some(rejected) = replay.rejected {
+                write!(f, ", rejected at +{rejected:?}")?;
+            }
         }
-        write!(f, "; last sent with generation {}", self.generation)
+        Ok(())
     }
 }
 
@@ -169,12 +193,17 @@ impl Core {
     ) -> Option<Arc<Credential>> {
         // Read before anything else: a login counted after this was sent after the rejection.
         let at_rejection = (
+            Instant::now(),
             self.login_sends.load(Ordering::SeqCst),
             self.generation.load(Ordering::Acquire),
         );
         let reason = self.rejection(key, recovery.generation, beta_500).await?;
         self.reject(key, recovery.generation, reason);
-        let (sends_at_rejection, _) = *recovery.at_rejection.get_or_insert(at_rejection);
+        let (_, sends_at_rejection, _) = *recovery.at_rejection.get_or_insert(at_rejection);
+        let since = recovery.since_rejection();
+        if let Some(last) = recovery.replayed.last_mut() {
+            last.rejected = Some(since);
+        }
         if !replayable {
             tracing::debug!(
                 generation = recovery.generation,
@@ -208,9 +237,16 @@ impl Core {
                 self.replaying(key, recovery.generation, credential.generation);
                 recovery.generation = credential.generation;
                 recovery.login_sent = Some(credential.login_sent);
-                recovery
-                    .replayed_with
-                    .push((credential.generation, credential.login_sent));
+                let now = Instant::now();
+                recovery.replayed.push(Replayed {
+                    generation: credential.generation,
+                    login_sent: credential.login_sent,
+                    sent: recovery.since_rejection(),
+                    rejected: None,
+                    left: credential
+                        .hard_at
+                        .map(|hard| hard.saturating_duration_since(now)),
+                });
                 recovery.replays += 1;
                 Some(credential)
             }

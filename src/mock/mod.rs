@@ -8,6 +8,11 @@
 //! inject faults (error statuses, maintenance pages, broken JSON, dropped connections), and
 //! observe what the client did (request counts, login attempts, the request log).
 //!
+//! For apps that embed ThoughtSpot, it also serves a small embedded app at the paths the Visual
+//! Embed SDK's iframe loads (`/` and `/v2/`): it takes the cookieless token from the SDK over
+//! `postMessage` as ThoughtSpot's app does, calls `searchdata` with it, and shows the rows the
+//! token's access rules allow, so that a browser test sees each user's embedded view.
+//!
 //! ```rust
 //! use bytes::Bytes;
 //! use http_body_util::{BodyExt, Full};
@@ -149,6 +154,7 @@ use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
 mod builder;
+mod embed_app;
 mod fault_bodies;
 mod faults;
 mod log;
@@ -164,7 +170,7 @@ mod wire;
 pub use builder::{ExtensionSpelling, MockThoughtSpotBuilder, MockUser};
 pub use faults::{FAULT_HEADER, Fault, FaultKind, REQUEST_ID_HEADER, UnknownFaultKind};
 pub use log::{PresentedCredential, RecordedRequest};
-pub use routes_abac::{RULES_HEADER, sample_rows};
+pub use routes_abac::{REGION_VARIABLE, RULES_HEADER, sample_rows};
 
 use server::{Shared, lock};
 use state::{State, signed_offset};

@@ -24,6 +24,9 @@ use super::wire::{self, ApiError, Fields, RespBody};
 /// "variable_values": [...]}`).
 pub const RULES_HEADER: &str = "x-mock-rules";
 
+/// The formula variable the sample rows' RLS rule reads (`Region = ts_var(region_var)`).
+pub const REGION_VARIABLE: &str = "region_var";
+
 /// The kinds of attribute a token or a user's record carries.
 const KINDS: [&str; 3] = ["filter_rules", "parameter_values", "variable_values"];
 
@@ -186,9 +189,24 @@ pub(crate) fn search_data(ctx: &Ctx<'_>) -> Result<Response<RespBody>, ApiError>
         .and_then(Value::as_array)
         .cloned()
         .unwrap_or_default();
+    // The sample worksheet's RLS rule is `Region = ts_var(region_var)`: a value of that formula
+    // variable keeps the rows of its regions.
+    let regions: Option<Vec<Value>> = rules
+        .get("variable_values")
+        .and_then(Value::as_array)
+        .and_then(|vars| {
+            vars.iter()
+                .find(|v| v.get("name").and_then(Value::as_str) == Some(REGION_VARIABLE))
+        })
+        .and_then(|v| v.get("values").and_then(Value::as_array).cloned());
     let rows: Vec<Value> = sample_rows()
         .into_iter()
         .filter(|row| filters.iter().all(|rule| keeps(rule, row)))
+        .filter(|row| {
+            regions
+                .as_ref()
+                .is_none_or(|r| row.get("Region").is_some_and(|region| r.contains(region)))
+        })
         .collect();
     let body = json!({ "rows": rows, "rules": rules });
     Ok(with_rules(

@@ -19,7 +19,7 @@ use super::faults::{self, FAULT_HEADER, FaultAction, FaultTable, REQUEST_ID_HEAD
 use super::log::{Log, RecordedRequest};
 use super::state::{Presented, State};
 use super::wire::{self, ApiError, Generation, Ids, Renderer, RespBody};
-use super::{routes_beta, routes_v1, routes_v2};
+use super::{embed_app, routes_beta, routes_v1, routes_v2};
 
 /// The largest request body the mock reads; larger ones get a 413.
 pub(crate) const BODY_LIMIT: usize = 1024 * 1024;
@@ -308,6 +308,7 @@ fn route(ctx: &Ctx<'_>) -> Response<RespBody> {
         Generation::V2 => routes_v2::handle(ctx),
         Generation::Beta => routes_beta::handle(ctx),
         Generation::V1 => routes_v1::handle(ctx),
+        Generation::Other if embed_app::serves(ctx.path) => embed_app::page(ctx),
         Generation::Other => not_found(),
     }
 }

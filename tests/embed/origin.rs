@@ -54,8 +54,8 @@ async fn a_page_of_another_origin_mints_nothing_and_costs_the_user_nothing() {
     }
     assert_eq!(ts.count(TOKEN_FULL), 0, "nothing minted");
     assert_eq!(service.stats().foreign_origin, 20);
-    // The user's own page still gets its whole burst (5 by default).
-    for _ in 0..5 {
+    // The user's own page still gets its whole burst (10 by default).
+    for _ in 0..10 {
         let own = call_with(&[host, ("sec-fetch-site", "same-origin")]);
         assert_eq!(send(&service, own).await.status, 200);
     }

@@ -194,6 +194,13 @@ impl Error {
         )
     }
 
+    /// Whether ThoughtSpot could not be reached at all (connection refused, a name that does
+    /// not resolve, a failed TLS handshake, a client without TLS for `https`): see
+    /// [`TransportError::is_unreachable`].
+    pub fn is_unreachable(&self) -> bool {
+        matches!(self, Self::Transport(t) if t.is_unreachable())
+    }
+
     /// ThoughtSpot's answer, for errors that come from one.
     pub fn api_failure(&self) -> Option<&ApiFailure> {
         match self {

@@ -116,6 +116,92 @@ impl TransportError {
     pub fn kind(&self) -> TransportErrorKind {
         self.kind
     }
+
+    /// Whether ThoughtSpot cannot be reached at all as things stand — connection refused, a
+    /// host name that does not resolve, a failed TLS handshake, a client without TLS for an
+    /// `https` URL — rather than a failure that waiting may cure (a reset, a time-out).
+    pub fn is_unreachable(&self) -> bool {
+        self.kind == TransportErrorKind::Connect
+            && matches!(
+                self.cause(),
+                Some(
+                    Cause::Refused
+                        | Cause::Dns(_)
+                        | Cause::Tls(_)
+                        | Cause::NoTls
+                        | Cause::BadAddress
+                )
+            )
+    }
+
+    /// The innermost cause, in words.
+    fn cause(&self) -> Option<Cause> {
+        let source = self.source.as_deref()?;
+        let mut chain: Vec<&(dyn StdError + 'static)> = vec![source];
+        let mut current: &(dyn StdError + 'static) = source;
+        while let Some(next) = current.source() {
+            chain.push(next);
+            current = next;
+            if chain.len() > 32 {
+                break;
+            }
+        }
+        let innermost = chain.last()?.to_string();
+        for error in &chain {
+            if let Some(io) = error.downcast_ref::<std::io::Error>() {
+                match io.kind() {
+                    std::io::ErrorKind::ConnectionRefused => return Some(Cause::Refused),
+                    std::io::ErrorKind::AddrNotAvailable => return Some(Cause::BadAddress),
+                    _ => {}
+                }
+            }
+        }
+        let text = chain
+            .iter()
+            .map(|e| e.to_string().to_ascii_lowercase())
+            .collect::<Vec<_>>()
+            .join(" | ");
+        Some(if text.contains("scheme is not http") {
+            Cause::NoTls
+        } else if text.contains("dns error") || text.contains("failed to lookup address") {
+            Cause::Dns(innermost)
+        } else if text.contains("certificate")
+            || text.contains("handshake")
+            || text.contains("invalid peer")
+            || text.contains("tls")
+        {
+            Cause::Tls(innermost)
+        } else if text.contains("connection refused") {
+            Cause::Refused
+        } else {
+            Cause::Other(innermost)
+        })
+    }
+}
+
+/// The innermost cause of a transport failure, as a user would say it.
+enum Cause {
+    Refused,
+    BadAddress,
+    Dns(String),
+    Tls(String),
+    NoTls,
+    Other(String),
+}
+
+impl fmt::Display for Cause {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Refused => f.write_str("connection refused (nothing listens at that address)"),
+            Self::BadAddress => f.write_str("the address cannot be reached from this host"),
+            Self::Dns(detail) => write!(f, "dns error: {detail}"),
+            Self::Tls(detail) => write!(f, "TLS handshake failed: {detail}"),
+            Self::NoTls => f.write_str(
+                "no TLS support for https: the HTTP client was built without a TLS connector",
+            ),
+            Self::Other(detail) => f.write_str(detail),
+        }
+    }
 }
 
 impl fmt::Display for TransportError {
@@ -130,6 +216,14 @@ impl fmt::Display for TransportError {
         }
         if let Some(source) = &self.source {
             write!(f, ": {source}")?;
+            // The outer errors of HTTP clients say little ("client error (Connect)"): end with
+            // what really happened, unless the outer message said it already.
+            if let Some(cause) = self.cause() {
+                let cause = cause.to_string();
+                if !source.to_string().contains(&cause) {
+                    write!(f, ": {cause}")?;
+                }
+            }
         }
         Ok(())
     }

@@ -7,24 +7,28 @@
 //!    failure, lead the fleet's login, or log in alone;
 //! 3. `attempt`: one login;
 //! 4. its verdict: `logged_in` (publish; see `publish`), `failed_for_good` (a backoff window,
-//!    shared with the fleet) or `failed_for_now` (retry after a pause).
+//!    shared with the fleet) or `failed_for_now` (retry after a pause), in `flight_failures`.
 
+use std::sync::Arc;
 use std::sync::atomic::Ordering;
-use std::sync::{Arc, Mutex};
 
 use tokio::sync::watch;
 use tokio::time::Instant;
 use tracing::Instrument;
 
-use super::backoff::Failures;
 use super::credential::{CacheKey, Credential, Phase};
 use super::slot::{Flight, Lease, Origin, Slot};
 use super::{Core, Counters, fleet, lock, login, spawn};
+use crate::Error;
 use crate::session::Login;
 use crate::store::Generation;
-use crate::{Error, ErrorKind};
 
 pub(super) type Outcome = Option<Result<Arc<Credential>, Error>>;
+
+/// Attempts a flight makes at a ThoughtSpot that has never been reached and cannot be (refused,
+/// no such name, TLS failed) before it gives its callers the error: with the transient backoff
+/// (250 ms, doubling) that is under a second and a half, not the login deadline.
+const UNREACHABLE_ATTEMPTS: u32 = 3;
 
 impl Core {
     /// The credential for `key`, waiting for the one shared login if there is none usable.
@@ -166,6 +170,7 @@ impl Core {
     ) -> Result<Arc<Credential>, Error> {
         let deadline = Instant::now() + self.config.timings.login_deadline;
         let mut last_error = None;
+        let mut unreachable = 0;
         loop {
             let account_turn = self.account_turn().await;
             self.await_turn(slot, deadline, &mut last_error).await?;
@@ -205,6 +210,14 @@ impl Core {
                 Err(error) => {
                     self.failed_for_now(slot, &error, &span, account_turn, leading)
                         .await;
+                    // Never reached, and nothing to wait for: say so within a few attempts
+                    // rather than at the login deadline. Once reached, patience as usual.
+                    if error.is_unreachable() && !self.ever_published.load(Ordering::Acquire) {
+                        unreachable += 1;
+                        if unreachable >= UNREACHABLE_ATTEMPTS {
+                            return Err(error);
+                        }
+                    }
                     last_error = Some(error);
                 }
             }
@@ -414,78 +427,6 @@ impl Core {
             }
         }
         Ok(credential)
-    }
-
-    /// Stage 4, a permanent failure: opens a backoff window (the account's for bad credentials,
-    /// else the slot's) and shares it with the fleet. Returns the flight's error.
-    async fn failed_for_good(
-        &self,
-        slot: &Slot,
-        error: Error,
-        span: &tracing::Span,
-        account_turn: Option<tokio::sync::MutexGuard<'_, ()>>,
-        leading: Option<Generation>,
-        lease: Option<&mut Lease>,
-    ) -> Error {
-        self.counters.failure(error.kind());
-        slot.failed_logins.fetch_add(1, Ordering::Relaxed);
-        let (window, in_a_row) = {
-            let mut failures = lock(self.failures_for(slot, &error));
-            let window = failures.record_permanent(&error, Instant::now(), &self.config.timings);
-            (window, failures.permanent_in_a_row())
-        };
-        drop(account_turn);
-        span.record("outcome", tracing::field::debug(error.kind()));
-        span.in_scope(|| {
-            tracing::warn!(
-                %error,
-                no_retry_for_secs = window.as_secs(),
-                "ThoughtSpot login failed permanently; not trying these credentials again for a while"
-            )
-        });
-        if let Some(fleet) = &self.fleet {
-            fleet
-                .record_failure(&self.counters, &slot.key, leading, &error, window, in_a_row)
-                .await;
-            if let Some(lease) = lease {
-                lease.held = false;
-            }
-        }
-        error
-    }
-
-    /// Stage 4, a transient failure: records its backoff; a fleet's leader keeps its lease
-    /// through the pause, so that the fleet waits for this replica's next attempt.
-    async fn failed_for_now(
-        &self,
-        slot: &Slot,
-        error: &Error,
-        span: &tracing::Span,
-        account_turn: Option<tokio::sync::MutexGuard<'_, ()>>,
-        leading: Option<Generation>,
-    ) {
-        self.counters.failure(error.kind());
-        slot.failed_logins.fetch_add(1, Ordering::Relaxed);
-        let delay =
-            lock(&slot.failures).record_transient(error, Instant::now(), &self.config.timings);
-        drop(account_turn);
-        span.record("outcome", tracing::field::debug(error.kind()));
-        span.in_scope(|| {
-            tracing::warn!(%error, retry_in_ms = delay.as_millis() as u64, "ThoughtSpot login failed; retrying")
-        });
-        if let (Some(fleet), Some(holder)) = (&self.fleet, leading) {
-            fleet.hold(&self.counters, &slot.key, holder, delay).await;
-        }
-    }
-
-    /// Where a permanent failure is remembered: bad credentials are the account's (every org)
-    /// except in multi-user mode, where they are one user's; everything else the slot's.
-    pub(super) fn failures_for<'a>(&'a self, slot: &'a Slot, error: &Error) -> &'a Mutex<Failures> {
-        if error.kind() == ErrorKind::Unauthorized && !self.config.multi_user() {
-            &self.account_failures
-        } else {
-            &slot.failures
-        }
     }
 }
 

@@ -40,6 +40,7 @@ mod backoff;
 pub(crate) mod credential;
 mod fleet;
 mod flight;
+mod flight_failures;
 mod hot_path;
 #[cfg(test)]
 mod invariant_tests;
@@ -113,6 +114,9 @@ pub(crate) struct Core {
     /// Drops idle credentials; started with the first slot.
     sweeper: Mutex<Option<AbortHandle>>,
     generation: AtomicU64,
+    /// Whether any credential was ever published (a login or an adoption): until then, a
+    /// ThoughtSpot that cannot be reached is reported within a few attempts.
+    ever_published: std::sync::atomic::AtomicBool,
     /// Login requests sent so far, in order: which logins were sent after a rejection was
     /// seen (and so after whatever caused it) decides whether a replay's rejection is final.
     login_sends: AtomicU64,
@@ -165,6 +169,7 @@ impl Core {
             sweeper: Mutex::new(None),
             generation: AtomicU64::new(0),
             login_sends: AtomicU64::new(0),
+            ever_published: std::sync::atomic::AtomicBool::new(false),
             rejection_streak: AtomicU32::new(0),
             account_failures: Mutex::new(Failures::default()),
             account_login: tokio::sync::Mutex::new(()),

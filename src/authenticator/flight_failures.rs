@@ -1,0 +1,87 @@
+//! A flight's failed attempts (stage 4 of a flight, see `flight`): what a permanent failure and
+//! a transient one leave behind for the next attempt, here and in the fleet.
+
+use std::sync::Mutex;
+use std::sync::atomic::Ordering;
+
+use tokio::time::Instant;
+
+use super::backoff::Failures;
+use super::slot::{Lease, Slot};
+use super::{Core, lock};
+use crate::error::{Error, ErrorKind};
+use crate::store::Generation;
+
+impl Core {
+    /// Stage 4, a permanent failure: opens a backoff window (the account's for bad credentials,
+    /// else the slot's) and shares it with the fleet. Returns the flight's error.
+    pub(super) async fn failed_for_good(
+        &self,
+        slot: &Slot,
+        error: Error,
+        span: &tracing::Span,
+        account_turn: Option<tokio::sync::MutexGuard<'_, ()>>,
+        leading: Option<Generation>,
+        lease: Option<&mut Lease>,
+    ) -> Error {
+        self.counters.failure(error.kind());
+        slot.failed_logins.fetch_add(1, Ordering::Relaxed);
+        let (window, in_a_row) = {
+            let mut failures = lock(self.failures_for(slot, &error));
+            let window = failures.record_permanent(&error, Instant::now(), &self.config.timings);
+            (window, failures.permanent_in_a_row())
+        };
+        drop(account_turn);
+        span.record("outcome", tracing::field::debug(error.kind()));
+        span.in_scope(|| {
+            tracing::warn!(
+                %error,
+                no_retry_for_secs = window.as_secs(),
+                "ThoughtSpot login failed permanently; not trying these credentials again for a while"
+            )
+        });
+        if let Some(fleet) = &self.fleet {
+            fleet
+                .record_failure(&self.counters, &slot.key, leading, &error, window, in_a_row)
+                .await;
+            if let Some(lease) = lease {
+                lease.held = false;
+            }
+        }
+        error
+    }
+
+    /// Stage 4, a transient failure: records its backoff; a fleet's leader keeps its lease
+    /// through the pause, so that the fleet waits for this replica's next attempt.
+    pub(super) async fn failed_for_now(
+        &self,
+        slot: &Slot,
+        error: &Error,
+        span: &tracing::Span,
+        account_turn: Option<tokio::sync::MutexGuard<'_, ()>>,
+        leading: Option<Generation>,
+    ) {
+        self.counters.failure(error.kind());
+        slot.failed_logins.fetch_add(1, Ordering::Relaxed);
+        let delay =
+            lock(&slot.failures).record_transient(error, Instant::now(), &self.config.timings);
+        drop(account_turn);
+        span.record("outcome", tracing::field::debug(error.kind()));
+        span.in_scope(|| {
+            tracing::warn!(%error, retry_in_ms = delay.as_millis() as u64, "ThoughtSpot login failed; retrying")
+        });
+        if let (Some(fleet), Some(holder)) = (&self.fleet, leading) {
+            fleet.hold(&self.counters, &slot.key, holder, delay).await;
+        }
+    }
+
+    /// Where a permanent failure is remembered: bad credentials are the account's (every org)
+    /// except in multi-user mode, where they are one user's; everything else the slot's.
+    pub(super) fn failures_for<'a>(&'a self, slot: &'a Slot, error: &Error) -> &'a Mutex<Failures> {
+        if error.kind() == ErrorKind::Unauthorized && !self.config.multi_user() {
+            &self.account_failures
+        } else {
+            &slot.failures
+        }
+    }
+}

@@ -1,0 +1,96 @@
+//! A ThoughtSpot that cannot be reached: the error names the cause in words, and when nothing
+//! was ever reached the first callers hear it within a few attempts, not at the login deadline.
+//! A cluster that was reached and drops out gets the usual patience. Both front doors, on
+//! tokio's paused clock (the connections are real; refused ones are refused at once).
+
+mod common;
+
+use std::time::Duration;
+
+use thoughtspot_auth::mock::{self, MockThoughtSpot};
+use thoughtspot_auth::{ErrorKind, ThoughtSpotAuthLayer};
+use tokio::time::Instant;
+
+use common::front::{Call, Client, Front};
+
+/// A loopback address where nothing listens: a port that was just free.
+fn closed_port() -> String {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    drop(listener);
+    format!("http://127.0.0.1:{port}")
+}
+
+fn password(base: &str) -> thoughtspot_auth::AuthBuilder {
+    ThoughtSpotAuthLayer::builder(base).password(mock::DEFAULT_USER, mock::DEFAULT_PASSWORD)
+}
+
+async fn connection_refused_is_named_and_fails_fast(front: Front) {
+    let base = closed_port();
+    let (client, handle) = Client::build(front, password(&base));
+    let started = Instant::now();
+    let failure = client.send(Call::search(&base)).await.unwrap_err();
+    println!("{front:?}: {}", failure.text);
+    assert_eq!(failure.kind(), Some(ErrorKind::Transport));
+    assert!(
+        failure.text.contains("connection refused"),
+        "{}",
+        failure.text
+    );
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "{:?}",
+        started.elapsed()
+    );
+    assert_eq!(handle.stats().login_attempts, 3);
+}
+
+async fn a_client_without_tls_for_an_https_url_is_named(front: Front) {
+    let base = "https://ts.example.com";
+    let (client, handle) = Client::build(front, password(base));
+    let started = Instant::now();
+    let failure = client.send(Call::search(base)).await.unwrap_err();
+    println!("{front:?}: {}", failure.text);
+    assert!(
+        failure.text.contains("no TLS support for https"),
+        "{}",
+        failure.text
+    );
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "{:?}",
+        started.elapsed()
+    );
+    assert_eq!(handle.stats().login_attempts, 3);
+}
+
+/// Reached once, then gone: the login keeps trying toward its deadline (30 s by default), as a
+/// restart or a failover may bring the cluster back.
+async fn a_cluster_that_was_reached_gets_patience(front: Front) {
+    let ts = MockThoughtSpot::start().await.unwrap();
+    let base = ts.base_url();
+    let (client, handle) = Client::build(front, password(&base));
+    assert_eq!(client.status(Call::search(&base)).await, 200);
+    ts.shutdown().await;
+    handle.invalidate();
+    let started = Instant::now();
+    let failure = client.send(Call::search(&base)).await.unwrap_err();
+    assert_eq!(
+        failure.kind(),
+        Some(ErrorKind::Transport),
+        "{}",
+        failure.text
+    );
+    assert!(
+        started.elapsed() >= Duration::from_secs(15),
+        "{:?}",
+        started.elapsed()
+    );
+    assert!(handle.stats().login_attempts > 4, "{:?}", handle.stats());
+}
+
+both_fronts!(
+    connection_refused_is_named_and_fails_fast,
+    a_client_without_tls_for_an_https_url_is_named,
+    a_cluster_that_was_reached_gets_patience,
+);

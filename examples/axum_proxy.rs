@@ -38,7 +38,7 @@ pub struct Proxy {
 /// by the layer. Whatever credentials the caller sent are dropped first.
 pub fn router(layer: &ThoughtSpotAuthLayer, thoughtspot: &str) -> Result<Router, BoxError> {
     let https = hyper_rustls::HttpsConnectorBuilder::new()
-        .with_native_roots()?
+        .with_provider_and_native_roots(rustls::crypto::aws_lc_rs::default_provider())?
         .https_or_http()
         .enable_http1()
         .build();

@@ -47,7 +47,7 @@ fn client() -> Result<
     BoxError,
 > {
     let https = hyper_rustls::HttpsConnectorBuilder::new()
-        .with_native_roots()?
+        .with_provider_and_native_roots(rustls::crypto::aws_lc_rs::default_provider())?
         .https_or_http()
         .enable_http1()
         .build();

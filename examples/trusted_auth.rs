@@ -35,7 +35,7 @@ struct App {
 
 fn router(layer: &ThoughtSpotAuthLayer, base: &str) -> Result<Router, BoxError> {
     let https = hyper_rustls::HttpsConnectorBuilder::new()
-        .with_native_roots()?
+        .with_provider_and_native_roots(rustls::crypto::aws_lc_rs::default_provider())?
         .https_or_http()
         .enable_http1()
         .build();

@@ -25,15 +25,8 @@
 //! - `mock` (feature `mock`): `MockThoughtSpot`, an in-process ThoughtSpot over real HTTP for
 //!   your own tests.
 //!
-//! # Feature flags
-//!
-//! | feature | what it adds |
-//! |---|---|
-//! | `reqwest` | `ThoughtSpotAuthMiddleware`, and [`transport::Transport`] for `reqwest::Client` |
-//! | `mock` | `mock::MockThoughtSpot` and its users, faults and request log |
-//! | `redis` | `store::RedisCredentialStore` |
-//!
-//! Items that need a feature say so in these docs (on docs.rs, a badge).
+//! The features are listed in the README's "Features" table above; items that need one say so
+//! in these docs (on docs.rs, a badge).
 #![deny(missing_docs)]
 #![forbid(unsafe_code)]
 #![cfg_attr(docsrs, feature(doc_cfg))]

@@ -165,9 +165,9 @@ impl RedisStoreBuilder {
         info = info.set_redis_settings(settings);
         let address = info.addr().to_string();
         if tls {
-            // rustls needs a process-wide crypto provider; this crate brings ring. If the
-            // application installed one already, that one stays.
-            let _ = rustls::crypto::ring::default_provider().install_default();
+            // rustls needs a process-wide crypto provider here; this crate brings aws-lc-rs,
+            // rustls's own default. If the application installed one already, that one stays.
+            let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
         }
         let client = Client::open(info).map_err(|_| bad_url())?;
         Ok(RedisCredentialStore {

@@ -42,6 +42,8 @@ mod error;
 mod handle;
 mod identity;
 mod layer;
+#[cfg(test)]
+mod log_capture;
 #[cfg(feature = "reqwest")]
 mod middleware;
 mod origin_alias;

@@ -72,38 +72,13 @@ fn is_loopback_host(host: &str) -> bool {
 
 #[cfg(test)]
 mod tests {
-    use std::io::Write;
-    use std::sync::{Arc, Mutex};
-
     use super::*;
-
-    /// Everything a subscriber writes, for the assertions.
-    #[derive(Clone, Default)]
-    struct Captured(Arc<Mutex<Vec<u8>>>);
-
-    impl Write for Captured {
-        fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
-            self.0.lock().unwrap().extend_from_slice(bytes);
-            Ok(bytes.len())
-        }
-        fn flush(&mut self) -> std::io::Result<()> {
-            Ok(())
-        }
-    }
-
-    /// A subscriber that writes what it is given into `out`.
-    fn subscriber_into(out: &Captured) -> impl tracing::Subscriber + Send + Sync {
-        let writer = out.clone();
-        tracing_subscriber::fmt()
-            .with_writer(move || writer.clone())
-            .with_ansi(false)
-            .finish()
-    }
+    use crate::log_capture::Captured;
 
     fn captured(run: impl FnOnce()) -> String {
         let out = Captured::default();
-        tracing::subscriber::with_default(subscriber_into(&out), run);
-        String::from_utf8(out.0.lock().unwrap().clone()).unwrap()
+        tracing::subscriber::with_default(out.subscriber(tracing::Level::INFO), run);
+        out.text()
     }
 
     #[test]
@@ -161,9 +136,9 @@ mod tests {
         let search = format!("{ip_url}/api/rest/2.0/metadata/search");
 
         let out = Captured::default();
-        let _guard = tracing::subscriber::set_default(subscriber_into(&out));
+        let _guard = tracing::subscriber::set_default(out.subscriber(tracing::Level::INFO));
         let warnings = || {
-            let log = String::from_utf8(out.0.lock().unwrap().clone()).unwrap();
+            let log = out.text();
             log.matches("another spelling of ThoughtSpot's loopback address")
                 .count()
         };

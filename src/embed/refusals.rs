@@ -116,42 +116,16 @@ impl RefusalLog {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::io::Write;
+    use crate::log_capture::Captured;
 
-    /// What the log said, as text.
-    #[derive(Clone, Default)]
-    struct Captured(Arc<Mutex<Vec<u8>>>);
-
-    impl Write for Captured {
-        fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
-            self.0.lock().unwrap().extend_from_slice(bytes);
-            Ok(bytes.len())
-        }
-        fn flush(&mut self) -> std::io::Result<()> {
-            Ok(())
-        }
-    }
-
-    impl Captured {
-        fn lines(&self) -> Vec<String> {
-            String::from_utf8(self.0.lock().unwrap().clone())
-                .unwrap()
-                .lines()
-                .map(str::to_owned)
-                .collect()
-        }
+    fn logged(captured: &Captured) -> Vec<String> {
+        captured.text().lines().map(str::to_owned).collect()
     }
 
     #[tokio::test(start_paused = true)]
     async fn each_kind_is_logged_once_per_user_per_window_with_the_count_left_out() {
         let captured = Captured::default();
-        let writer = captured.clone();
-        let subscriber = tracing_subscriber::fmt()
-            .with_max_level(tracing::Level::DEBUG)
-            .with_ansi(false)
-            .with_writer(move || writer.clone())
-            .finish();
-        let _guard = tracing::subscriber::set_default(subscriber);
+        let _guard = tracing::subscriber::set_default(captured.subscriber(tracing::Level::DEBUG));
         let log = RefusalLog::new(Duration::from_secs(60));
         let (alice, bob): (Arc<str>, Arc<str>) = ("alice".into(), "bob".into());
         for _ in 0..100 {
@@ -168,14 +142,14 @@ mod tests {
             Some(&alice),
             "ThoughtSpot is unavailable",
         );
-        let lines = captured.lines();
+        let lines = logged(&captured);
         assert_eq!(lines.len(), 4, "{lines:#?}");
         assert!(lines[0].contains("INFO") && lines[0].contains("rate-limited"));
         assert!(lines[0].contains("user=\"alice\"") && lines[0].contains("unlogged=0"));
         assert!(lines[1].contains("DEBUG") && lines[1].contains("foreign origin"));
         tokio::time::advance(Duration::from_secs(61)).await;
         log.note(Class::RateLimited, Some(&alice), "over the per-user rate");
-        let lines = captured.lines();
+        let lines = logged(&captured);
         assert_eq!(lines.len(), 5);
         assert!(lines[4].contains("unlogged=99"), "{}", lines[4]);
     }

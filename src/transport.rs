@@ -124,13 +124,7 @@ impl TransportError {
         self.kind == TransportErrorKind::Connect
             && matches!(
                 self.cause(),
-                Some(
-                    Cause::Refused
-                        | Cause::Dns(_)
-                        | Cause::Tls(_)
-                        | Cause::NoTls
-                        | Cause::BadAddress
-                )
+                Some(Cause::Refused | Cause::Dns(_) | Cause::Tls(_) | Cause::NoTls)
             )
     }
 
@@ -147,22 +141,38 @@ impl TransportError {
             }
         }
         let innermost = chain.last()?.to_string();
-        for error in &chain {
-            if let Some(io) = error.downcast_ref::<std::io::Error>() {
-                match io.kind() {
-                    std::io::ErrorKind::ConnectionRefused => return Some(Cause::Refused),
-                    std::io::ErrorKind::AddrNotAvailable => return Some(Cause::BadAddress),
-                    _ => {}
-                }
-            }
+        let io_kinds: Vec<std::io::ErrorKind> = chain
+            .iter()
+            .filter_map(|e| e.downcast_ref::<std::io::Error>().map(std::io::Error::kind))
+            .collect();
+        if io_kinds.contains(&std::io::ErrorKind::ConnectionRefused) {
+            return Some(Cause::Refused);
         }
         let text = chain
             .iter()
             .map(|e| e.to_string().to_ascii_lowercase())
             .collect::<Vec<_>>()
             .join(" | ");
+        // What may pass by itself stays a plain cause: a resolver that is not ready yet, a
+        // connection reset or cut off during the handshake, no local port free.
+        let passing = text.contains("temporary failure")
+            || text.contains("try again")
+            || text.contains("reset")
+            || text.contains("eof")
+            || text.contains("broken pipe")
+            || io_kinds.iter().any(|k| {
+                matches!(
+                    k,
+                    std::io::ErrorKind::ConnectionReset
+                        | std::io::ErrorKind::UnexpectedEof
+                        | std::io::ErrorKind::AddrNotAvailable
+                        | std::io::ErrorKind::TimedOut
+                )
+            });
         Some(if text.contains("scheme is not http") {
             Cause::NoTls
+        } else if passing {
+            Cause::Other(innermost)
         } else if text.contains("dns error") || text.contains("failed to lookup address") {
             Cause::Dns(innermost)
         } else if text.contains("certificate")
@@ -182,7 +192,6 @@ impl TransportError {
 /// The innermost cause of a transport failure, as a user would say it.
 enum Cause {
     Refused,
-    BadAddress,
     Dns(String),
     Tls(String),
     NoTls,
@@ -193,7 +202,6 @@ impl fmt::Display for Cause {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Self::Refused => f.write_str("connection refused (nothing listens at that address)"),
-            Self::BadAddress => f.write_str("the address cannot be reached from this host"),
             Self::Dns(detail) => write!(f, "dns error: {detail}"),
             Self::Tls(detail) => write!(f, "TLS handshake failed: {detail}"),
             Self::NoTls => f.write_str(
@@ -371,6 +379,42 @@ mod reqwest_client {
                     .body(body.freeze())
                     .map_err(|e| TransportError::new(TransportErrorKind::Body, e))
             })
+        }
+    }
+}
+
+#[cfg(test)]
+mod cause_tests {
+    use super::*;
+
+    fn connect(source: std::io::Error) -> TransportError {
+        TransportError::new(TransportErrorKind::Connect, source)
+    }
+
+    #[test]
+    fn only_what_waiting_cannot_cure_is_unreachable() {
+        use std::io::{Error, ErrorKind};
+        let refused = connect(Error::from(ErrorKind::ConnectionRefused));
+        assert!(refused.is_unreachable());
+        assert!(
+            refused.to_string().contains("connection refused"),
+            "{refused}"
+        );
+        let unknown_name = connect(Error::other(
+            "dns error: failed to lookup address information: Name or service not known",
+        ));
+        assert!(unknown_name.is_unreachable(), "{unknown_name}");
+        assert!(unknown_name.to_string().contains("dns error"));
+        for passing in [
+            connect(Error::other(
+                "dns error: failed to lookup address information: Temporary failure in name resolution",
+            )),
+            connect(Error::from(ErrorKind::ConnectionReset)),
+            connect(Error::from(ErrorKind::AddrNotAvailable)),
+            connect(Error::other("tls handshake eof")),
+            TransportError::timeout(),
+        ] {
+            assert!(!passing.is_unreachable(), "{passing}");
         }
     }
 }

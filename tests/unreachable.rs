@@ -89,7 +89,44 @@ async fn a_cluster_that_was_reached_gets_patience(front: Front) {
     assert!(handle.stats().login_attempts > 4, "{:?}", handle.stats());
 }
 
+/// A ThoughtSpot that answered (here a 503) was reached, though nothing was published yet:
+/// connection refused afterwards is a restart to wait for, not a reason to give up.
+async fn a_cluster_that_answered_once_gets_patience(front: Front) {
+    let ts = MockThoughtSpot::start().await.unwrap();
+    let base = ts.base_url();
+    ts.inject(
+        "/api/rest/2.0/auth/token/full",
+        thoughtspot_auth::mock::Fault::Status {
+            status: 503,
+            retry_after: None,
+        },
+        1,
+    );
+    let (client, handle) = Client::build(front, password(&base));
+    let started = Instant::now();
+    let sent = tokio::spawn({
+        let (client, base) = (client.clone(), base.clone());
+        async move { client.send(Call::search(&base)).await }
+    });
+    common::load::until(|| ts.count("/api/rest/2.0/auth/token/full") == 1).await;
+    ts.shutdown().await;
+    let failure = sent.await.unwrap().unwrap_err();
+    assert!(
+        started.elapsed() >= Duration::from_secs(15),
+        "{:?}",
+        started.elapsed()
+    );
+    assert!(handle.stats().login_attempts > 4, "{:?}", handle.stats());
+    assert_eq!(
+        failure.kind(),
+        Some(ErrorKind::Transport),
+        "{}",
+        failure.text
+    );
+}
+
 both_fronts!(
+    a_cluster_that_answered_once_gets_patience,
     connection_refused_is_named_and_fails_fast,
     a_client_without_tls_for_an_https_url_is_named,
     a_cluster_that_was_reached_gets_patience,

@@ -188,6 +188,10 @@ impl Core {
                 Stage::Done(answer) => return answer,
             };
             let (span, login_sent, attempt) = self.attempt(slot, leading).await?;
+            if !matches!(&attempt, Err(e) if e.kind() == crate::error::ErrorKind::Transport) {
+                // ThoughtSpot answered (whatever it said): it can be reached.
+                self.ever_reached.store(true, Ordering::Release);
+            }
             // Each verdict gives the account's turn back once it is recorded: what is left (the
             // credential store) is no login attempt, and a relogin need not wait for it.
             match attempt {
@@ -212,11 +216,13 @@ impl Core {
                         .await;
                     // Never reached, and nothing to wait for: say so within a few attempts
                     // rather than at the login deadline. Once reached, patience as usual.
-                    if error.is_unreachable() && !self.ever_published.load(Ordering::Acquire) {
+                    if error.is_unreachable() && !self.ever_reached.load(Ordering::Acquire) {
                         unreachable += 1;
                         if unreachable >= UNREACHABLE_ATTEMPTS {
                             return Err(error);
                         }
+                    } else {
+                        unreachable = 0;
                     }
                     last_error = Some(error);
                 }

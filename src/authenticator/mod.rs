@@ -114,9 +114,10 @@ pub(crate) struct Core {
     /// Drops idle credentials; started with the first slot.
     sweeper: Mutex<Option<AbortHandle>>,
     generation: AtomicU64,
-    /// Whether any credential was ever published (a login or an adoption): until then, a
-    /// ThoughtSpot that cannot be reached is reported within a few attempts.
-    ever_published: std::sync::atomic::AtomicBool,
+    /// Whether ThoughtSpot ever answered a login (whatever it said), or a credential was
+    /// adopted: until then, a ThoughtSpot that cannot be reached is reported within a few
+    /// attempts.
+    ever_reached: std::sync::atomic::AtomicBool,
     /// Login requests sent so far, in order: which logins were sent after a rejection was
     /// seen (and so after whatever caused it) decides whether a replay's rejection is final.
     login_sends: AtomicU64,
@@ -169,7 +170,7 @@ impl Core {
             sweeper: Mutex::new(None),
             generation: AtomicU64::new(0),
             login_sends: AtomicU64::new(0),
-            ever_published: std::sync::atomic::AtomicBool::new(false),
+            ever_reached: std::sync::atomic::AtomicBool::new(false),
             rejection_streak: AtomicU32::new(0),
             account_failures: Mutex::new(Failures::default()),
             account_login: tokio::sync::Mutex::new(()),

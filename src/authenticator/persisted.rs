@@ -8,6 +8,10 @@
 //! [`Error::Config`](crate::Error) and nothing is sent. Forgetting the user's credentials
 //! (`invalidate_user`, `revoke_user`) or their expiry frees the (user, org) for another set.
 //! Rules in the token only (`NONE`) are independent of each other and never refused.
+//!
+//! The pair is the request's: the user as named and the org as given (`None` for the user's
+//! default org), so `Some(default)` and `None`, or two spellings of one user name, are two
+//! pairs here though one record at ThoughtSpot; and it holds within one process, not a fleet.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, Weak};

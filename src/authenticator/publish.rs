@@ -96,7 +96,7 @@ impl Core {
             lock(&slot.fleet).holding(generation, stored, minted_at);
         }
         let previous = slot.credential.swap(Some(credential.clone()));
-        self.ever_published.store(true, Ordering::Release);
+        self.ever_reached.store(true, Ordering::Release);
         match origin {
             Origin::Login => {
                 if previous.is_some() {

@@ -173,7 +173,10 @@ impl Core {
                 return Ok(response);
             };
             let Some(replay) = door.replay(&credential.session) else {
-                tracing::warn!("the kept request could not be rebuilt; returning the rejection");
+                tracing::warn!(
+                    record = %recovery,
+                    "the kept request could not be rebuilt; returning the rejection"
+                );
                 return Ok(response);
             };
             drop(response);
@@ -206,7 +209,7 @@ impl Core {
         }
         if !replayable {
             tracing::debug!(
-                generation = recovery.generation,
+                record = %recovery,
                 "the rejected request was not kept for a replay; returning the rejection"
             );
             return None;

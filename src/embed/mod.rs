@@ -162,8 +162,6 @@ pub struct EmbedStats {
     pub rate_limited: u64,
     /// Calls answered from a user's backoff, without a mint.
     pub suppressed: u64,
-    /// `revoke_user` calls that found nothing left to end at ThoughtSpot (it answered 401).
-    pub already_ended: u64,
     /// Calls from a page of another origin (403), refused before any mint or rate accounting.
     pub foreign_origin: u64,
     /// Calls whose identity carried access rules ThoughtSpot refuses (500; the log says which).

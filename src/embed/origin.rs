@@ -12,10 +12,13 @@
 //!    that is present must be an allowed origin: the listed ones, or by default the request's
 //!    own host (`Host`, or the URI's authority over HTTP/2).
 //! 3. A request with none of these headers is no browser page's (a server-side client, curl):
-//!    allowed, as the app's own session check still applies.
+//!    allowed, as the app's own session check still applies — except a GET that carries a
+//!    cookie: a browser's top-level navigation from a foreign page can arrive so (a plain-http
+//!    app, where browsers send no `Sec-Fetch-*`, and a page that sends no referrer), while a
+//!    page's POST always carries `Origin`.
 
 use http::HeaderMap;
-use http::header::{HOST, ORIGIN, REFERER};
+use http::header::{COOKIE, HOST, ORIGIN, REFERER};
 use http::request::Parts;
 
 /// The origins the app lists as its own (`scheme://host[:port]`, compared without case and
@@ -26,8 +29,12 @@ pub(crate) struct AllowedOrigins {
 }
 
 impl AllowedOrigins {
-    /// Adds an origin; `None` if it is not one (`https://app.example.com`, no path).
+    /// Adds an origin; `None` if it is not one (`https://app.example.com`, no path or query).
     pub(crate) fn add(&mut self, origin: &str) -> Option<()> {
+        let uri: http::Uri = origin.trim().parse().ok()?;
+        if !matches!(uri.path(), "" | "/") || uri.query().is_some() {
+            return None;
+        }
         let normalized = normalize(origin)?;
         if !self.listed.contains(&normalized) {
             self.listed.push(normalized);
@@ -54,8 +61,15 @@ impl AllowedOrigins {
         if header(headers, ORIGIN) == Some("null") {
             return Some("the page has no origin");
         }
-        // Neither header: no browser page's call (a server-side client), so allowed.
-        let claimed = origin.or_else(|| header(headers, REFERER))?;
+        let Some(claimed) = origin.or_else(|| header(headers, REFERER)) else {
+            // No browser header at all. A browser's top-level GET navigation can come without
+            // any (plain http, no referrer) and still carry the app's cookie; a server-side
+            // client rarely sends cookies. POSTs from a page always carry `Origin`.
+            if parts.method == http::Method::GET && headers.contains_key(COOKIE) {
+                return Some("the page that asked cannot be told: call with POST or from https");
+            }
+            return None;
+        };
         let Some(claimed) = normalize(claimed) else {
             return Some("the page's origin is unreadable");
         };
@@ -221,12 +235,32 @@ mod tests {
     }
 
     #[test]
-    fn a_request_with_no_browser_headers_is_allowed() {
+    fn a_request_with_no_browser_headers_is_allowed_unless_a_cookie_get() {
         assert_eq!(AllowedOrigins::default().refusal(&parts(&[])), None);
         assert_eq!(
             allowed(&["https://app.example.com"]).refusal(&parts(&[("host", "x")])),
             None
         );
+        // A POST (what a page's call without browser headers cannot be) with a cookie: allowed.
+        assert_eq!(
+            AllowedOrigins::default().refusal(&parts(&[("cookie", "app_session=1")])),
+            None
+        );
+        // A GET with the app's cookie and nothing to tell the page by: a navigation from anywhere.
+        let mut navigation = http::Request::get("/api/thoughtspot/token")
+            .header("cookie", "app_session=1")
+            .body(())
+            .unwrap()
+            .into_parts()
+            .0;
+        assert!(AllowedOrigins::default().refusal(&navigation).is_some());
+        navigation
+            .headers
+            .insert("referer", "https://app.example.com/x".parse().unwrap());
+        navigation
+            .headers
+            .insert("host", "app.example.com".parse().unwrap());
+        assert_eq!(AllowedOrigins::default().refusal(&navigation), None);
     }
 
     #[test]
@@ -235,5 +269,8 @@ mod tests {
         assert!(allowed.add("https://app.example.com").is_some());
         assert!(allowed.add("ftp://app.example.com").is_none());
         assert!(allowed.add("app.example.com").is_none());
+        assert!(allowed.add("https://app.example.com/path").is_none());
+        assert!(allowed.add("https://app.example.com/?x=1").is_none());
+        assert!(allowed.add("https://app.example.com/").is_some());
     }
 }

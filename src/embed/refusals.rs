@@ -57,7 +57,15 @@ type Key = (Class, Option<Arc<str>>);
 /// When each (class, user) was last logged, and how many refusals since went unlogged.
 pub(crate) struct RefusalLog {
     window: Duration,
-    seen: Mutex<HashMap<Key, (Instant, u64)>>,
+    seen: Mutex<Seen>,
+}
+
+#[derive(Default)]
+struct Seen {
+    map: HashMap<Key, (Instant, u64)>,
+    /// Entries past their window are swept when the map grows past this (twice what was
+    /// within its window at the last sweep), so that sweeping costs O(1) per refusal on average.
+    sweep_above: usize,
 }
 
 impl RefusalLog {
@@ -72,12 +80,14 @@ impl RefusalLog {
     pub(crate) fn note(&self, class: Class, user: Option<&Arc<str>>, reason: &str) {
         let now = Instant::now();
         let unlogged = {
+            let within = |at: Instant| at.checked_add(self.window).is_none_or(|end| now < end);
             let mut seen = self.seen.lock().unwrap_or_else(PoisonError::into_inner);
-            if seen.len() > PRUNE_ABOVE {
-                seen.retain(|_, (at, _)| now < *at + self.window);
+            if seen.map.len() > seen.sweep_above.max(PRUNE_ABOVE) {
+                seen.map.retain(|_, (at, _)| within(*at));
+                seen.sweep_above = 2 * seen.map.len();
             }
-            match seen.entry((class, user.cloned())) {
-                Entry::Occupied(mut entry) if now < entry.get().0 + self.window => {
+            match seen.map.entry((class, user.cloned())) {
+                Entry::Occupied(mut entry) if within(entry.get().0) => {
                     entry.get_mut().1 += 1;
                     return;
                 }

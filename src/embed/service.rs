@@ -56,9 +56,9 @@ impl EmbedTokenService {
     }
 
     /// Revokes every token of `user` in ThoughtSpot (for the app's logout) and forgets the
-    /// user's backoff. A revocation ThoughtSpot answers with 401 (nothing of the user's left to
-    /// end) is success, counted in [`EmbedStats::already_ended`]; a failed mint of the token
-    /// the revocation needs (bad key, locked user), 403, 5xx and network failures are errors.
+    /// user's backoff. Tokens of the user that had already ended (expired, revoked elsewhere)
+    /// are no error; a failed mint of the token the revocation needs (bad key, locked user),
+    /// a refused revocation, 5xx and network failures are.
     pub async fn revoke_user(&self, user: &str) -> Result<(), Error> {
         self.minter.revoke_user(user).await
     }

@@ -25,18 +25,15 @@ fn password(base: &str) -> thoughtspot_auth::AuthBuilder {
     ThoughtSpotAuthLayer::builder(base).password(mock::DEFAULT_USER, mock::DEFAULT_PASSWORD)
 }
 
-async fn connection_refused_is_named_and_fails_fast(front: Front) {
-    let base = closed_port();
-    let (client, handle) = Client::build(front, password(&base));
+/// A first request to `base` fails within three attempts (well under 5 s of the paused clock)
+/// with a transport error whose message names `cause`.
+async fn fails_fast_naming(front: Front, base: &str, cause: &str) {
+    let (client, handle) = Client::build(front, password(base));
     let started = Instant::now();
-    let failure = client.send(Call::search(&base)).await.unwrap_err();
+    let failure = client.send(Call::search(base)).await.unwrap_err();
     println!("{front:?}: {}", failure.text);
     assert_eq!(failure.kind(), Some(ErrorKind::Transport));
-    assert!(
-        failure.text.contains("connection refused"),
-        "{}",
-        failure.text
-    );
+    assert!(failure.text.contains(cause), "{}", failure.text);
     assert!(
         started.elapsed() < Duration::from_secs(5),
         "{:?}",
@@ -45,23 +42,12 @@ async fn connection_refused_is_named_and_fails_fast(front: Front) {
     assert_eq!(handle.stats().login_attempts, 3);
 }
 
+async fn connection_refused_is_named_and_fails_fast(front: Front) {
+    fails_fast_naming(front, &closed_port(), "connection refused").await;
+}
+
 async fn a_client_without_tls_for_an_https_url_is_named(front: Front) {
-    let base = "https://ts.example.com";
-    let (client, handle) = Client::build(front, password(base));
-    let started = Instant::now();
-    let failure = client.send(Call::search(base)).await.unwrap_err();
-    println!("{front:?}: {}", failure.text);
-    assert!(
-        failure.text.contains("no TLS support for https"),
-        "{}",
-        failure.text
-    );
-    assert!(
-        started.elapsed() < Duration::from_secs(5),
-        "{:?}",
-        started.elapsed()
-    );
-    assert_eq!(handle.stats().login_attempts, 3);
+    fails_fast_naming(front, "https://ts.example.com", "no TLS support for https").await;
 }
 
 /// Reached once, then gone: the login keeps trying toward its deadline (30 s by default), as a

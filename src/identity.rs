@@ -6,6 +6,8 @@ use std::sync::Arc;
 
 use sha2::{Digest, Sha256};
 
+use crate::sync::lock;
+
 use crate::session::{CustomTokenRequest, FilterRule, NamedValues, PersistOption, TokenRequest};
 
 /// Sends one request in another org than the handle's current one: insert it into the request's
@@ -275,13 +277,6 @@ impl AttributeKey {
     }
 }
 
-/// The (user, org, rules) whose persisted rules were minted before in this process: their
-/// next mint is a refresh and is sent as `REPLACE`. A digest per entry; bounded, and an entry
-/// that falls out costs at most one more `APPEND` of a set idle for that long.
-static MINTED: std::sync::Mutex<Option<std::collections::HashSet<u64>>> =
-    std::sync::Mutex::new(None);
-const MINTED_MAX: usize = 100_000;
-
 impl AttributeKey {
     fn minted_digest(&self, user: &str, org: Option<i64>) -> u64 {
         let digest = Sha256::new()
@@ -294,36 +289,41 @@ impl AttributeKey {
         first.copy_from_slice(&digest[..8]);
         u64::from_be_bytes(first)
     }
+}
 
-    /// Whether a token with these rules was minted for (user, org) before: the next mint then
-    /// sends a persisted set as `REPLACE` rather than appending it again.
-    pub(crate) fn minted_before(&self, user: &str, org: Option<i64>) -> bool {
-        if !self.set.persist.writes_user_record() {
+/// The (user, org, rules) whose persisted rules one minter (a layer's core, an embed endpoint)
+/// minted before: their next mint is a refresh and is sent as `REPLACE` rather than appending
+/// the same rules to the user's record again. A digest per entry; bounded, and an entry that
+/// falls out costs at most one more `APPEND` of a set idle for that long.
+#[derive(Debug, Default)]
+pub(crate) struct MintHistory(std::sync::Mutex<std::collections::HashSet<u64>>);
+
+/// Entries a [`MintHistory`] keeps at most.
+const MINT_HISTORY_MAX: usize = 100_000;
+
+impl MintHistory {
+    /// Whether a token with `rules` was minted for (user, org) before.
+    pub(crate) fn minted_before(&self, rules: &AttributeKey, user: &str, org: Option<i64>) -> bool {
+        if !rules.set.persist.writes_user_record() {
             return false;
         }
-        let digest = self.minted_digest(user, org);
-        let minted = MINTED
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        minted.as_ref().is_some_and(|set| set.contains(&digest))
+        let digest = rules.minted_digest(user, org);
+        lock(&self.0).contains(&digest)
     }
 
-    /// Records a successful mint of these rules for (user, org).
-    pub(crate) fn mark_minted(&self, user: &str, org: Option<i64>) {
-        if !self.set.persist.writes_user_record() {
+    /// Records a successful mint of `rules` for (user, org).
+    pub(crate) fn record(&self, rules: &AttributeKey, user: &str, org: Option<i64>) {
+        if !rules.set.persist.writes_user_record() {
             return;
         }
-        let digest = self.minted_digest(user, org);
-        let mut minted = MINTED
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        let set = minted.get_or_insert_with(Default::default);
-        if set.len() >= MINTED_MAX {
-            if let Some(old) = set.iter().next().copied() {
-                set.remove(&old);
+        let digest = rules.minted_digest(user, org);
+        let mut minted = lock(&self.0);
+        if minted.len() >= MINT_HISTORY_MAX {
+            if let Some(old) = minted.iter().next().copied() {
+                minted.remove(&old);
             }
         }
-        set.insert(digest);
+        minted.insert(digest);
     }
 }
 
@@ -377,18 +377,23 @@ mod tests {
     #[test]
     fn a_persisted_set_is_sent_as_replace_once_minted() {
         let key = AttributeKey::new(rules("north", PersistOption::Append));
+        let history = MintHistory::default();
         let mut request = CustomTokenRequest::default();
-        assert!(!key.minted_before("identity-test-user", Some(4)));
+        assert!(!history.minted_before(&key, "identity-test-user", Some(4)));
         key.set.apply(&mut request, false);
         assert_eq!(request.persist_option, PersistOption::Append);
-        key.mark_minted("identity-test-user", Some(4));
-        assert!(key.minted_before("identity-test-user", Some(4)));
-        assert!(!key.minted_before("identity-test-user", Some(5)));
+        history.record(&key, "identity-test-user", Some(4));
+        assert!(history.minted_before(&key, "identity-test-user", Some(4)));
+        assert!(!history.minted_before(&key, "identity-test-user", Some(5)));
+        assert!(
+            !MintHistory::default().minted_before(&key, "identity-test-user", Some(4)),
+            "each minter keeps its own history"
+        );
         key.set.apply(&mut request, true);
         assert_eq!(request.persist_option, PersistOption::Replace);
         // Rules in the token only write nothing, so there is nothing to remember.
         let none = AttributeKey::new(rules("north", PersistOption::None));
-        none.mark_minted("identity-test-user", Some(4));
-        assert!(!none.minted_before("identity-test-user", Some(4)));
+        history.record(&none, "identity-test-user", Some(4));
+        assert!(!history.minted_before(&none, "identity-test-user", Some(4)));
     }
 }

@@ -52,6 +52,7 @@ mod replay;
 pub mod session;
 pub mod store;
 mod stripes;
+mod sync;
 pub mod transport;
 
 #[cfg(feature = "mock")]

@@ -6,6 +6,7 @@ use tokio::time::Instant;
 
 use crate::Error;
 use crate::config::Timings;
+use crate::sync::{doubled, equal_jitter};
 
 /// The failure history of one cache slot.
 #[derive(Debug, Default)]
@@ -83,8 +84,7 @@ impl Failures {
             self.transient_in_a_row,
             t.transient_backoff_max,
         );
-        // "Equal jitter": half fixed, half random, so retries spread out but never collapse to 0.
-        let delay = ceiling.mul_f64(0.5 + 0.5 * random_fraction());
+        let delay = equal_jitter(ceiling);
         let delay = error.retry_after().map_or(delay, |r| delay.max(r));
         self.not_before = Some(now + delay);
         delay
@@ -94,21 +94,6 @@ impl Failures {
     pub(crate) fn reset(&mut self) {
         *self = Self::default();
     }
-}
-
-fn doubled(first: Duration, nth: u32, max: Duration) -> Duration {
-    let factor = 2u32.saturating_pow(nth.saturating_sub(1).min(20));
-    first.saturating_mul(factor).min(max)
-}
-
-/// A number in `[0, 1)`, random enough to spread refreshes and retries (not for secrets).
-pub(crate) fn random_fraction() -> f64 {
-    use std::hash::{BuildHasher, Hasher};
-    use std::sync::atomic::{AtomicU64, Ordering};
-    static COUNTER: AtomicU64 = AtomicU64::new(0);
-    let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
-    hasher.write_u64(COUNTER.fetch_add(1, Ordering::Relaxed));
-    (hasher.finish() >> 11) as f64 / (1u64 << 53) as f64
 }
 
 #[cfg(test)]
@@ -159,13 +144,5 @@ mod tests {
             f.record_permanent(&unavailable(), now, &t);
         }
         assert!(f.blocking_error(now + t.permanent_backoff_max).is_none());
-    }
-
-    #[test]
-    fn random_fraction_is_in_range() {
-        for _ in 0..1000 {
-            let x = random_fraction();
-            assert!((0.0..1.0).contains(&x));
-        }
     }
 }

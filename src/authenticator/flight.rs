@@ -12,18 +12,16 @@
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
-use tokio::sync::watch;
 use tokio::time::Instant;
 use tracing::Instrument;
 
 use super::credential::{CacheKey, Credential, Phase};
-use super::slot::{Flight, Lease, Origin, Slot};
-use super::{Core, Counters, fleet, lock, login, spawn};
+use super::slot::{Flight, Lease, Origin, Outcome, Slot};
+use super::{Core, fleet, login};
 use crate::Error;
 use crate::session::Login;
 use crate::store::Generation;
-
-pub(super) type Outcome = Option<Result<Arc<Credential>, Error>>;
+use crate::sync::{Answer, Pending, lock, shared_answer, spawn};
 
 /// Attempts a flight makes at a ThoughtSpot that has never been reached and cannot be (refused,
 /// no such name, TLS failed) before it gives its callers the error: with the transient backoff
@@ -54,12 +52,11 @@ impl Core {
                 }
             }
             let mut outcome = self.join_flight(&slot)?;
-            let answer =
-                match tokio::time::timeout_at(give_up, outcome.wait_for(Option::is_some)).await {
-                    Ok(Ok(result)) => result.clone().unwrap_or(Err(Error::Shutdown)),
-                    Ok(Err(_)) => Err(Error::Shutdown),
-                    Err(_) => Err(Error::Transport(crate::transport::TransportError::timeout())),
-                };
+            let answer = match tokio::time::timeout_at(give_up, outcome.wait()).await {
+                Ok(Some(result)) => result,
+                Ok(None) => Err(Error::Shutdown),
+                Err(_) => Err(Error::Transport(crate::transport::TransportError::timeout())),
+            };
             match answer {
                 Ok(credential) if !slot.usable(&credential) => {
                     tracing::debug!(
@@ -77,7 +74,7 @@ impl Core {
                     // refused flight share its one answer, and how many flights a burst makes
                     // depends on scheduling.
                     if matches!(&answer, Err(e) if e.is_refused_by_backoff()) {
-                        Counters::bump(&self.counters.refused_by_backoff);
+                        self.counters.refused_by_backoff.bump();
                     }
                     return answer;
                 }
@@ -89,24 +86,24 @@ impl Core {
     pub(super) fn join_flight(
         self: &Arc<Self>,
         slot: &Arc<Slot>,
-    ) -> Result<watch::Receiver<Outcome>, Error> {
+    ) -> Result<Pending<Outcome>, Error> {
         self.session()?;
         let mut flight = lock(&slot.flight);
         // Only a login still under way is joined. One that has answered may linger (arming the
         // life timer, writing the credential store), but its answer may since have been
         // rejected or forgotten: whoever comes now needs the next login.
-        if let Some(flight) = flight.as_ref().filter(|f| f.outcome.borrow().is_none()) {
+        if let Some(flight) = flight.as_ref().filter(|f| !f.outcome.is_answered()) {
             return Ok(flight.outcome.clone());
         }
         // A persisted rule set is claimed for its (user, org) until its credential dies.
         let claim = self.persisted.claim(slot)?;
-        let (tx, rx) = watch::channel(None);
+        let (answer, pending) = shared_answer();
         let id = self.tick.fetch_add(1, Ordering::Relaxed);
         let core = self.clone();
         let task_slot = slot.clone();
         let task = spawn(async move {
             let _claim = claim;
-            let result = core.run_flight(&task_slot, &tx).await;
+            let result = core.run_flight(&task_slot, &answer).await;
             {
                 let mut flight = lock(&task_slot.flight);
                 if flight.as_ref().is_some_and(|f| f.id == id) {
@@ -120,21 +117,15 @@ impl Core {
                 }
             }
             // Waiters were answered when the credential was published; this is for a failure.
-            tx.send_if_modified(|outcome| {
-                let unanswered = outcome.is_none();
-                if unanswered {
-                    *outcome = Some(result);
-                }
-                unanswered
-            });
+            answer.give(result);
         })
         .ok_or_else(|| Error::config("logging in needs a tokio runtime"))?;
         *flight = Some(Flight {
             id,
-            outcome: rx.clone(),
+            outcome: pending.clone(),
             task,
         });
-        Ok(rx)
+        Ok(pending)
     }
 
     /// Logs in for `slot`, living through transient failures until the login deadline, and
@@ -146,7 +137,7 @@ impl Core {
     pub(super) async fn run_flight(
         self: &Arc<Self>,
         slot: &Arc<Slot>,
-        landed: &watch::Sender<Outcome>,
+        landed: &Answer<Outcome>,
     ) -> Result<Arc<Credential>, Error> {
         let Some(fleet) = &self.fleet else {
             return self.flight_loop(slot, None, landed).await;
@@ -166,7 +157,7 @@ impl Core {
         self: &Arc<Self>,
         slot: &Arc<Slot>,
         mut lease: Option<&mut Lease>,
-        landed: &watch::Sender<Outcome>,
+        landed: &Answer<Outcome>,
     ) -> Result<Arc<Credential>, Error> {
         let deadline = Instant::now() + self.config.timings.login_deadline;
         let mut last_error = None;
@@ -290,7 +281,7 @@ impl Core {
         lease: Option<&mut Lease>,
         deadline: Instant,
         last_error: &mut Option<Error>,
-        landed: &watch::Sender<Outcome>,
+        landed: &Answer<Outcome>,
     ) -> Stage {
         let (Some(fleet), Some(lease)) = (&self.fleet, lease) else {
             return Stage::LogIn { leading: None };
@@ -357,13 +348,19 @@ impl Core {
             lifetime_secs = tracing::field::Empty,
             outcome = tracing::field::Empty,
         );
-        Counters::bump(&self.counters.login_attempts);
+        self.counters.login_attempts.bump();
         // Counted before the request leaves: a rejection that read this counter before the
         // increment was seen before the login was sent.
         let login_sent = self.login_sends.fetch_add(1, Ordering::SeqCst) + 1;
         let provisioning = lock(&slot.provisioning).clone();
-        let attempt = login::login(session, &self.config, &slot.key, provisioning.as_deref())
-            .instrument(span.clone());
+        let attempt = login::login(
+            session,
+            &self.config,
+            &slot.key,
+            provisioning.as_deref(),
+            &self.mint_history,
+        )
+        .instrument(span.clone());
         let attempt = match (&self.fleet, leading) {
             (Some(fleet), Some(holder)) => {
                 fleet
@@ -384,7 +381,7 @@ impl Core {
         account_turn: Option<tokio::sync::MutexGuard<'_, ()>>,
         leading: Option<Generation>,
         lease: Option<&mut Lease>,
-        landed: &watch::Sender<Outcome>,
+        landed: &Answer<Outcome>,
     ) -> Result<Arc<Credential>, Error> {
         let Made {
             login,

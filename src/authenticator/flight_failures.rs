@@ -6,11 +6,12 @@ use std::sync::atomic::Ordering;
 
 use tokio::time::Instant;
 
+use super::Core;
 use super::backoff::Failures;
 use super::slot::{Lease, Slot};
-use super::{Core, lock};
 use crate::error::{Error, ErrorKind};
 use crate::store::Generation;
+use crate::sync::lock;
 
 impl Core {
     /// Stage 4, a permanent failure: opens a backoff window (the account's for bad credentials,

@@ -12,9 +12,10 @@ use futures_util::FutureExt;
 use http::{Request, Response};
 use tokio::sync::Semaphore;
 
+use super::Owner;
 use super::credential::CacheKey;
-use super::{Owner, lock};
 use crate::store::{CredentialStore, Generation, MemoryCredentialStore, StoreFuture, StoredEntry};
+use crate::sync::lock;
 use crate::transport::{Transport, TransportFuture};
 
 /// Answers `token/full` with a new token each time, once the test lets a login through.

@@ -1,21 +1,16 @@
 //! One login attempt for one cache key, in whichever mode is configured: which session calls
 //! make the credential.
 
-use std::sync::Arc;
-
 use secrecy::ExposeSecret;
 
 use super::credential::CacheKey;
 use crate::config::{AuthConfig, CredentialKind, Secret, Source};
-use crate::identity::Provisioning;
+use crate::identity::{MintHistory, Provisioning};
 use crate::session::{
-    BetaLoginRequest, BetaTokenRequest, CustomTokenRequest, Login, PersistOption, Session,
-    SessionLoginRequest, TokenRequest,
+    BetaLoginRequest, BetaTokenRequest, CustomTokenRequest, Login, PersistOption,
+    SessionLoginRequest, SharedSession, TokenRequest,
 };
-use crate::transport::Transport;
 use crate::{ApiVersion, Error, ErrorKind};
-
-pub(crate) type SharedSession = Session<Arc<dyn Transport>>;
 
 /// Makes a credential for `key`:
 ///
@@ -38,6 +33,7 @@ pub(crate) async fn login(
     config: &AuthConfig,
     key: &CacheKey,
     provisioning: Option<&Provisioning>,
+    history: &MintHistory,
 ) -> Result<Login, Error> {
     let act_as_secret;
     let (user, secret) = match (&config.source, key.user.as_deref()) {
@@ -101,7 +97,7 @@ pub(crate) async fn login(
             Ok(login)
         }
         (_, CredentialKind::BearerToken) if key.attributes.is_some() => {
-            custom(session, key, user, secret, validity, provisioning).await
+            custom(session, key, user, secret, validity, provisioning, history).await
         }
         (_, CredentialKind::BearerToken) => {
             let mut request = match secret {
@@ -118,7 +114,7 @@ pub(crate) async fn login(
         (_, CredentialKind::CookieSession) => match secret {
             Secret::SecretKey(k) => {
                 let token = if key.attributes.is_some() {
-                    custom(session, key, user, secret, None, provisioning).await?
+                    custom(session, key, user, secret, None, provisioning, history).await?
                 } else {
                     let mut request = TokenRequest::secret_key(user, k.expose_secret());
                     request.org_id = key.org;
@@ -173,6 +169,7 @@ async fn custom(
     secret: &Secret,
     validity: Option<u64>,
     provisioning: Option<&Provisioning>,
+    history: &MintHistory,
 ) -> Result<Login, Error> {
     let Some(attributes) = &key.attributes else {
         return Err(Error::config("no access rules to mint"));
@@ -185,16 +182,17 @@ async fn custom(
             CustomTokenRequest::secret_key(user, k.expose_secret(), PersistOption::None)
         }
     };
-    attributes
-        .set
-        .apply(&mut request, attributes.minted_before(user, key.org));
+    attributes.set.apply(
+        &mut request,
+        history.minted_before(attributes, user, key.org),
+    );
     request.validity_time_in_sec = validity;
     request.org_identifier = key.org.map(|o| o.to_string());
     if let Some(p) = provisioning {
         p.apply_to_custom(&mut request);
     }
     let login = session.v2().token_custom(&request).await?.login;
-    attributes.mark_minted(user, key.org);
+    history.record(attributes, user, key.org);
     Ok(login)
 }
 

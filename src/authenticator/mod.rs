@@ -55,7 +55,6 @@ mod stats;
 
 use std::sync::atomic::{AtomicI64, AtomicU32, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
-use std::time::Duration;
 
 use arc_swap::ArcSwapOption;
 use http::Extensions;
@@ -64,16 +63,15 @@ use tokio::time::Instant;
 
 use crate::Error;
 use crate::config::AuthConfig;
-use crate::identity::{ActAs, OrgOverride};
-use crate::session::Session;
+use crate::identity::{ActAs, MintHistory, OrgOverride};
+use crate::session::{Session, SharedSession};
+use crate::sync::{lock, spawn};
 use crate::transport::Transport;
 pub(crate) use credential::CacheKey;
 use credential::Credential;
 
 use backoff::Failures;
-pub(crate) use backoff::random_fraction;
 pub(crate) use hot_path::CachedCredential;
-use login::SharedSession;
 pub(crate) use rejection::{Door, Verdict};
 use slot::Slot;
 use slots::SlotMap;
@@ -134,24 +132,11 @@ pub(crate) struct Core {
     fleet: Option<fleet::Fleet>,
     /// Which persisted rule set each (user, org) holds (multi-user mode).
     persisted: Arc<persisted::PersistedSets>,
+    /// Which persisted rule sets were minted before, so that a refresh replaces them.
+    mint_history: MintHistory,
     tick: AtomicU64,
     /// A weak reference to this core, for the tasks it starts itself.
     myself: OnceLock<std::sync::Weak<Core>>,
-}
-
-/// Locks a mutex that guards plain state; a panic elsewhere cannot leave that state torn.
-fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    mutex
-        .lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner)
-}
-
-fn spawn<F>(future: F) -> Option<AbortHandle>
-where
-    F: std::future::Future<Output = ()> + Send + 'static,
-{
-    let runtime = tokio::runtime::Handle::try_current().ok()?;
-    Some(runtime.spawn(future).abort_handle())
 }
 
 impl Core {
@@ -177,6 +162,7 @@ impl Core {
             counters: Counters::default(),
             fleet,
             persisted: Arc::default(),
+            mint_history: MintHistory::default(),
             tick: AtomicU64::new(0),
             myself: OnceLock::new(),
         });
@@ -297,42 +283,4 @@ impl Core {
 
 fn build_session(config: &AuthConfig, transport: Arc<dyn Transport>) -> SharedSession {
     Session::new(config.base.clone(), transport).timeout(config.timings.call_timeout)
-}
-
-/// When a credential of `lifetime` turns soft (refresh in the background) and hard (wait for a
-/// login), counted from when its login was sent. The margin is the smaller of `margin` and 10 %
-/// of the lifetime, less up to half of it again as jitter so that a fleet does not refresh in
-/// step; the hard deadline keeps a small guard (5 s or 5 %) for the request's own trip.
-pub(crate) fn deadlines(lifetime: Duration, margin: Duration) -> (Duration, Duration) {
-    let margin = margin.min(lifetime / 10);
-    let jitter = margin.mul_f64(0.5 * random_fraction());
-    let guard = Duration::from_secs(5).min(lifetime / 20);
-    let soft = lifetime.saturating_sub(margin + jitter);
-    let hard = lifetime.saturating_sub(guard);
-    (soft.min(hard), hard)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn deadlines_keep_their_order_for_any_lifetime() {
-        for secs in [1u64, 2, 10, 60, 300, 3600, 86_400] {
-            let lifetime = Duration::from_secs(secs);
-            for _ in 0..100 {
-                let (soft, hard) = deadlines(lifetime, Duration::from_secs(30));
-                assert!(soft <= hard && hard < lifetime, "{secs}: {soft:?} {hard:?}");
-                assert!(soft >= lifetime.mul_f64(0.85), "{secs}: {soft:?}");
-            }
-        }
-        let (soft, hard) = deadlines(Duration::from_secs(300), Duration::from_secs(30));
-        assert!(
-            soft >= Duration::from_secs(255) && soft <= Duration::from_secs(270),
-            "{soft:?}"
-        );
-        assert_eq!(hard, Duration::from_secs(295));
-        let (soft, _) = deadlines(Duration::from_millis(100), Duration::from_secs(30));
-        assert!(soft >= Duration::from_millis(85));
-    }
 }

@@ -5,8 +5,9 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
 use super::credential::{CacheKey, Credential, Phase};
-use super::{AuthStats, Core, Counters, UserStats, lock};
+use super::{AuthStats, Core, UserStats};
 use crate::config::{CredentialKind, Source};
+use crate::sync::lock;
 use crate::{ApiVersion, Error, ErrorKind};
 
 impl Core {
@@ -61,7 +62,7 @@ impl Core {
         let mut dropped = Vec::new();
         for slot in self.slots.all().iter().filter(|s| matches(&s.key)) {
             if let Some(c) = slot.forget() {
-                Counters::bump(&self.counters.invalidations);
+                self.counters.invalidations.bump();
                 if self.fleet.is_some() {
                     lock(&slot.fleet).dropped(c.generation);
                 }
@@ -106,7 +107,7 @@ impl Core {
                 // ThoughtSpot no longer knows it (expired, revoked out of band, logged out):
                 // it is as ended as this call would have made it.
                 Err(error) if error.kind() == ErrorKind::Unauthorized => {
-                    Counters::bump(&self.counters.already_ended);
+                    self.counters.already_ended.bump();
                     tracing::debug!(
                         user = credential.key.user.as_deref(),
                         org = ?credential.key.org,

@@ -17,9 +17,9 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex, Weak};
 
 use super::credential::{CacheKey, Phase};
-use super::lock;
 use super::slot::Slot;
 use crate::error::Error;
+use crate::sync::lock;
 
 type UserOrg = (Arc<str>, Option<i64>);
 

@@ -4,19 +4,19 @@
 
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
+use std::time::Duration;
 
-use tokio::sync::watch;
 use tokio::task::AbortHandle;
 use tokio::time::Instant;
 
 use super::credential::{Credential, Phase};
-use super::flight::Outcome;
-use super::slot::{Origin, Slot};
-use super::{Core, Counters, deadlines, fleet, lock, spawn};
+use super::slot::{Origin, Outcome, Slot};
+use super::{Core, fleet};
 use crate::Error;
 use crate::config::Source;
 use crate::session::Login;
 use crate::store::Generation;
+use crate::sync::{Answer, lock, spawn};
 
 impl Core {
     /// Makes a credential another replica published the slot's, its lifetime what the store
@@ -25,7 +25,7 @@ impl Core {
         self: &Arc<Self>,
         slot: &Arc<Slot>,
         adopted: fleet::Adopted,
-        landed: &watch::Sender<Outcome>,
+        landed: &Answer<Outcome>,
     ) -> Result<Arc<Credential>, Error> {
         let login = Login {
             credential: adopted.credential,
@@ -68,7 +68,7 @@ impl Core {
         login_sent: u64,
         origin: Origin,
         stored: Option<(Generation, Instant)>,
-        landed: &watch::Sender<Outcome>,
+        landed: &Answer<Outcome>,
     ) -> Result<Arc<Credential>, Error> {
         let generation = self.generation.fetch_add(1, Ordering::Relaxed) + 1;
         let lifetime = match (&self.config.source, login.lifetime) {
@@ -100,15 +100,15 @@ impl Core {
         match origin {
             Origin::Login => {
                 if previous.is_some() {
-                    Counters::bump(&self.counters.refreshes);
+                    self.counters.refreshes.bump();
                 }
-                Counters::bump(&self.counters.logins);
+                self.counters.logins.bump();
                 slot.logins.fetch_add(1, Ordering::Relaxed);
             }
-            Origin::Adopted => Counters::bump(&self.counters.store_adoptions),
+            Origin::Adopted => self.counters.store_adoptions.bump(),
         }
         self.mirror_if_current(slot, &credential);
-        landed.send_replace(Some(Ok(credential.clone())));
+        landed.give(Ok(credential.clone()));
         let timer = match (soft_at, hard_at) {
             (Some(soft_at), Some(hard_at)) => self.life_timer(&credential, soft_at, hard_at),
             _ => None,
@@ -189,5 +189,43 @@ impl Core {
         }
         tracing::debug!(org = ?credential.key.org, generation = credential.generation, "credential near expiry: refreshing in the background");
         let _ = self.join_flight(&slot);
+    }
+}
+
+/// When a credential of `lifetime` turns soft (refresh in the background) and hard (wait for a
+/// login), counted from when its login was sent. The margin is the smaller of `margin` and 10 %
+/// of the lifetime, less up to half of it again as jitter so that a fleet does not refresh in
+/// step; the hard deadline keeps a small guard (5 s or 5 %) for the request's own trip.
+fn deadlines(lifetime: Duration, margin: Duration) -> (Duration, Duration) {
+    let margin = margin.min(lifetime / 10);
+    let jitter = margin.mul_f64(0.5 * crate::sync::random_fraction());
+    let guard = Duration::from_secs(5).min(lifetime / 20);
+    let soft = lifetime.saturating_sub(margin + jitter);
+    let hard = lifetime.saturating_sub(guard);
+    (soft.min(hard), hard)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn deadlines_keep_their_order_for_any_lifetime() {
+        for secs in [1u64, 2, 10, 60, 300, 3600, 86_400] {
+            let lifetime = Duration::from_secs(secs);
+            for _ in 0..100 {
+                let (soft, hard) = deadlines(lifetime, Duration::from_secs(30));
+                assert!(soft <= hard && hard < lifetime, "{secs}: {soft:?} {hard:?}");
+                assert!(soft >= lifetime.mul_f64(0.85), "{secs}: {soft:?}");
+            }
+        }
+        let (soft, hard) = deadlines(Duration::from_secs(300), Duration::from_secs(30));
+        assert!(
+            soft >= Duration::from_secs(255) && soft <= Duration::from_secs(270),
+            "{soft:?}"
+        );
+        assert_eq!(hard, Duration::from_secs(295));
+        let (soft, _) = deadlines(Duration::from_millis(100), Duration::from_secs(30));
+        assert!(soft >= Duration::from_millis(85));
     }
 }

@@ -22,13 +22,13 @@ use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use http::StatusCode;
-use tokio::sync::watch;
 use tokio::time::Instant;
 
+use super::Core;
 use super::credential::{CacheKey, Credential};
 use super::slot::Check;
-use super::{Core, Counters, lock, spawn};
 use crate::session::SessionCredential;
+use crate::sync::{lock, shared_answer, spawn};
 use crate::{ApiVersion, ErrorKind};
 
 /// How much of a beta 500 is read to learn whether it rejects the credential.
@@ -305,7 +305,7 @@ impl Core {
     /// The rejection streak counts rejected *credentials*, not responses: the many requests in
     /// flight with one revoked credential are one rejection, and must not delay the relogin.
     fn reject(&self, key: &CacheKey, generation: u64, reason: &'static str) {
-        Counters::bump(&self.counters.rejected_responses);
+        self.counters.rejected_responses.bump();
         if self.invalidate(key, generation, reason) {
             self.rejection_streak.fetch_add(1, Ordering::Relaxed);
         }
@@ -318,7 +318,7 @@ impl Core {
             generation > rejected,
             "a replay must never carry the credential it replaces"
         );
-        Counters::bump(&self.counters.replays);
+        self.counters.replays.bump();
         tracing::info!(
             user = key.user.as_deref(),
             org = ?key.org,
@@ -349,10 +349,10 @@ impl Core {
                         return true;
                     };
                     let session = session.clone();
-                    let (tx, rx) = watch::channel(None);
+                    let (verdict, pending) = shared_answer();
                     let counters_core = self.clone();
                     let Some(task) = spawn(async move {
-                        Counters::bump(&counters_core.counters.credential_checks);
+                        counters_core.counters.credential_checks.bump();
                         let answer = session.beta().session_info(&credential.session).await;
                         let alive =
                             !matches!(&answer, Err(e) if e.kind() == ErrorKind::Unauthorized);
@@ -361,25 +361,23 @@ impl Core {
                             alive,
                             "checked a ThoughtSpot credential after an ambiguous 500"
                         );
-                        let _ = tx.send(Some(alive));
+                        verdict.give(alive);
                     }) else {
                         return true;
                     };
                     if let Some(old) = check.replace(Check {
                         generation,
-                        alive: rx.clone(),
+                        alive: pending.clone(),
                         task,
                     }) {
                         old.task.abort();
                     }
-                    rx
+                    pending
                 }
             }
         };
-        match alive.wait_for(Option::is_some).await {
-            Ok(answer) => answer.unwrap_or(true),
-            Err(_) => true,
-        }
+        // A check that went away unanswered (the core shut down) condemns nothing.
+        alive.wait().await.unwrap_or(true)
     }
 
     /// Forgets the credential of `key` if it is still generation `generation`: a rejection seen
@@ -409,7 +407,7 @@ impl Core {
             .unwrap_or(false);
         self.unmirror(key, generation);
         if forgotten {
-            Counters::bump(&self.counters.invalidations);
+            self.counters.invalidations.bump();
             tracing::info!(
                 user = key.user.as_deref(),
                 org = ?key.org,

@@ -6,15 +6,15 @@ use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use arc_swap::ArcSwapOption;
-use tokio::sync::watch;
 use tokio::task::AbortHandle;
 
 use super::backoff::Failures;
 use super::credential::{CacheKey, Credential};
-use super::flight::Outcome;
-use super::{fleet, lock};
+use super::fleet;
+use crate::error::Error;
 use crate::identity::Provisioning;
 use crate::store::Generation;
+use crate::sync::{Pending, lock};
 
 /// One cache key's state. `repr(C)`, the fields the multi-user hot path reads first (the key,
 /// the credential, the epoch it was last used in): with the `Arc`'s counts they are the first 64
@@ -57,15 +57,20 @@ pub(super) struct Lease {
     pub(super) held: bool,
 }
 
+/// What a login gives everyone who waits for it.
+pub(super) type Outcome = Result<Arc<Credential>, Error>;
+
+/// The login under way for a slot, which every request that needs one joins.
 pub(super) struct Flight {
     pub(super) id: u64,
-    pub(super) outcome: watch::Receiver<Outcome>,
+    pub(super) outcome: Pending<Outcome>,
     pub(super) task: AbortHandle,
 }
 
+/// The one liveness check of a generation after an ambiguous beta 500.
 pub(super) struct Check {
     pub(super) generation: u64,
-    pub(super) alive: watch::Receiver<Option<bool>>,
+    pub(super) alive: Pending<bool>,
     pub(super) task: AbortHandle,
 }
 

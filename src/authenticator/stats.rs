@@ -1,25 +1,24 @@
 //! Counters of what the authenticator did, and the [`AuthStats`] a handle reads from them.
 
-use std::sync::atomic::{AtomicU64, Ordering};
-
 use crate::ErrorKind;
+use crate::sync::Counter;
 
 #[derive(Debug, Default)]
 pub(crate) struct Counters {
-    pub(crate) login_attempts: AtomicU64,
-    pub(crate) logins: AtomicU64,
-    pub(crate) refreshes: AtomicU64,
-    pub(crate) invalidations: AtomicU64,
-    pub(crate) replays: AtomicU64,
-    pub(crate) rejected_responses: AtomicU64,
-    pub(crate) credential_checks: AtomicU64,
-    pub(crate) refused_by_backoff: AtomicU64,
-    pub(crate) store_adoptions: AtomicU64,
-    pub(crate) store_publications: AtomicU64,
-    pub(crate) store_errors: AtomicU64,
-    pub(crate) store_outages: AtomicU64,
-    pub(crate) already_ended: AtomicU64,
-    failures: [AtomicU64; 9],
+    pub(crate) login_attempts: Counter,
+    pub(crate) logins: Counter,
+    pub(crate) refreshes: Counter,
+    pub(crate) invalidations: Counter,
+    pub(crate) replays: Counter,
+    pub(crate) rejected_responses: Counter,
+    pub(crate) credential_checks: Counter,
+    pub(crate) refused_by_backoff: Counter,
+    pub(crate) store_adoptions: Counter,
+    pub(crate) store_publications: Counter,
+    pub(crate) store_errors: Counter,
+    pub(crate) store_outages: Counter,
+    pub(crate) already_ended: Counter,
+    failures: [Counter; 9],
 }
 
 fn slot(kind: ErrorKind) -> usize {
@@ -37,16 +36,12 @@ fn slot(kind: ErrorKind) -> usize {
 }
 
 impl Counters {
-    pub(crate) fn bump(counter: &AtomicU64) {
-        counter.fetch_add(1, Ordering::Relaxed);
-    }
-
     pub(crate) fn failure(&self, kind: ErrorKind) {
-        Self::bump(&self.failures[slot(kind)]);
+        self.failures[slot(kind)].bump();
     }
 
     pub(crate) fn snapshot(&self) -> AuthStats {
-        let get = |c: &AtomicU64| c.load(Ordering::Relaxed);
+        let get = Counter::get;
         let f = |i: usize| get(&self.failures[i]);
         AuthStats {
             login_attempts: get(&self.login_attempts),

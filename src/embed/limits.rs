@@ -5,6 +5,8 @@ use std::time::Duration;
 
 use tokio::time::Instant;
 
+use crate::sync::doubled;
+
 /// At most `count` mints per `period`, with bursts of up to `burst`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct MintRate {
@@ -124,9 +126,9 @@ impl Backoff {
         } else {
             (self.transient, self.transient_max)
         };
-        let doubled = first.saturating_mul(1u32 << (streak - 1).min(20)).min(max);
+        let delay = doubled(first, streak, max);
         Failure {
-            until: now + doubled.max(retry_after.unwrap_or_default()),
+            until: now + delay.max(retry_after.unwrap_or_default()),
             streak,
             permanent,
         }

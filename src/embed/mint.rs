@@ -2,23 +2,19 @@
 //! failure means for the next call.
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use secrecy::{ExposeSecret, SecretString};
-use tokio::sync::watch;
 use tokio::time::Instant;
 
 use super::limits::{Backoff, Failure, Gcra, MintRate};
 use super::{EmbedStats, EmbedUser};
 use crate::Error;
 use crate::ErrorKind;
-use crate::identity::AttributeKey;
-use crate::session::{CustomTokenRequest, RevokeTokenRequest, Session, TokenRequest};
-use crate::transport::Transport;
-
-pub(crate) type SharedSession = Session<Arc<dyn Transport>>;
+use crate::identity::{AttributeKey, MintHistory};
+use crate::session::{CustomTokenRequest, RevokeTokenRequest, SharedSession, TokenRequest};
+use crate::sync::{Counter, Pending, lock, shared_answer, spawn};
 
 /// What one mint is for: calls with equal keys that overlap share it.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -65,7 +61,7 @@ struct UserState {
 #[derive(Default)]
 struct Table {
     users: HashMap<Arc<str>, UserState>,
-    flights: HashMap<MintKey, watch::Receiver<Option<Outcome>>>,
+    flights: HashMap<MintKey, Pending<Outcome>>,
 }
 
 /// Above this many remembered users, idle ones are forgotten.
@@ -73,21 +69,17 @@ const PRUNE_ABOVE: usize = 10_000;
 
 #[derive(Default)]
 pub(crate) struct Counters {
-    pub(crate) mints: AtomicU64,
-    pub(crate) joined: AtomicU64,
-    pub(crate) tokens: AtomicU64,
-    pub(crate) unauthenticated: AtomicU64,
-    pub(crate) refused: AtomicU64,
-    pub(crate) thoughtspot_refused: AtomicU64,
-    pub(crate) unavailable: AtomicU64,
-    pub(crate) rate_limited: AtomicU64,
-    pub(crate) suppressed: AtomicU64,
-    pub(crate) foreign_origin: AtomicU64,
-    pub(crate) misconfigured: AtomicU64,
-}
-
-pub(crate) fn bump(counter: &AtomicU64) {
-    counter.fetch_add(1, Ordering::Relaxed);
+    pub(crate) mints: Counter,
+    pub(crate) joined: Counter,
+    pub(crate) tokens: Counter,
+    pub(crate) unauthenticated: Counter,
+    pub(crate) refused: Counter,
+    pub(crate) thoughtspot_refused: Counter,
+    pub(crate) unavailable: Counter,
+    pub(crate) rate_limited: Counter,
+    pub(crate) suppressed: Counter,
+    pub(crate) foreign_origin: Counter,
+    pub(crate) misconfigured: Counter,
 }
 
 pub(crate) struct Minter {
@@ -100,10 +92,8 @@ pub(crate) struct Minter {
     pub(crate) counters: Counters,
     table: Mutex<Table>,
     global_rate: Mutex<Gcra>,
-}
-
-fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(PoisonError::into_inner)
+    /// Which persisted rule sets were minted before, so that a refresh replaces them.
+    history: MintHistory,
 }
 
 impl Minter {
@@ -125,6 +115,7 @@ impl Minter {
             counters: Counters::default(),
             table: Mutex::new(Table::default()),
             global_rate: Mutex::new(Gcra::default()),
+            history: MintHistory::default(),
         }
     }
 
@@ -138,16 +129,16 @@ impl Minter {
             attributes: who.act_as.attributes.clone(),
             validity: who.validity,
         };
-        let mut receiver = {
+        let mut pending = {
             let now = Instant::now();
             let mut table = lock(&self.table);
             if let Some(flight) = table.flights.get(&key) {
-                bump(&self.counters.joined);
+                self.counters.joined.bump();
                 flight.clone()
             } else {
                 let user = table.users.entry(key.user.clone()).or_default();
                 if let Some(failure) = user.failure.filter(|f| now < f.until) {
-                    bump(&self.counters.suppressed);
+                    self.counters.suppressed.bump();
                     return Err(if failure.permanent {
                         Refusal::ThoughtSpot("ThoughtSpot refused this user recently")
                     } else {
@@ -163,31 +154,33 @@ impl Minter {
                 let refresh = key
                     .attributes
                     .as_ref()
-                    .is_some_and(|a| a.minted_before(&key.user, key.org));
-                let (sender, receiver) = watch::channel(None);
-                table.flights.insert(key.clone(), receiver.clone());
+                    .is_some_and(|a| self.history.minted_before(a, &key.user, key.org));
+                let (answer, pending) = shared_answer();
+                table.flights.insert(key.clone(), pending.clone());
                 if table.users.len() > PRUNE_ABOVE {
                     table.users.retain(|_, u| {
                         !u.rate.idle(now) || u.failure.is_some_and(|f| now < f.until)
                     });
                 }
-                drop(table);
                 // Its own task: a caller that goes away never cancels a mint others wait for.
                 let minter = self.clone();
-                tokio::spawn(async move {
+                let task_key = key.clone();
+                let started = spawn(async move {
                     let outcome = minter.mint(&who, refresh).await;
-                    let outcome = minter.finish(&key, outcome);
-                    let _ = sender.send(Some(outcome));
+                    answer.give(minter.finish(&task_key, outcome));
                 });
-                receiver
+                if started.is_none() {
+                    // No runtime to mint on: the dropped answer tells whoever joined.
+                    table.flights.remove(&key);
+                }
+                drop(table);
+                pending
             }
         };
-        match receiver.wait_for(Option::is_some).await {
-            Ok(outcome) => outcome
-                .clone()
-                .unwrap_or(Err(Refusal::Unavailable(Duration::ZERO))),
-            Err(_) => Err(Refusal::Unavailable(Duration::from_secs(1))),
-        }
+        pending
+            .wait()
+            .await
+            .unwrap_or(Err(Refusal::Unavailable(Duration::from_secs(1))))
     }
 
     /// Removes the flight (before anyone is answered) and records what its outcome means for
@@ -201,7 +194,7 @@ impl Minter {
             Ok(minted) => {
                 user.failure = None;
                 if let Some(a) = &key.attributes {
-                    a.mark_minted(&key.user, key.org);
+                    self.history.record(a, &key.user, key.org);
                 }
                 Ok(minted)
             }
@@ -232,7 +225,7 @@ impl Minter {
                 Err(retry) => return Err(MintError::QueueFull(retry.max(Duration::from_secs(1)))),
             }
         }
-        bump(&self.counters.mints);
+        self.counters.mints.bump();
         let sent_wall = SystemTime::now();
         let login = self.call(who, refresh).await.map_err(MintError::Api)?;
         let token = login.credential.token().cloned().ok_or_else(|| {
@@ -304,7 +297,7 @@ impl Minter {
 
     pub(crate) fn stats(&self) -> EmbedStats {
         let c = &self.counters;
-        let get = |a: &AtomicU64| a.load(Ordering::Relaxed);
+        let get = Counter::get;
         EmbedStats {
             tokens: get(&c.tokens),
             mints: get(&c.mints),

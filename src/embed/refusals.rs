@@ -5,10 +5,12 @@
 
 use std::collections::HashMap;
 use std::collections::hash_map::Entry;
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use tokio::time::Instant;
+
+use crate::sync::lock;
 
 /// Why a call got no token.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -81,7 +83,7 @@ impl RefusalLog {
         let now = Instant::now();
         let unlogged = {
             let within = |at: Instant| at.checked_add(self.window).is_none_or(|end| now < end);
-            let mut seen = self.seen.lock().unwrap_or_else(PoisonError::into_inner);
+            let mut seen = lock(&self.seen);
             if seen.map.len() > seen.sweep_above.max(PRUNE_ABOVE) {
                 seen.map.retain(|_, (at, _)| within(*at));
                 seen.sweep_above = 2 * seen.map.len();

@@ -15,7 +15,7 @@ use http_body_util::Full;
 use secrecy::ExposeSecret;
 
 use super::builder::EmbedTokenServiceBuilder;
-use super::mint::{Minter, Refusal, bump};
+use super::mint::{Minter, Refusal};
 use super::origin::AllowedOrigins;
 use super::refusals::{Class, RefusalLog};
 use super::{EmbedIdentity, EmbedStats};
@@ -78,19 +78,19 @@ impl EmbedTokenService {
             return response;
         }
         if let Some(reason) = self.origins.refusal(&parts) {
-            bump(&counters.foreign_origin);
+            counters.foreign_origin.bump();
             self.refusals.note(Class::ForeignOrigin, None, reason);
             return plain(StatusCode::FORBIDDEN, reason);
         }
         let mut who = match (self.identify)(&parts) {
             EmbedIdentity::Anonymous => {
-                bump(&counters.unauthenticated);
+                counters.unauthenticated.bump();
                 self.refusals
                     .note(Class::NoSession, None, "no session of the app");
                 return plain(StatusCode::UNAUTHORIZED, "not logged in");
             }
             EmbedIdentity::Refused => {
-                bump(&counters.refused);
+                counters.refused.bump();
                 self.refusals
                     .note(Class::RefusedByApp, None, "the app refused the identity");
                 return plain(StatusCode::FORBIDDEN, "not allowed to embed ThoughtSpot");
@@ -102,7 +102,7 @@ impl EmbedTokenService {
         }
         if let Some(Err(error)) = who.act_as.attributes.as_ref().map(|a| a.set.check()) {
             // The app's own mistake, not the user's: say so in the log, not to the page.
-            bump(&counters.misconfigured);
+            counters.misconfigured.bump();
             tracing::warn!(%error, "the token endpoint was given access rules ThoughtSpot refuses");
             return plain(
                 StatusCode::INTERNAL_SERVER_ERROR,
@@ -112,7 +112,7 @@ impl EmbedTokenService {
         let user = who.act_as.user.clone();
         match self.minter.token_for(who).await {
             Ok(minted) => {
-                bump(&counters.tokens);
+                counters.tokens.bump();
                 let json = wants_json(&parts.headers);
                 let token = minted.token.expose_secret();
                 let (content_type, body) = if json {
@@ -132,13 +132,13 @@ impl EmbedTokenService {
                 response
             }
             Err(Refusal::ThoughtSpot(reason)) => {
-                bump(&counters.thoughtspot_refused);
+                counters.thoughtspot_refused.bump();
                 self.refusals
                     .note(Class::ThoughtSpotRefused, Some(&user), reason);
                 plain(StatusCode::FORBIDDEN, reason)
             }
             Err(Refusal::Unavailable(retry)) => {
-                bump(&counters.unavailable);
+                counters.unavailable.bump();
                 self.refusals.note(
                     Class::Unavailable,
                     Some(&user),
@@ -153,7 +153,7 @@ impl EmbedTokenService {
                 )
             }
             Err(Refusal::TooMany(retry)) => {
-                bump(&counters.rate_limited);
+                counters.rate_limited.bump();
                 self.refusals
                     .note(Class::RateLimited, Some(&user), "over the per-user rate");
                 retry_after(

@@ -172,7 +172,8 @@ pub use faults::{FAULT_HEADER, Fault, FaultKind, REQUEST_ID_HEADER, UnknownFault
 pub use log::{PresentedCredential, RecordedRequest};
 pub use routes_abac::{REGION_VARIABLE, RULES_HEADER, sample_rows};
 
-use server::{Shared, lock};
+use crate::sync::lock;
+use server::Shared;
 use state::{State, signed_offset};
 
 /// Name of the administrator user every mock starts with.

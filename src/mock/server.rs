@@ -1,7 +1,7 @@
 //! The HTTP side: the accept loop, one hyper HTTP/1.1 connection task per client, and the
 //! request pipeline (prefix, body, log, faults, routes).
 
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, Mutex, MutexGuard};
 
 use bytes::Bytes;
 use http::{HeaderMap, Method, Request, Response, StatusCode, header};
@@ -20,6 +20,8 @@ use super::log::{Log, RecordedRequest};
 use super::state::{Presented, State};
 use super::wire::{self, ApiError, Generation, Ids, Renderer, RespBody};
 use super::{embed_app, routes_beta, routes_v1, routes_v2};
+// Poisoning ignored: a panicking test must not break the mock for the others.
+use crate::sync::lock;
 
 /// The largest request body the mock reads; larger ones get a 413.
 pub(crate) const BODY_LIMIT: usize = 1024 * 1024;
@@ -34,11 +36,6 @@ pub(crate) const LOGIN_PATHS: &[&str] = &[
     "/tspublic/rest/v2/session/gettoken",
     "/callosum/v1/tspublic/v1/session/login",
 ];
-
-/// Locks a mutex, ignoring poisoning (a panicking test must not break the mock for the others).
-pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(PoisonError::into_inner)
-}
 
 /// What the server tasks and the public handle share.
 pub(crate) struct Shared {

@@ -72,6 +72,9 @@ pub use v2::V2;
 use crate::transport::{Transport, TransportError};
 use crate::{ApiVersion, BaseUrl, Error, ErrorKind};
 
+/// A session over whichever transport was configured, shared by everything that logs in.
+pub(crate) type SharedSession = Session<std::sync::Arc<dyn Transport>>;
+
 /// The `User-Agent` every session call sends (v2.0 requires one).
 pub const USER_AGENT_VALUE: &str = concat!("thoughtspot-auth/", env!("CARGO_PKG_VERSION"));
 /// Default limit on a session answer's body: enough for any real answer, small enough that a

@@ -53,6 +53,8 @@ use std::time::Duration;
 use bytes::Bytes;
 use tokio::time::Instant;
 
+use crate::sync::lock;
+
 #[cfg(feature = "redis")]
 mod redis;
 pub(crate) mod sealed;
@@ -267,10 +269,7 @@ impl MemoryCredentialStore {
     }
 
     fn entries(&self) -> std::sync::MutexGuard<'_, HashMap<String, (Generation, Bytes, Instant)>> {
-        self.inner
-            .entries
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
+        lock(&self.inner.entries)
     }
 
     fn check(&self) -> Result<(), StoreError> {

@@ -26,13 +26,14 @@ use zeroize::Zeroizing;
 mod publish;
 mod shared_error;
 
+use super::Counters;
 use super::credential::CacheKey;
-use super::{Counters, lock};
 use crate::Error;
 use crate::config::{AuthConfig, Secret, Source};
 use crate::session::{SessionCookies, SessionCredential};
 use crate::store::sealed::Keys;
 use crate::store::{CredentialStore, Generation, StoreFuture, StoredEntry};
+use crate::sync::lock;
 use shared_error::SharedError;
 
 /// After a failed store call, the store is left alone this long.
@@ -258,12 +259,12 @@ impl Fleet {
             Ok(Err(error)) => error.to_string(),
             Err(_) => format!("no answer within {} ms", self.timeout.as_millis()),
         };
-        Counters::bump(&counters.store_errors);
+        counters.store_errors.bump();
         let mut health = lock(&self.health);
         health.retry_at = Some(Instant::now() + RETRY_AFTER_OUTAGE);
         if !health.down {
             health.down = true;
-            Counters::bump(&counters.store_outages);
+            counters.store_outages.bump();
             tracing::warn!(
                 %error,
                 "the credential store is unavailable: logging in to ThoughtSpot without it \

@@ -87,7 +87,7 @@ impl Fleet {
                 .await
                 .is_some()
             {
-                Counters::bump(&counters.store_publications);
+                counters.store_publications.bump();
             }
         }
         if let Some(holder) = holder {

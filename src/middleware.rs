@@ -39,7 +39,8 @@ use http::Extensions;
 use reqwest_middleware::{Middleware, Next};
 
 use crate::Error;
-use crate::authenticator::{Door, Owner, Verdict};
+use crate::authenticator::{Door, Outgoing, Owner, Verdict};
+use crate::base_url::BaseUrl;
 use crate::config::AuthBuilder;
 use crate::handle::AuthHandle;
 use crate::read_ahead::ResponseBody;
@@ -112,42 +113,24 @@ impl Middleware for ThoughtSpotAuthMiddleware {
         next: Next<'_>,
     ) -> reqwest_middleware::Result<Response> {
         let core = self.owner.core();
-        let url = request.url();
-        let ours = core.config.base.has_origin(
-            url.scheme(),
-            url.host_str().unwrap_or_default(),
-            url.port(),
-        );
-        if !ours {
-            crate::origin_alias::passed_through(
-                &core.config.base,
-                Some(url.scheme()),
-                url.host_str().unwrap_or_default(),
-                url.port(),
-            );
+        // `RequestBuilder::with_extension(OrgOverride(..))` puts it in `extensions`.
+        let mut outgoing = ReqwestOutgoing {
+            request: &mut request,
+            extensions,
+        };
+        let Some(key) = core
+            .admit(&outgoing)
+            .map_err(reqwest_middleware::Error::middleware)?
+        else {
             return next.run(request, extensions).await;
-        }
-        // `RequestBuilder::with_extension(OrgOverride(..))` puts it here.
-        let key = core
-            .key_for(extensions)
-            .map_err(reqwest_middleware::Error::middleware)?;
-        let generation = match core.attach(
-            &key,
-            request.headers_mut(),
-            crate::stripes::this_thread(),
-            None,
-        ) {
+        };
+        let stripe = crate::stripes::this_thread();
+        let generation = match core.attach(&key, outgoing.headers_mut(), stripe, None) {
             Some(generation) => generation,
-            None => {
-                core.provision(&key, extensions);
-                let credential = core
-                    .credential(&key)
-                    .await
-                    .map_err(reqwest_middleware::Error::middleware)?;
-                let (name, value) = credential.session.header();
-                request.headers_mut().insert(name, value);
-                credential.generation
-            }
+            None => core
+                .attach_after_login(&key, &mut outgoing)
+                .await
+                .map_err(reqwest_middleware::Error::middleware)?,
         };
         let replay = if core.config.replay {
             request.try_clone()
@@ -155,9 +138,8 @@ impl Middleware for ThoughtSpotAuthMiddleware {
             None
         };
         let response = next.clone().run(request, extensions).await?;
-        let verdict = core.verdict(response.status());
+        let verdict = core.judge(response.status());
         if verdict == Verdict::Fine {
-            core.accepted();
             return Ok(response);
         }
         let mut door = ReqwestDoor {
@@ -167,6 +149,37 @@ impl Middleware for ThoughtSpotAuthMiddleware {
         };
         core.recover(&mut door, &key, generation, response, verdict)
             .await
+    }
+}
+
+/// The reqwest door's request, as the core admits it: reqwest-middleware keeps its extensions
+/// apart from it.
+struct ReqwestOutgoing<'a> {
+    request: &'a mut Request,
+    extensions: &'a Extensions,
+}
+
+impl Outgoing for ReqwestOutgoing<'_> {
+    fn is_for(&self, base: &BaseUrl) -> bool {
+        let (scheme, host, port) = self.origin();
+        base.has_origin(scheme.unwrap_or_default(), host, port)
+    }
+
+    fn origin(&self) -> (Option<&str>, &str, Option<u16>) {
+        let url = self.request.url();
+        (
+            Some(url.scheme()),
+            url.host_str().unwrap_or_default(),
+            url.port(),
+        )
+    }
+
+    fn extensions(&self) -> &Extensions {
+        self.extensions
+    }
+
+    fn headers_mut(&mut self) -> &mut http::HeaderMap {
+        self.request.headers_mut()
     }
 }
 

@@ -36,6 +36,7 @@
 //! - **The replay** in both doors gets its credential from `credential`, so it is always newer
 //!   than the one rejected (asserted in debug builds).
 
+mod admission;
 mod backoff;
 pub(crate) mod credential;
 mod fleet;
@@ -57,19 +58,19 @@ use std::sync::atomic::{AtomicI64, AtomicU32, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 
 use arc_swap::ArcSwapOption;
-use http::Extensions;
 use tokio::task::AbortHandle;
 use tokio::time::Instant;
 
 use crate::Error;
 use crate::config::AuthConfig;
-use crate::identity::{ActAs, MintHistory, OrgOverride};
+use crate::identity::MintHistory;
 use crate::session::{Session, SharedSession};
 use crate::sync::{lock, spawn};
 use crate::transport::Transport;
 pub(crate) use credential::CacheKey;
 use credential::Credential;
 
+pub(crate) use admission::Outgoing;
 use backoff::Failures;
 pub(crate) use hot_path::CachedCredential;
 pub(crate) use rejection::{Door, Verdict};
@@ -199,46 +200,6 @@ impl Core {
 
     pub(crate) fn current_key(&self) -> CacheKey {
         CacheKey::org(self.current_org())
-    }
-
-    /// The key a request's credential comes from: in multi-user mode its [`ActAs`] (required),
-    /// and its org from the `ActAs`, an [`OrgOverride`] or the current org.
-    #[inline]
-    pub(crate) fn key_for(&self, extensions: &Extensions) -> Result<CacheKey, Error> {
-        // Most requests carry no extensions: their key is the current org's, found without
-        // looking anything up (the rest is out of line, so that this inlines into the hot path).
-        if extensions.is_empty() && !self.config.multi_user() {
-            return Ok(CacheKey::org(self.current_org()));
-        }
-        self.key_from_extensions(extensions)
-    }
-
-    #[inline(never)]
-    fn key_from_extensions(&self, extensions: &Extensions) -> Result<CacheKey, Error> {
-        let org = || match extensions.get::<OrgOverride>() {
-            Some(OrgOverride(org)) => Some(*org),
-            None => self.current_org(),
-        };
-        if !self.config.multi_user() {
-            return Ok(CacheKey::org(org()));
-        }
-        match extensions.get::<ActAs>() {
-            Some(act_as) => CacheKey::act_as(act_as, act_as.org.or_else(org), self.config.kind),
-            None => Err(Error::config(
-                "multi-user trusted authentication: the request names no user (insert an \
-                 `ActAs` into its extensions); nothing was sent",
-            )),
-        }
-    }
-
-    /// Remembers a request's wish to create its user just in time.
-    pub(crate) fn provision(&self, key: &CacheKey, extensions: &Extensions) {
-        if let Some(provisioning) = extensions
-            .get::<ActAs>()
-            .and_then(|a| a.provisioning.clone())
-        {
-            lock(&self.slot(key).provisioning).get_or_insert(provisioning);
-        }
     }
 
     fn slot(&self, key: &CacheKey) -> Arc<Slot> {

@@ -27,9 +27,9 @@ use tokio::time::Instant;
 use super::Core;
 use super::credential::{CacheKey, Credential};
 use super::slot::Check;
+use crate::ErrorKind;
 use crate::session::SessionCredential;
 use crate::sync::{lock, shared_answer, spawn};
-use crate::{ApiVersion, ErrorKind};
 
 /// How much of a beta 500 is read to learn whether it rejects the credential.
 const BETA_500_READ_LIMIT: usize = 64 * 1024;
@@ -154,10 +154,7 @@ impl Core {
         let mut recovery = Recovery::new(generation);
         loop {
             let beta_500 = match verdict {
-                Verdict::Fine => {
-                    self.accepted();
-                    return Ok(response);
-                }
+                Verdict::Fine => return Ok(response),
                 Verdict::Rejected => None,
                 Verdict::ReadBody => {
                     let (read, seen) = D::read_ahead(response, BETA_500_READ_LIMIT).await;
@@ -181,7 +178,7 @@ impl Core {
             };
             drop(response);
             response = replay.await?;
-            verdict = self.verdict(D::status(&response));
+            verdict = self.judge(D::status(&response));
         }
     }
 
@@ -264,19 +261,9 @@ impl Core {
         }
     }
 
-    /// What a response's status says about the credential.
+    /// A response with the credential was not a rejection (see [`Core::judge`]).
     #[inline]
-    pub(crate) fn verdict(&self, status: StatusCode) -> Verdict {
-        match (self.config.api, status) {
-            (_, StatusCode::UNAUTHORIZED) => Verdict::Rejected,
-            (ApiVersion::Beta, StatusCode::INTERNAL_SERVER_ERROR) => Verdict::ReadBody,
-            _ => Verdict::Fine,
-        }
-    }
-
-    /// A response with the credential was not a rejection.
-    #[inline]
-    pub(crate) fn accepted(&self) {
+    pub(super) fn accepted(&self) {
         if self.rejection_streak.load(Ordering::Relaxed) != 0 {
             self.rejection_streak.store(0, Ordering::Relaxed);
         }

@@ -101,11 +101,10 @@ where
             StateProj::Sent { future, sent } => {
                 let response = ready!(future.poll(cx)).map_err(Into::into)?;
                 let core = sent.anchor.core();
-                let verdict = core.verdict(response.status());
+                let verdict = core.judge(response.status());
                 if verdict != Verdict::Fine {
                     return start_recovery(state, response, verdict, cx);
                 }
-                core.accepted();
                 // Dropped where it lies: the kept request is not moved out just to go.
                 state.set(State::Done);
                 Poll::Ready(Ok(response.map(ResponseBody::new)))

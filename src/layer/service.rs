@@ -16,7 +16,8 @@ use super::anchor::{Anchor, Anchors};
 use super::future::{ResponseFuture, Sent, recover};
 use super::{Inner, InnerBody, KeptBody};
 use crate::Error;
-use crate::authenticator::{CachedCredential, Owner, Verdict};
+use crate::authenticator::{CachedCredential, Outgoing, Owner, Verdict};
+use crate::base_url::BaseUrl;
 use crate::config::AuthBuilder;
 use crate::handle::AuthHandle;
 use crate::read_ahead::ResponseBody;
@@ -190,19 +191,9 @@ where
 
     fn call(&mut self, mut request: Request<B>) -> Self::Future {
         let core = self.anchors.core();
-        if !core.config.base.is_same_origin(request.uri()) {
-            // Not ThoughtSpot: a credential never leaves for another origin.
-            let uri = request.uri();
-            crate::origin_alias::passed_through(
-                &core.config.base,
-                uri.scheme_str(),
-                uri.host().unwrap_or_default(),
-                uri.port_u16(),
-            );
-            return ResponseFuture::passthrough(self.inner.call(request));
-        }
-        let key = match core.key_for(request.extensions()) {
-            Ok(key) => key,
+        let key = match core.admit(&request) {
+            Ok(Some(key)) => key,
+            Ok(None) => return ResponseFuture::passthrough(self.inner.call(request)),
             Err(error) => {
                 return ResponseFuture::boxed(Box::pin(std::future::ready(Err(error.into()))));
             }
@@ -306,7 +297,6 @@ impl<S> SlowPath<S> {
         } = self;
         let core = anchor.core().clone();
         core.offer_transport(|| Arc::new(ServiceTransport::<S, B>::new(spare.clone())));
-        core.provision(&key, request.extensions());
         let mut request = request;
         if buffer {
             let (parts, body) = request.into_parts();
@@ -317,13 +307,13 @@ impl<S> SlowPath<S> {
             request = Request::from_parts(parts, B::from(bytes.clone()));
             kept = Replay::copy(&request, Some(bytes));
         }
-        let credential = core.credential(&key).await.map_err(BoxError::from)?;
-        let (name, value) = credential.session.header();
-        request.headers_mut().insert(name, value);
+        let generation = core
+            .attach_after_login(&key, &mut request)
+            .await
+            .map_err(BoxError::from)?;
         let response = spare.oneshot(request).await.map_err(Into::into)?;
-        let verdict = core.verdict(response.status());
+        let verdict = core.judge(response.status());
         if verdict == Verdict::Fine {
-            core.accepted();
             return Ok(response.map(ResponseBody::new));
         }
         recover(
@@ -332,11 +322,38 @@ impl<S> SlowPath<S> {
             Sent {
                 anchor,
                 key,
-                generation: credential.generation,
+                generation,
                 replay: kept,
                 _body: PhantomData,
             },
         )
         .await
+    }
+}
+
+/// The tower door's request, as the core admits it.
+impl<B> Outgoing for Request<B> {
+    #[inline(always)]
+    fn is_for(&self, base: &BaseUrl) -> bool {
+        base.is_same_origin(self.uri())
+    }
+
+    fn origin(&self) -> (Option<&str>, &str, Option<u16>) {
+        let uri = self.uri();
+        (
+            uri.scheme_str(),
+            uri.host().unwrap_or_default(),
+            uri.port_u16(),
+        )
+    }
+
+    #[inline]
+    fn extensions(&self) -> &http::Extensions {
+        Request::extensions(self)
+    }
+
+    #[inline]
+    fn headers_mut(&mut self) -> &mut http::HeaderMap {
+        Request::headers_mut(self)
     }
 }

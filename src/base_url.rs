@@ -6,7 +6,7 @@ use std::net::IpAddr;
 use http::Uri;
 use http::uri::{Authority, Scheme};
 
-use crate::Error;
+use crate::error::Error;
 
 /// The address of a ThoughtSpot cluster: scheme, host, port and an optional path prefix.
 ///

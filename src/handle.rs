@@ -3,9 +3,9 @@
 use std::fmt;
 use std::sync::Arc;
 
-use crate::Error;
 use crate::authenticator::{AuthStats, Owner, UserStats};
 use crate::config::CredentialKind;
+use crate::error::Error;
 
 /// A cloneable, `Send + Sync` handle on the credentials of one layer (and every service made
 /// from it). Get it with `ThoughtSpotAuthLayer::handle`.

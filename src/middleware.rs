@@ -38,10 +38,10 @@ use ::reqwest::{Request, Response, ResponseBuilderExt};
 use http::Extensions;
 use reqwest_middleware::{Middleware, Next};
 
-use crate::Error;
 use crate::authenticator::{Door, Outgoing, Owner, Verdict};
 use crate::base_url::BaseUrl;
 use crate::config::AuthBuilder;
+use crate::error::Error;
 use crate::handle::AuthHandle;
 use crate::read_ahead::ResponseBody;
 use crate::session::SessionCredential;

@@ -8,7 +8,7 @@
 
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use crate::BaseUrl;
+use crate::base_url::BaseUrl;
 
 /// Set once the warning has been given: once per process, so that a misconfigured service does
 /// not log on every request.
@@ -144,7 +144,7 @@ mod tests {
         };
 
         WARNED.store(false, Ordering::Relaxed);
-        let layer = crate::ThoughtSpotAuthLayer::builder(&base)
+        let layer = crate::layer::ThoughtSpotAuthLayer::builder(&base)
             .password(mock::DEFAULT_USER, mock::DEFAULT_PASSWORD)
             .build()
             .unwrap();
@@ -163,7 +163,7 @@ mod tests {
 
         WARNED.store(false, Ordering::Relaxed);
         let plain = reqwest::Client::new();
-        let auth = crate::ThoughtSpotAuthMiddleware::builder(&base)
+        let auth = crate::middleware::ThoughtSpotAuthMiddleware::builder(&base)
             .password(mock::DEFAULT_USER, mock::DEFAULT_PASSWORD)
             .build_middleware(plain.clone())
             .unwrap();

@@ -4,8 +4,8 @@ use std::time::Duration;
 
 use tokio::time::Instant;
 
-use crate::Error;
 use crate::config::Timings;
+use crate::error::Error;
 use crate::sync::{doubled, equal_jitter};
 
 /// The failure history of one cache slot.

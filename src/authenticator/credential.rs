@@ -64,16 +64,16 @@ impl CacheKey {
     /// (`PersistOption::None`) are refused in cookie-session mode: a session ignores them, so
     /// the request would run without its rules.
     pub(crate) fn act_as(
-        act_as: &crate::ActAs,
+        act_as: &crate::identity::ActAs,
         org: Option<i64>,
-        kind: crate::CredentialKind,
-    ) -> Result<Self, crate::Error> {
+        kind: crate::config::CredentialKind,
+    ) -> Result<Self, crate::error::Error> {
         if let Some(attributes) = &act_as.attributes {
             attributes.set.check()?;
-            if kind == crate::CredentialKind::CookieSession
+            if kind == crate::config::CredentialKind::CookieSession
                 && attributes.set.persist == crate::session::PersistOption::None
             {
-                return Err(crate::Error::config(
+                return Err(crate::error::Error::config(
                     "access rules with persist option NONE live only in the token, and a cookie \
                      session ignores them: use bearer tokens, or persist the rules (REPLACE); \
                      nothing was sent",

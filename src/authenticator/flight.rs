@@ -18,7 +18,7 @@ use tracing::Instrument;
 use super::credential::{CacheKey, Credential, Phase};
 use super::slot::{Flight, Lease, Origin, Outcome, Slot};
 use super::{Core, fleet, login};
-use crate::Error;
+use crate::error::Error;
 use crate::session::Login;
 use crate::store::Generation;
 use crate::sync::{Answer, Pending, lock, shared_answer, spawn};

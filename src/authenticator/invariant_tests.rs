@@ -112,7 +112,7 @@ impl CredentialStore for GatedWrites {
 }
 
 fn owner(logins: &GatedLogins, store: Option<&GatedWrites>) -> Arc<Owner> {
-    let mut builder = crate::ThoughtSpotAuthLayer::builder("https://ts.example.com")
+    let mut builder = crate::layer::ThoughtSpotAuthLayer::builder("https://ts.example.com")
         .password("analyst", "pw")
         .transport(logins.clone());
     if let Some(store) = store {

@@ -4,13 +4,14 @@
 use secrecy::ExposeSecret;
 
 use super::credential::CacheKey;
+use crate::api_version::ApiVersion;
 use crate::config::{AuthConfig, CredentialKind, Secret, Source};
+use crate::error::{Error, ErrorKind};
 use crate::identity::{MintHistory, Provisioning};
 use crate::session::{
     BetaLoginRequest, BetaTokenRequest, CustomTokenRequest, Login, PersistOption,
     SessionLoginRequest, SharedSession, TokenRequest,
 };
-use crate::{ApiVersion, Error, ErrorKind};
 
 /// Makes a credential for `key`:
 ///

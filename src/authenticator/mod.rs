@@ -61,8 +61,8 @@ use arc_swap::ArcSwapOption;
 use tokio::task::AbortHandle;
 use tokio::time::Instant;
 
-use crate::Error;
 use crate::config::AuthConfig;
+use crate::error::Error;
 use crate::identity::MintHistory;
 use crate::session::{Session, SharedSession};
 use crate::sync::{lock, spawn};

@@ -6,9 +6,10 @@ use std::sync::atomic::Ordering;
 
 use super::credential::{CacheKey, Credential, Phase};
 use super::{AuthStats, Core, UserStats};
+use crate::api_version::ApiVersion;
 use crate::config::{CredentialKind, Source};
+use crate::error::{Error, ErrorKind};
 use crate::sync::lock;
-use crate::{ApiVersion, Error, ErrorKind};
 
 impl Core {
     pub(crate) async fn switch_org(self: &Arc<Self>, org: i64) -> Result<(), Error> {

@@ -27,7 +27,7 @@ use tokio::time::Instant;
 use super::Core;
 use super::credential::{CacheKey, Credential};
 use super::slot::Check;
-use crate::ErrorKind;
+use crate::error::ErrorKind;
 use crate::session::SessionCredential;
 use crate::sync::{lock, shared_answer, spawn};
 

@@ -1,6 +1,6 @@
 //! Counters of what the authenticator did, and the [`AuthStats`] a handle reads from them.
 
-use crate::ErrorKind;
+use crate::error::ErrorKind;
 use crate::sync::Counter;
 
 #[derive(Debug, Default)]

@@ -9,9 +9,9 @@ use super::{
     AuthConfig, CredentialKind, DEFAULT_IDLE_TIMEOUT, DEFAULT_MAX_CACHED_ORGS,
     DEFAULT_MAX_CACHED_USERS, DEFAULT_MAX_REPLAY_BODY_BYTES, Secret, Source, Timings, check_org_id,
 };
-use crate::ApiVersion;
-use crate::Error;
+use crate::api_version::ApiVersion;
 use crate::base_url::BaseUrl;
+use crate::error::Error;
 use crate::store::CredentialStore;
 use crate::transport::Transport;
 
@@ -364,7 +364,7 @@ mod tests {
         let builder = || AuthBuilder::new("https://ts.example.com").password("u", "pw");
         for org in [i64::from(i32::MAX) + 1, i64::from(i32::MIN) - 1, i64::MAX] {
             let err = builder().org(org).into_config().err().unwrap();
-            assert_eq!(err.kind(), crate::ErrorKind::Config, "{org}");
+            assert_eq!(err.kind(), crate::error::ErrorKind::Config, "{org}");
             assert!(err.to_string().contains("int32"), "{err}");
         }
         for org in [0, i64::from(i32::MAX), i64::from(i32::MIN)] {
@@ -376,7 +376,7 @@ mod tests {
                 .into_config()
                 .err()
                 .unwrap();
-            assert_eq!(err.kind(), crate::ErrorKind::Config, "{secs}");
+            assert_eq!(err.kind(), crate::error::ErrorKind::Config, "{secs}");
             assert!(err.to_string().contains("int32"), "{err}");
         }
         let at_most = builder().token_validity(Duration::from_secs(i32::MAX as u64));

@@ -3,8 +3,8 @@
 use std::time::Duration;
 
 use super::AuthBuilder;
-use crate::ApiVersion;
-use crate::Error;
+use crate::api_version::ApiVersion;
+use crate::error::Error;
 
 impl AuthBuilder {
     /// A builder from the environment: `THOUGHTSPOT_URL`, `THOUGHTSPOT_USERNAME`,

@@ -9,9 +9,9 @@ use std::time::Duration;
 
 pub use builder::AuthBuilder;
 
-use crate::ApiVersion;
-use crate::Error;
+use crate::api_version::ApiVersion;
 use crate::base_url::BaseUrl;
+use crate::error::Error;
 use crate::store::CredentialStore;
 use crate::transport::Transport;
 

@@ -17,6 +17,17 @@ use crate::error::Error;
 use crate::session::Session;
 use crate::transport::Transport;
 
+impl EmbedTokenService {
+    /// A builder for the cluster at `base_url`, minting with the trusted-authentication
+    /// `secret_key`.
+    pub fn builder(
+        base_url: impl Into<String>,
+        secret_key: impl Into<String>,
+    ) -> EmbedTokenServiceBuilder {
+        EmbedTokenServiceBuilder::new(base_url.into(), secret_key.into())
+    }
+}
+
 /// Builds an [`EmbedTokenService`].
 pub struct EmbedTokenServiceBuilder {
     base_url: String,

@@ -10,8 +10,8 @@ use tokio::time::Instant;
 
 use super::limits::{Backoff, Failure, Gcra, MintRate};
 use super::{EmbedStats, EmbedUser};
-use crate::Error;
-use crate::ErrorKind;
+use crate::error::Error;
+use crate::error::ErrorKind;
 use crate::identity::{AttributeKey, MintHistory};
 use crate::session::{CustomTokenRequest, RevokeTokenRequest, SharedSession, TokenRequest};
 use crate::sync::{Counter, Pending, lock, shared_answer, spawn};

@@ -97,7 +97,7 @@ pub use builder::EmbedTokenServiceBuilder;
 pub use limits::MintRate;
 pub use service::EmbedTokenService;
 
-use crate::ActAs;
+use crate::identity::ActAs;
 
 /// Who a call to the endpoint is for, as the app's own session says.
 #[derive(Debug, Clone)]

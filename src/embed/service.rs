@@ -14,7 +14,6 @@ use http::{Method, Request, Response, StatusCode};
 use http_body_util::Full;
 use secrecy::ExposeSecret;
 
-use super::builder::EmbedTokenServiceBuilder;
 use super::mint::{Minter, Refusal};
 use super::origin::AllowedOrigins;
 use super::refusals::{Class, RefusalLog};
@@ -46,15 +45,6 @@ impl fmt::Debug for EmbedTokenService {
 }
 
 impl EmbedTokenService {
-    /// A builder for the cluster at `base_url`, minting with the trusted-authentication
-    /// `secret_key`.
-    pub fn builder(
-        base_url: impl Into<String>,
-        secret_key: impl Into<String>,
-    ) -> EmbedTokenServiceBuilder {
-        EmbedTokenServiceBuilder::new(base_url.into(), secret_key.into())
-    }
-
     /// Revokes every token of `user` in ThoughtSpot (for the app's logout) and forgets the
     /// user's backoff. Tokens of the user that had already ended (expired, revoked elsewhere)
     /// are no error; a failed mint of the token the revocation needs (bad key, locked user),

@@ -9,9 +9,10 @@ use std::time::Duration;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 
+use super::context::Shared;
 use super::faults::FaultTable;
 use super::log::Log;
-use super::server::{self, Shared};
+use super::server;
 use super::state::{State, signed_offset};
 use super::wire;
 use super::{

@@ -12,7 +12,7 @@
 
 use http::{Response, StatusCode};
 
-use super::server::Ctx;
+use super::context::Ctx;
 use super::wire::{self, RespBody};
 
 /// Whether `path` is one of the embedded app's pages.

@@ -154,11 +154,13 @@ use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
 mod builder;
+mod context;
 mod embed_app;
 mod fault_bodies;
 mod faults;
 mod log;
 mod records;
+mod routes;
 mod routes_abac;
 mod routes_beta;
 mod routes_v1;
@@ -173,7 +175,7 @@ pub use log::{PresentedCredential, RecordedRequest};
 pub use routes_abac::{REGION_VARIABLE, RULES_HEADER, sample_rows};
 
 use crate::sync::lock;
-use server::Shared;
+use context::Shared;
 use state::{State, signed_offset};
 
 /// Name of the administrator user every mock starts with.

@@ -14,8 +14,8 @@ use http::{HeaderMap, HeaderValue, Response, StatusCode};
 use serde_json::{Map, Value, json};
 
 use super::MockThoughtSpot;
-use super::routes_v2::{principal_of, token_asker};
-use super::server::Ctx;
+use super::context::Ctx;
+use super::routes_v2::{BASE, principal_of, token_asker};
 use super::state::{Access, AutoCreate, Principal, State};
 use super::wire::{self, ApiError, Fields, RespBody};
 
@@ -46,7 +46,42 @@ pub fn sample_rows() -> Vec<Value> {
 }
 
 /// `POST /auth/token/custom`.
-pub(crate) fn token_custom(ctx: &Ctx<'_>) -> Result<Response<RespBody>, ApiError> {
+/// Whether `path` is one of the v2.0 calls whose answer depends on access rules.
+pub(crate) fn serves(path: &str) -> bool {
+    matches!(
+        path.strip_prefix(BASE),
+        Some("/auth/token/custom" | "/searchdata" | "/metadata/search")
+    )
+}
+
+/// Answers `token/custom`, `searchdata` and `metadata/search`, with v2.0 errors.
+pub(crate) fn handle(ctx: &Ctx<'_>) -> Response<RespBody> {
+    let answer = ctx
+        .expect(http::Method::POST)
+        .and_then(|()| match ctx.path.strip_prefix(BASE) {
+            Some("/searchdata") => search_data(ctx),
+            Some("/metadata/search") => metadata_search(ctx),
+            _ => token_custom(ctx),
+        });
+    answer.unwrap_or_else(|err| ctx.renderer().v2_error(&err))
+}
+
+/// `POST /metadata/search`: two sample liveboards, and the rules the request ran under.
+fn metadata_search(ctx: &Ctx<'_>) -> Result<Response<RespBody>, ApiError> {
+    let p = principal_of(ctx, &ctx.state())?;
+    wire::json_body(ctx.headers, ctx.body)?;
+    let body = json!([
+        {"metadata_id": "8c4d5c6a-1f7e-4b55-9d51-6f1a8f0e2b01", "metadata_name": "Sales Overview", "metadata_type": "LIVEBOARD"},
+        {"metadata_id": "0f3a9e2d-7b64-4c1a-8e2f-3d5b6c7a8e90", "metadata_name": "Pipeline Health", "metadata_type": "LIVEBOARD"}
+    ]);
+    let rules = applied(&ctx.state(), ctx.headers, &p);
+    Ok(with_rules(
+        wire::with_identity(wire::json_response(StatusCode::OK, &body), &p.user, p.org),
+        &rules,
+    ))
+}
+
+fn token_custom(ctx: &Ctx<'_>) -> Result<Response<RespBody>, ApiError> {
     let body = wire::json_body(ctx.headers, ctx.body)?;
     let f = Fields(body.as_ref());
     let (username, secret) = token_asker(&f)?;
@@ -177,7 +212,7 @@ pub(crate) fn with_rules(mut resp: Response<RespBody>, rules: &Value) -> Respons
 }
 
 /// `POST /searchdata`: [`sample_rows`] filtered by the request's rules.
-pub(crate) fn search_data(ctx: &Ctx<'_>) -> Result<Response<RespBody>, ApiError> {
+fn search_data(ctx: &Ctx<'_>) -> Result<Response<RespBody>, ApiError> {
     let (principal, rules) = {
         let st = ctx.state();
         let p = principal_of(ctx, &st)?;

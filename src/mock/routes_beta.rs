@@ -4,7 +4,7 @@
 use http::{Method, Response, StatusCode};
 use serde_json::{Value, json};
 
-use super::server::Ctx;
+use super::context::Ctx;
 use super::state::{Access, Principal, Proof, State};
 use super::wire::{self, ApiError, Fields, RespBody};
 

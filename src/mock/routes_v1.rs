@@ -2,8 +2,8 @@
 
 use http::{Method, Response, StatusCode};
 
+use super::context::Ctx;
 use super::routes_abac;
-use super::server::Ctx;
 use super::state::Proof;
 use super::wire::{self, ApiError, RespBody};
 

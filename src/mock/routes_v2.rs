@@ -3,12 +3,11 @@
 use http::{Method, Response, StatusCode};
 use serde_json::{Value, json};
 
-use super::routes_abac;
-use super::server::Ctx;
+use super::context::Ctx;
 use super::state::{Access, AutoCreate, Principal, Proof, State, TokenRecord};
 use super::wire::{self, ApiError, Fields, RespBody};
 
-const BASE: &str = "/api/rest/2.0";
+pub(crate) const BASE: &str = "/api/rest/2.0";
 
 /// Validity of tokens from `GET /auth/session/token`.
 const SESSION_TOKEN_SECS: u64 = 24 * 60 * 60;
@@ -27,14 +26,6 @@ fn route(ctx: &Ctx<'_>) -> Result<Response<RespBody>, ApiError> {
         "/auth/token/object" => {
             ctx.expect(Method::POST)?;
             mint(ctx, Access::ReportBookView)
-        }
-        "/auth/token/custom" => {
-            ctx.expect(Method::POST)?;
-            routes_abac::token_custom(ctx)
-        }
-        "/searchdata" => {
-            ctx.expect(Method::POST)?;
-            routes_abac::search_data(ctx)
         }
         "/auth/session/login" => {
             ctx.expect(Method::POST)?;
@@ -79,20 +70,6 @@ fn route(ctx: &Ctx<'_>) -> Result<Response<RespBody>, ApiError> {
                 obj.remove("scope");
             }
             Ok(wire::json_response(StatusCode::OK, &body))
-        }
-        "/metadata/search" => {
-            ctx.expect(Method::POST)?;
-            let p = principal(ctx, &ctx.state())?;
-            wire::json_body(ctx.headers, ctx.body)?;
-            let body = json!([
-                {"metadata_id": "8c4d5c6a-1f7e-4b55-9d51-6f1a8f0e2b01", "metadata_name": "Sales Overview", "metadata_type": "LIVEBOARD"},
-                {"metadata_id": "0f3a9e2d-7b64-4c1a-8e2f-3d5b6c7a8e90", "metadata_name": "Pipeline Health", "metadata_type": "LIVEBOARD"}
-            ]);
-            let rules = routes_abac::applied(&ctx.state(), ctx.headers, &p);
-            Ok(routes_abac::with_rules(
-                wire::with_identity(wire::json_response(StatusCode::OK, &body), &p.user, p.org),
-                &rules,
-            ))
         }
         _ => {
             principal(ctx, &ctx.state())?;

@@ -1,10 +1,10 @@
 //! The HTTP side: the accept loop, one hyper HTTP/1.1 connection task per client, and the
 //! request pipeline (prefix, body, log, faults, routes).
 
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::Arc;
 
 use bytes::Bytes;
-use http::{HeaderMap, Method, Request, Response, StatusCode, header};
+use http::{HeaderMap, Method, Request, Response, header};
 use http_body_util::{BodyExt, LengthLimitError, Limited};
 use hyper::body::Incoming;
 use hyper::server::conn::http1;
@@ -14,12 +14,12 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
 use tokio::task::JoinSet;
 
-use super::ExtensionSpelling;
-use super::faults::{self, FAULT_HEADER, FaultAction, FaultTable, REQUEST_ID_HEADER};
-use super::log::{Log, RecordedRequest};
-use super::state::{Presented, State};
-use super::wire::{self, ApiError, Generation, Ids, Renderer, RespBody};
-use super::{embed_app, routes_beta, routes_v1, routes_v2};
+use super::context::{Ctx, Shared};
+use super::faults::{self, FAULT_HEADER, FaultAction, REQUEST_ID_HEADER};
+use super::log::RecordedRequest;
+use super::routes;
+use super::state::Presented;
+use super::wire::{self, ApiError, Generation, RespBody};
 // Poisoning ignored: a panicking test must not break the mock for the others.
 use crate::sync::lock;
 
@@ -36,81 +36,6 @@ pub(crate) const LOGIN_PATHS: &[&str] = &[
     "/tspublic/rest/v2/session/gettoken",
     "/callosum/v1/tspublic/v1/session/login",
 ];
-
-/// What the server tasks and the public handle share.
-pub(crate) struct Shared {
-    pub(crate) state: Mutex<State>,
-    pub(crate) log: Mutex<Log>,
-    pub(crate) faults: Mutex<FaultTable>,
-    pub(crate) ids: Ids,
-    /// Normalised path prefix: empty, or `/x` with no trailing slash.
-    pub(crate) prefix: String,
-    pub(crate) spelling: ExtensionSpelling,
-}
-
-impl Shared {
-    pub(crate) fn state(&self) -> MutexGuard<'_, State> {
-        lock(&self.state)
-    }
-
-    pub(crate) fn renderer(&self) -> Renderer<'_> {
-        Renderer {
-            ids: &self.ids,
-            spelling: self.spelling,
-        }
-    }
-
-    /// The path inside the prefix, or `None` when the request is outside it.
-    fn strip_prefix<'p>(&self, path: &'p str) -> Option<&'p str> {
-        if self.prefix.is_empty() {
-            return Some(path);
-        }
-        match path.strip_prefix(self.prefix.as_str()) {
-            Some("") => Some("/"),
-            Some(rest) if rest.starts_with('/') => Some(rest),
-            _ => None,
-        }
-    }
-}
-
-/// One request as the routes see it.
-pub(crate) struct Ctx<'a> {
-    pub(crate) shared: &'a Shared,
-    pub(crate) method: &'a Method,
-    /// Path without prefix and query.
-    pub(crate) path: &'a str,
-    pub(crate) headers: &'a HeaderMap,
-    pub(crate) body: &'a Bytes,
-}
-
-impl Ctx<'_> {
-    /// Refuses a request whose method is not `method`.
-    pub(crate) fn expect(&self, method: Method) -> Result<(), super::wire::ApiError> {
-        if *self.method == method {
-            Ok(())
-        } else {
-            Err(super::wire::ApiError::method_not_allowed())
-        }
-    }
-
-    pub(crate) fn state(&self) -> MutexGuard<'_, State> {
-        self.shared.state()
-    }
-
-    pub(crate) fn renderer(&self) -> Renderer<'_> {
-        self.shared.renderer()
-    }
-
-    pub(crate) fn ids(&self) -> &Ids {
-        &self.shared.ids
-    }
-
-    pub(crate) fn has_header(&self, name: &str) -> bool {
-        self.headers
-            .get(name)
-            .is_some_and(|v| !v.as_bytes().is_empty())
-    }
-}
 
 /// The error a connection's service returns to make hyper close the connection.
 #[derive(Debug)]
@@ -271,12 +196,12 @@ async fn handle(
     let mut response = match response {
         Some(resp) => resp,
         None => match (body, inside) {
-            (_, None) => not_found(),
+            (_, None) => routes::not_found(),
             (None, Some(_)) => shared.renderer().error(
                 generation,
                 &ApiError::new(413, "The request body is too large"),
             ),
-            (Some(body), Some(_)) => route(&Ctx {
+            (Some(body), Some(_)) => routes::route(&Ctx {
                 shared,
                 method: &parts.method,
                 path: &path,
@@ -298,22 +223,4 @@ async fn handle(
     tracing::debug!(method = %parts.method, path = %path, status, delayed, "mock ThoughtSpot");
     lock(&shared.log).set_status(ticket, status);
     Ok(response)
-}
-
-fn route(ctx: &Ctx<'_>) -> Response<RespBody> {
-    match Generation::of(ctx.path) {
-        Generation::V2 => routes_v2::handle(ctx),
-        Generation::Beta => routes_beta::handle(ctx),
-        Generation::V1 => routes_v1::handle(ctx),
-        Generation::Other if embed_app::serves(ctx.path) => embed_app::page(ctx),
-        Generation::Other => not_found(),
-    }
-}
-
-fn not_found() -> Response<RespBody> {
-    wire::response(
-        StatusCode::NOT_FOUND,
-        "text/plain; charset=utf-8",
-        wire::full("Not Found"),
-    )
 }

@@ -10,7 +10,7 @@ use http::HeaderMap;
 use http::header::{AUTHORIZATION, COOKIE, HeaderName, HeaderValue, SET_COOKIE};
 use secrecy::{ExposeSecret, SecretString};
 
-use crate::Error;
+use crate::error::Error;
 
 /// A bearer token or a cookie session, with the header that presents it.
 ///

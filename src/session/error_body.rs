@@ -17,7 +17,7 @@ use bytes::Bytes;
 use http::{HeaderMap, StatusCode};
 use serde_json::Value;
 
-use crate::ApiVersion;
+use crate::api_version::ApiVersion;
 use crate::error::{ApiFailure, Error, FailureDetail};
 
 /// ThoughtSpot's code for bad credentials and for a missing, expired or revoked token.
@@ -247,7 +247,7 @@ pub(crate) fn classify_json(version: ApiVersion, status: u16, body: &str) -> Err
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::ErrorKind;
+    use crate::error::ErrorKind;
 
     #[test]
     fn v2_spec_shape() {

@@ -69,8 +69,10 @@ pub use models::{
 pub use v1::V1;
 pub use v2::V2;
 
+use crate::api_version::ApiVersion;
+use crate::base_url::BaseUrl;
+use crate::error::{Error, ErrorKind};
 use crate::transport::{Transport, TransportError};
-use crate::{ApiVersion, BaseUrl, Error, ErrorKind};
 
 /// A session over whichever transport was configured, shared by everything that logs in.
 pub(crate) type SharedSession = Session<std::sync::Arc<dyn Transport>>;

@@ -8,8 +8,8 @@ use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use redis::{Client, IntoConnectionInfo, Script, Value};
 use secrecy::{ExposeSecret, SecretString};
 
-use super::{CredentialStore, Generation, StoreError, StoreFuture, StoredEntry};
-use crate::Error;
+use super::credential_store::{CredentialStore, Generation, StoreError, StoreFuture, StoredEntry};
+use crate::error::Error;
 
 /// The key prefix used unless another is set.
 pub const DEFAULT_KEY_PREFIX: &str = "thoughtspot-auth:";

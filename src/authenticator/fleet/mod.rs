@@ -28,8 +28,8 @@ mod shared_error;
 
 use super::Counters;
 use super::credential::CacheKey;
-use crate::Error;
 use crate::config::{AuthConfig, Secret, Source};
+use crate::error::Error;
 use crate::session::{SessionCookies, SessionCredential};
 use crate::store::sealed::Keys;
 use crate::store::{CredentialStore, Generation, StoreFuture, StoredEntry};
@@ -420,7 +420,7 @@ impl Fleet {
     fn open_failure(&self, name: &str, entry: &StoredEntry) -> Option<(Error, u32)> {
         let plain = Zeroizing::new(self.keys.open(name, &entry.generation, &entry.value)?);
         let sealed: SealedFailure = serde_json::from_slice(&plain).ok()?;
-        Some((Error::from_shared(sealed.error)?, sealed.in_a_row))
+        Some((sealed.error.into_error()?, sealed.in_a_row))
     }
 
     // ----- during and after a login ------------------------------------------------------------

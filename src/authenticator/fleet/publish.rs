@@ -9,10 +9,11 @@ use secrecy::ExposeSecret;
 use tokio::time::Instant;
 use zeroize::Zeroizing;
 
+use super::shared_error::SharedError;
 use super::{Fleet, SealedCredential, SealedFailure};
-use crate::Error;
 use crate::authenticator::Counters;
 use crate::authenticator::credential::CacheKey;
+use crate::error::Error;
 use crate::session::SessionCredential;
 use crate::store::{Generation, StoredEntry};
 
@@ -109,10 +110,10 @@ impl Fleet {
         if !self.available() {
             return;
         }
-        if let Some(shared) = error.to_shared() {
+        if let Some(shared) = SharedError::of(error) {
             let names = self.names(key);
             let name = match &names.account_fail {
-                Some(account) if error.kind() == crate::ErrorKind::Unauthorized => account,
+                Some(account) if error.kind() == crate::error::ErrorKind::Unauthorized => account,
                 _ => &names.fail,
             };
             let generation = Generation::random();

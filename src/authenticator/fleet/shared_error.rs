@@ -25,17 +25,17 @@ pub(crate) struct SharedError {
     trace: Option<String>,
 }
 
-impl Error {
+impl SharedError {
     /// The parts of a permanent failure ThoughtSpot answered, to share with other replicas;
     /// `None` for errors that are this replica's own (configuration, transport, shutdown).
-    pub(crate) fn to_shared(&self) -> Option<SharedError> {
-        let kind = match self {
-            Self::RefusedByBackoff(refused) => return refused.opened_by().to_shared(),
-            Self::Unauthorized(_) => "unauthorized",
-            Self::Forbidden(_) => "forbidden",
-            Self::BadRequest(_) => "bad_request",
-            Self::MalformedResponse(m) => {
-                return Some(SharedError {
+    pub(crate) fn of(error: &Error) -> Option<Self> {
+        let kind = match error {
+            Error::RefusedByBackoff(refused) => return Self::of(refused.opened_by()),
+            Error::Unauthorized(_) => "unauthorized",
+            Error::Forbidden(_) => "forbidden",
+            Error::BadRequest(_) => "bad_request",
+            Error::MalformedResponse(m) => {
+                return Some(Self {
                     kind: "malformed".into(),
                     status: m.status().as_u16(),
                     upstream: None,
@@ -47,8 +47,8 @@ impl Error {
             }
             _ => return None,
         };
-        let f = self.api_failure()?;
-        Some(SharedError {
+        let f = error.api_failure()?;
+        Some(Self {
             kind: kind.into(),
             status: f.status().as_u16(),
             upstream: f.upstream_status().map(|s| s.as_u16()),
@@ -60,10 +60,11 @@ impl Error {
     }
 
     /// Rebuilds the error another replica shared; `None` if the parts make no sense.
-    pub(crate) fn from_shared(shared: SharedError) -> Option<Self> {
+    pub(crate) fn into_error(self) -> Option<Error> {
+        let shared = self;
         let status = StatusCode::from_u16(shared.status).ok()?;
         if shared.kind == "malformed" {
-            return Some(Self::malformed(status, shared.message.unwrap_or_default()));
+            return Some(Error::malformed(status, shared.message.unwrap_or_default()));
         }
         let failure = ApiFailure::new(FailureDetail {
             status,
@@ -76,9 +77,9 @@ impl Error {
             raw_body: Bytes::new(),
         });
         match shared.kind.as_str() {
-            "unauthorized" => Some(Self::Unauthorized(failure)),
-            "forbidden" => Some(Self::Forbidden(failure)),
-            "bad_request" => Some(Self::BadRequest(failure)),
+            "unauthorized" => Some(Error::Unauthorized(failure)),
+            "forbidden" => Some(Error::Forbidden(failure)),
+            "bad_request" => Some(Error::BadRequest(failure)),
             _ => None,
         }
     }
@@ -87,8 +88,9 @@ impl Error {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::api_version::ApiVersion;
+    use crate::error::ErrorKind;
     use crate::session::error_body::classify_json;
-    use crate::{ApiVersion, ErrorKind};
 
     #[test]
     fn shared_errors_rebuild_the_same_kind_and_detail() {
@@ -97,18 +99,17 @@ mod tests {
             403,
             r#"{"error":{"message":{"code":10023,"debug":"User is locked","incident_id_guid":"inc-7"}}}"#,
         );
-        let json = serde_json::to_string(&original.to_shared().unwrap()).unwrap();
-        let rebuilt = Error::from_shared(serde_json::from_str(&json).unwrap()).unwrap();
+        let json = serde_json::to_string(&SharedError::of(&original).unwrap()).unwrap();
+        let rebuilt = serde_json::from_str::<SharedError>(&json)
+            .unwrap()
+            .into_error()
+            .unwrap();
         assert_eq!(rebuilt.kind(), ErrorKind::Forbidden);
         assert_eq!(rebuilt.to_string(), original.to_string());
         let malformed = Error::malformed(StatusCode::OK, "no token");
-        let rebuilt = Error::from_shared(malformed.to_shared().unwrap()).unwrap();
+        let rebuilt = SharedError::of(&malformed).unwrap().into_error().unwrap();
         assert_eq!(rebuilt.to_string(), malformed.to_string());
-        assert!(Error::Shutdown.to_shared().is_none());
-        assert!(
-            classify_json(ApiVersion::V2, 503, "{}")
-                .to_shared()
-                .is_none()
-        );
+        assert!(SharedError::of(&Error::Shutdown).is_none());
+        assert!(SharedError::of(&classify_json(ApiVersion::V2, 503, "{}")).is_none());
     }
 }

@@ -2,7 +2,7 @@
 //!
 //! # The pieces
 //!
-//! - [`ThoughtSpotAuthLayer`] and [`ThoughtSpotAuthService`]: the tower front door;
+//! - [`layer`]: [`ThoughtSpotAuthLayer`] and [`ThoughtSpotAuthService`], the tower front door;
 //!   [`AuthBuilder`] configures it (and the reqwest one), [`BaseUrl`] is where ThoughtSpot lives,
 //!   [`ApiVersion`] and [`CredentialKind`] which API generation and credential it uses.
 //!   What happens on expiry, 401, 403 and 500 is described on [`ThoughtSpotAuthService`].
@@ -41,7 +41,7 @@ pub mod embed;
 mod error;
 mod handle;
 mod identity;
-mod layer;
+pub mod layer;
 #[cfg(test)]
 mod log_capture;
 #[cfg(feature = "reqwest")]

@@ -43,12 +43,15 @@ mod fleet;
 mod flight;
 mod flight_failures;
 mod hot_path;
+mod invalidation;
 #[cfg(test)]
 mod invariant_tests;
+mod liveness;
 pub(crate) mod login;
 mod ops;
 mod persisted;
 mod publish;
+mod recovery_record;
 mod rejection;
 mod slot;
 mod slots;

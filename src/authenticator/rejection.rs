@@ -19,17 +19,13 @@ use std::future::Future;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
-use std::time::Duration;
-
 use http::StatusCode;
 use tokio::time::Instant;
 
 use super::Core;
 use super::credential::{CacheKey, Credential};
-use super::slot::Check;
-use crate::error::ErrorKind;
+use super::recovery_record::{Recovery, Replayed};
 use crate::session::SessionCredential;
-use crate::sync::{lock, shared_answer, spawn};
 
 /// How much of a beta 500 is read to learn whether it rejects the credential.
 const BETA_500_READ_LIMIT: usize = 64 * 1024;
@@ -62,82 +58,6 @@ pub(crate) trait Door {
         &mut self,
         credential: &SessionCredential,
     ) -> Option<impl Future<Output = Result<Self::Response, Self::Error>> + Send + '_>;
-}
-
-/// Where one request is in its recovery, and what happened to it so far (written to the log
-/// when a rejection reaches the caller).
-struct Recovery {
-    /// The generation its first send carried.
-    first: u64,
-    /// The generation its last send carried.
-    generation: u64,
-    /// When the credential of its last send was logged in (`Credential::login_sent`); `None`
-    /// for the first send, which carried whatever the hot path had.
-    login_sent: Option<u64>,
-    replays: u8,
-    /// When its first rejection was seen, with the logins sent and the newest generation made
-    /// (for any key) then.
-    at_rejection: Option<(Instant, u64, u64)>,
-    /// What its replays carried, and what became of them.
-    replayed: Vec<Replayed>,
-}
-
-/// One replay, for the record.
-struct Replayed {
-    generation: u64,
-    login_sent: u64,
-    /// Since the first rejection was seen: when it was sent, and when it was rejected too.
-    sent: Duration,
-    rejected: Option<Duration>,
-    /// How long its credential had left then, before its hard deadline.
-    left: Option<Duration>,
-}
-
-impl Recovery {
-    fn new(generation: u64) -> Self {
-        Self {
-            first: generation,
-            generation,
-            login_sent: None,
-            replays: 0,
-            at_rejection: None,
-            replayed: Vec::new(),
-        }
-    }
-
-    fn since_rejection(&self) -> Duration {
-        self.at_rejection
-            .map_or(Duration::ZERO, |(seen, ..)| seen.elapsed())
-    }
-}
-
-impl std::fmt::Display for Recovery {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let (_, sends, newest) = self.at_rejection.unwrap_or((Instant::now(), 0, 0));
-        write!(
-            f,
-            "sent with generation {}; rejected when {sends} logins had been sent and generation \
-             {newest} was the newest",
-            self.first
-        )?;
-        for replay in &self.replayed {
-            let when = if replay.login_sent > sends {
-                "sent after the rejection"
-            } else {
-                "sent before the rejection, or adopted"
-            };
-            write!(
-                f,
-                "; replayed at +{:?} with generation {} (login {}, {when}; {:?} before its hard \
-                 deadline)",
-                replay.sent, replay.generation, replay.login_sent, replay.left,
-            )?;
-            if let Some(rejected) = replay.rejected {
-                write!(f, ", rejected at +{rejected:?}")?;
-            }
-        }
-        Ok(())
-    }
 }
 
 impl Core {
@@ -313,98 +233,6 @@ impl Core {
             "replaying a request with a new ThoughtSpot credential"
         );
     }
-
-    /// Whether the credential of generation `generation` still works, asked once per generation
-    /// however many requests want to know (the beta's bare 500 is ambiguous). Anything but a
-    /// clear rejection counts as alive, so genuine server errors cause no logins.
-    pub(crate) async fn is_alive(self: &Arc<Self>, key: &CacheKey, generation: u64) -> bool {
-        let slot = self.slot(key);
-        let mut alive = {
-            let mut check = lock(&slot.check);
-            match check.as_ref() {
-                Some(c) if c.generation == generation => c.alive.clone(),
-                _ => {
-                    let Some(credential) = slot
-                        .credential
-                        .load_full()
-                        .filter(|c| c.generation == generation)
-                    else {
-                        // Already replaced: the request should use the newer one.
-                        return false;
-                    };
-                    let Ok(session) = self.session() else {
-                        return true;
-                    };
-                    let session = session.clone();
-                    let (verdict, pending) = shared_answer();
-                    let counters_core = self.clone();
-                    let Some(task) = spawn(async move {
-                        counters_core.counters.credential_checks.bump();
-                        let answer = session.beta().session_info(&credential.session).await;
-                        let alive =
-                            !matches!(&answer, Err(e) if e.kind() == ErrorKind::Unauthorized);
-                        tracing::debug!(
-                            generation,
-                            alive,
-                            "checked a ThoughtSpot credential after an ambiguous 500"
-                        );
-                        verdict.give(alive);
-                    }) else {
-                        return true;
-                    };
-                    if let Some(old) = check.replace(Check {
-                        generation,
-                        alive: pending.clone(),
-                        task,
-                    }) {
-                        old.task.abort();
-                    }
-                    pending
-                }
-            }
-        };
-        // A check that went away unanswered (the core shut down) condemns nothing.
-        alive.wait().await.unwrap_or(true)
-    }
-
-    /// Forgets the credential of `key` if it is still generation `generation`: a rejection seen
-    /// late never evicts a newer credential. Returns whether it was forgotten.
-    pub(crate) fn invalidate(&self, key: &CacheKey, generation: u64, reason: &'static str) -> bool {
-        let forgotten = self
-            .slots
-            .with(key, |slot| {
-                slot.retire(generation);
-                let mut forgotten = false;
-                slot.credential.rcu(|current| match current.as_deref() {
-                    Some(c) if c.generation == generation => {
-                        forgotten = true;
-                        None
-                    }
-                    _ => {
-                        forgotten = false;
-                        current.clone()
-                    }
-                });
-                if forgotten && self.fleet.is_some() {
-                    // The next login removes it from the store too, if it is still there.
-                    lock(&slot.fleet).dropped(generation);
-                }
-                forgotten
-            })
-            .unwrap_or(false);
-        self.unmirror(key, generation);
-        if forgotten {
-            self.counters.invalidations.bump();
-            tracing::info!(
-                user = key.user.as_deref(),
-                org = ?key.org,
-                generation,
-                reason,
-                "ThoughtSpot credential invalidated"
-            );
-        }
-        forgotten
-    }
 }
 
 /// What a response says about the credential it carried.
@@ -434,7 +262,9 @@ impl Beta500 {
     pub(crate) fn judge(body: &[u8]) -> Self {
         let parsed = crate::session::error_body::ErrorBody::parse(body);
         match (parsed.upstream_status, parsed.code) {
-            (Some(401), _) | (None, Some(crate::session::CODE_UNAUTHORIZED)) => Self::Rejected,
+            (Some(401), _) | (None, Some(crate::session::error_body::CODE_UNAUTHORIZED)) => {
+                Self::Rejected
+            }
             (None, _) => Self::Ambiguous,
             (Some(_), _) => Self::Other,
         }

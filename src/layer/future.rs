@@ -12,7 +12,7 @@ use pin_project_lite::pin_project;
 use tower::{Service, ServiceExt};
 
 use super::anchor::Anchor;
-use super::{Inner, InnerBody, KeptBody};
+use super::bounds::{Inner, InnerBody, KeptBody};
 use crate::authenticator::{CacheKey, Door, Verdict};
 use crate::read_ahead::ResponseBody;
 use crate::replay::Replay;
@@ -24,7 +24,7 @@ type BoxedResponse<RB> =
 
 pin_project! {
     /// The response future of [`ThoughtSpotAuthService`](crate::ThoughtSpotAuthService); see the
-    /// [crate docs](crate) for an example.
+    /// [module's example](crate::layer#example).
     pub struct ResponseFuture<F, S, B, RB: Body> {
         #[pin]
         state: State<F, S, B, RB>,

@@ -1,5 +1,10 @@
-//! The tower front door: [`ThoughtSpotAuthLayer`], [`ThoughtSpotAuthService`] and
-//! [`ResponseFuture`].
+//! The tower front door: [`ThoughtSpotAuthLayer`] wraps a service (any HTTP client that is a
+//! tower `Service`) in a [`ThoughtSpotAuthService`], which attaches a valid credential to every
+//! request for ThoughtSpot and deals with expiry and rejection before the caller sees them;
+//! [`ResponseFuture`] and [`ResponseBody`] are what it answers with. What happens to a request,
+//! step by step, is on [`ThoughtSpotAuthService`].
+//!
+//! # Example
 //!
 //! ```
 //! use bytes::Bytes;
@@ -35,50 +40,14 @@
 //! ```
 
 mod anchor;
+mod bounds;
 mod future;
+// The layer itself, named as tower-http names its layers' files.
+#[allow(clippy::module_inception)]
+mod layer;
 mod service;
 
 pub use crate::read_ahead::ResponseBody;
 pub use future::ResponseFuture;
-pub use service::{ThoughtSpotAuthLayer, ThoughtSpotAuthService};
-
-/// What the layer's own functions ask of the service it wraps, written once. (The public
-/// `Service` and `Future` impls spell their bounds out, for their readers.)
-pub(crate) trait Inner<B, RB>:
-    tower::Service<
-        http::Request<B>,
-        Response = http::Response<RB>,
-        Error: Into<crate::transport::BoxError>,
-        Future: Send,
-    > + Clone
-    + Send
-    + Sync
-    + 'static
-{
-}
-
-impl<S, B, RB> Inner<B, RB> for S where
-    S: tower::Service<
-            http::Request<B>,
-            Response = http::Response<RB>,
-            Error: Into<crate::transport::BoxError>,
-            Future: Send,
-        > + Clone
-        + Send
-        + Sync
-        + 'static
-{
-}
-
-/// A request body the layer can keep and send again.
-pub(crate) trait KeptBody: Default + From<bytes::Bytes> + Send + 'static {}
-
-impl<B: Default + From<bytes::Bytes> + Send + 'static> KeptBody for B {}
-
-/// A response body the layer hands on (and may read ahead of).
-pub(crate) trait InnerBody:
-    http_body::Body<Data: Send, Error: Send> + Send + Unpin + 'static
-{
-}
-
-impl<B: http_body::Body<Data: Send, Error: Send> + Send + Unpin + 'static> InnerBody for B {}
+pub use layer::ThoughtSpotAuthLayer;
+pub use service::ThoughtSpotAuthService;

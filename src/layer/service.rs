@@ -1,5 +1,5 @@
-//! [`ThoughtSpotAuthLayer`] and the [`ThoughtSpotAuthService`] it makes: the hot path, and the
-//! slow path of a request that waits for a login or buffers its body for a replay.
+//! [`ThoughtSpotAuthService`]: the hot path, and the slow path of a request that waits for a
+//! login or buffers its body for a replay.
 
 use std::fmt;
 use std::marker::PhantomData;
@@ -10,77 +10,19 @@ use bytes::Bytes;
 use http::{Request, Response};
 use http_body::Body;
 use http_body_util::{BodyExt, Limited};
-use tower::{Layer, Service, ServiceExt};
+use tower::{Service, ServiceExt};
 
 use super::anchor::{Anchor, Anchors};
+use super::bounds::{Inner, InnerBody, KeptBody};
 use super::future::{ResponseFuture, Sent, recover};
-use super::{Inner, InnerBody, KeptBody};
 use crate::authenticator::{CachedCredential, Outgoing, Owner, Verdict};
 use crate::base_url::BaseUrl;
-use crate::config::AuthBuilder;
-use crate::error::Error;
 use crate::handle::AuthHandle;
 use crate::read_ahead::ResponseBody;
 use crate::replay::{self, Keep, Replay};
 use crate::transport::{BoxError, ServiceTransport};
 
-/// A tower [`Layer`] that authenticates every request to one ThoughtSpot cluster. See the
-/// [module docs](crate#the-pieces) and the example in [`ThoughtSpotAuthLayer::builder`].
-///
-/// Build it with [`ThoughtSpotAuthLayer::builder`] or [`ThoughtSpotAuthLayer::from_env`]. Clones
-/// share one credential cache; [`handle`](Self::handle) gives an [`AuthHandle`] on it.
-#[derive(Clone)]
-pub struct ThoughtSpotAuthLayer {
-    owner: Arc<Owner>,
-}
-
-impl fmt::Debug for ThoughtSpotAuthLayer {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("ThoughtSpotAuthLayer")
-            .field("base", &self.owner.core().config.base)
-            .finish_non_exhaustive()
-    }
-}
-
-impl ThoughtSpotAuthLayer {
-    /// A builder for the cluster at `base_url`.
-    pub fn builder(base_url: impl Into<String>) -> AuthBuilder {
-        AuthBuilder::new(base_url)
-    }
-
-    /// A layer configured from the environment (see [`AuthBuilder::from_env`]).
-    pub fn from_env() -> Result<Self, Error> {
-        AuthBuilder::from_env()?.build()
-    }
-
-    /// A handle on this layer's credentials: switch org, refresh, log out, revoke, stats.
-    pub fn handle(&self) -> AuthHandle {
-        AuthHandle::new(self.owner.clone())
-    }
-}
-
-impl AuthBuilder {
-    /// Builds the tower layer.
-    pub fn build(self) -> Result<ThoughtSpotAuthLayer, Error> {
-        Ok(ThoughtSpotAuthLayer {
-            owner: Owner::new(self.into_config()?),
-        })
-    }
-}
-
-impl<S: Clone> Layer<S> for ThoughtSpotAuthLayer {
-    type Service = ThoughtSpotAuthService<S>;
-
-    fn layer(&self, inner: S) -> Self::Service {
-        ThoughtSpotAuthService {
-            anchors: Arc::new(Anchors::new(self.owner.clone(), &inner)),
-            credential: self.owner.core().cached_credential(),
-            inner,
-        }
-    }
-}
-
-/// The service [`ThoughtSpotAuthLayer`] makes: attaches a valid credential to every request for
+/// The service [`ThoughtSpotAuthLayer`](super::ThoughtSpotAuthLayer) makes: attaches a valid credential to every request for
 /// the ThoughtSpot origin and deals with expiry and rejection before the caller sees them.
 ///
 /// A request's way through it:
@@ -120,7 +62,7 @@ impl<S: Clone> Layer<S> for ThoughtSpotAuthLayer {
 /// was given a transport. Replays go through a clone of the inner service made when the layer
 /// wrapped it (so [`get_mut`](Self::get_mut) changes what is sent first, not what is replayed).
 /// The response body is the inner one, wrapped in [`ResponseBody`]. An example of the whole
-/// stack is in the [crate docs](crate).
+/// stack is in the [module's example](crate::layer#example).
 pub struct ThoughtSpotAuthService<S> {
     inner: S,
     anchors: Arc<Anchors<S>>,
@@ -143,6 +85,16 @@ impl<S> fmt::Debug for ThoughtSpotAuthService<S> {
         f.debug_struct("ThoughtSpotAuthService")
             .field("base", &self.anchors.core().config.base)
             .finish_non_exhaustive()
+    }
+}
+
+impl<S: Clone> ThoughtSpotAuthService<S> {
+    pub(super) fn new(owner: &Arc<Owner>, inner: S) -> Self {
+        Self {
+            anchors: Arc::new(Anchors::new(owner.clone(), &inner)),
+            credential: owner.core().cached_credential(),
+            inner,
+        }
     }
 }
 

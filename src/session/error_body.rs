@@ -21,10 +21,10 @@ use crate::api_version::ApiVersion;
 use crate::error::{ApiFailure, Error, FailureDetail};
 
 /// ThoughtSpot's code for bad credentials and for a missing, expired or revoked token.
-pub const CODE_UNAUTHORIZED: i64 = 10097;
+pub(crate) const CODE_UNAUTHORIZED: i64 = 10097;
 /// ThoughtSpot's code for an inactive or locked account, disabled trusted auth, or a missing
 /// privilege.
-pub const CODE_FORBIDDEN: i64 = 10023;
+pub(crate) const CODE_FORBIDDEN: i64 = 10023;
 
 /// The fields ThoughtSpot error bodies carry, found wherever they sit.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]

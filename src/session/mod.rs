@@ -37,6 +37,9 @@ mod beta;
 mod credential;
 mod custom_token;
 pub(crate) mod error_body;
+// The fuzz target's entry point: built only for `cargo fuzz` (which sets `--cfg fuzzing`) and
+// for this crate's own property tests, which run it too. Not part of the API.
+#[cfg(any(test, fuzzing))]
 #[doc(hidden)]
 pub mod fuzzing;
 mod models;
@@ -59,15 +62,15 @@ pub use credential::{SessionCookies, SessionCredential};
 pub use custom_token::{
     CustomTokenRequest, FilterOperator, FilterRule, NamedValues, ObjectRef, PersistOption,
 };
-pub use error_body::{CODE_FORBIDDEN, CODE_UNAUTHORIZED};
 pub use models::{
-    AccessLevel, BETA_DEFAULT_LIFETIME, BetaLoginRequest, BetaTokenRequest, Login,
-    MAX_PLAUSIBLE_LIFETIME, OrgRef, RevokeTokenRequest, SessionInfo, SessionLoginRequest,
-    SessionLoginResponse, SessionUser, Token, TokenRequest, TokenScope, TokenValidation,
-    Unreadable,
+    AccessLevel, BETA_DEFAULT_LIFETIME, BetaLoginRequest, BetaTokenRequest, Login, OrgRef,
+    RevokeTokenRequest, SessionInfo, SessionLoginRequest, SessionLoginResponse, SessionUser, Token,
+    TokenRequest, TokenScope, TokenValidation, Unreadable,
 };
 pub use v1::V1;
 pub use v2::V2;
+
+use models::MAX_PLAUSIBLE_LIFETIME;
 
 use crate::api_version::ApiVersion;
 use crate::base_url::BaseUrl;

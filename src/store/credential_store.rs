@@ -97,7 +97,7 @@ impl fmt::Display for StoreError {
 
 impl std::error::Error for StoreError {}
 
-/// Where a fleet of replicas keeps the credentials it shares (see [the module docs](self)).
+/// Where a fleet of replicas keeps the credentials it shares (see [the module docs](crate::store)).
 ///
 /// The contract:
 /// - Entries are named by short ASCII names (the authenticator's keyed hashes, such as

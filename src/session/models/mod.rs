@@ -58,4 +58,4 @@ impl fmt::Debug for Login {
     }
 }
 /// Lifetimes above this are taken as nonsense rather than trusted.
-pub const MAX_PLAUSIBLE_LIFETIME: Duration = Duration::from_secs(366 * 24 * 3600);
+pub(crate) const MAX_PLAUSIBLE_LIFETIME: Duration = Duration::from_secs(366 * 24 * 3600);

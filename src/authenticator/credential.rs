@@ -122,9 +122,6 @@ pub(crate) struct Credential {
     pub(crate) lifetime: Option<std::time::Duration>,
     pub(crate) soft_at: Option<tokio::time::Instant>,
     pub(crate) hard_at: Option<tokio::time::Instant>,
-    /// How that request asks: the credential's life timer (see `Core::life_timer`) starts the
-    /// refresh, so that no request spawns a task or takes a lock on its way through.
-    pub(crate) refresh_wanted: std::sync::Arc<tokio::sync::Notify>,
     /// The header value again for each stripe of threads (see [`crate::stripes`]), made with
     /// the credential so that the hot path never allocates. Empty for a multi-user credential:
     /// thousands of users' tokens spread their requests over thousands of counts already, and
@@ -150,7 +147,6 @@ impl Credential {
             hard_at,
             phase: std::sync::atomic::AtomicU8::new(Phase::Fresh as u8),
             refresh_claimed: std::sync::atomic::AtomicBool::new(false),
-            refresh_wanted: std::sync::Arc::default(),
             striped: match &key.user {
                 Some(_) => Box::default(),
                 None => (0..stripes::count())

@@ -55,7 +55,7 @@ impl Core {
             }
             None => {
                 let fast = self.fast.load();
-                if let Some(credential) = fast.as_deref() {
+                if let Some(credential) = fast.as_ref() {
                     if credential.key == *key {
                         return self.attach_credential(credential, headers, stripe);
                     }
@@ -79,7 +79,7 @@ impl Core {
         self.slots
             .with(key, |slot| {
                 let credential = slot.credential.load();
-                self.attach_credential(credential.as_deref()?, headers, stripe)
+                self.attach_credential(credential.as_ref()?, headers, stripe)
             })
             .flatten()
     }
@@ -87,7 +87,7 @@ impl Core {
     #[inline]
     pub(super) fn attach_credential(
         self: &Arc<Self>,
-        credential: &Credential,
+        credential: &Arc<Credential>,
         headers: &mut HeaderMap,
         stripe: usize,
     ) -> Option<u64> {
@@ -103,11 +103,12 @@ impl Core {
         Some(credential.generation)
     }
 
-    /// Asks the credential's life timer for one refresh, the first time a request finds it
-    /// soft-expired. Only a wake-up on the request's way: spawning the refresh from here cost
-    /// the one request that did it 3 to 11 ms in a 10,000-request storm (`benches/refresh_storm.rs`;
-    /// timed in place, the time was tokio's `spawn` itself).
-    pub(super) fn refresh_in_background(&self, credential: &Credential) {
+    /// Asks the task that keeps every credential's life (`lives`) for one refresh, the first
+    /// time a request finds the credential soft-expired. Only a message on the request's way:
+    /// spawning the refresh from here cost the one request that did it 3 to 11 ms in a
+    /// 10,000-request storm (`benches/refresh_storm.rs`; timed in place, the time was tokio's
+    /// `spawn` itself).
+    pub(super) fn refresh_in_background(&self, credential: &Arc<Credential>) {
         // Read before claiming: every request of a soft-expired credential comes here until the
         // new one is in, and a swap would write the shared line each time.
         if credential.refresh_claimed.load(Ordering::Relaxed)
@@ -115,7 +116,14 @@ impl Core {
         {
             return;
         }
-        credential.refresh_wanted.notify_one();
+        self.ask_refresh(credential);
+    }
+
+    /// Out of the hot path's way: a message to the task, once per credential.
+    #[cold]
+    #[inline(never)]
+    fn ask_refresh(&self, credential: &Arc<Credential>) {
+        self.lives.ask_refresh(credential);
     }
 
     /// Puts `credential` on the hot path if its key is the current one and it is newer than what

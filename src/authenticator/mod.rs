@@ -47,6 +47,7 @@ mod invalidation;
 #[cfg(test)]
 mod invariant_tests;
 mod liveness;
+mod lives;
 pub(crate) mod login;
 mod ops;
 mod persisted;
@@ -113,6 +114,8 @@ pub(crate) struct Core {
     /// The current org's credential, for the hot path.
     fast: ArcSwapOption<Credential>,
     slots: SlotMap,
+    /// Moves every credential through its life; started with the first credential.
+    lives: lives::Lives,
     /// Drops idle credentials; started with the first slot.
     sweeper: Mutex<Option<AbortHandle>>,
     generation: AtomicU64,
@@ -156,6 +159,7 @@ impl Core {
             session,
             fast: ArcSwapOption::empty(),
             slots: SlotMap::new(),
+            lives: lives::Lives::default(),
             sweeper: Mutex::new(None),
             generation: AtomicU64::new(0),
             login_sends: AtomicU64::new(0),
@@ -236,6 +240,7 @@ impl Core {
     }
 
     fn shutdown(&self) {
+        self.lives.stop();
         if let Some(sweeper) = lock(&self.sweeper).take() {
             sweeper.abort();
         }

@@ -69,9 +69,6 @@ impl Core {
                 }
                 dropped.push(c);
             }
-            if let Some(timer) = lock(&slot.timer).take() {
-                timer.abort();
-            }
         }
         dropped
     }

@@ -6,17 +6,16 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
-use tokio::task::AbortHandle;
 use tokio::time::Instant;
 
-use super::credential::{Credential, Phase};
+use super::credential::Credential;
 use super::slot::{Origin, Outcome, Slot};
 use super::{Core, fleet};
 use crate::config::Source;
 use crate::error::Error;
 use crate::session::Login;
 use crate::store::Generation;
-use crate::sync::{Answer, lock, spawn};
+use crate::sync::{Answer, lock};
 
 impl Core {
     /// Makes a credential another replica published the slot's, its lifetime what the store
@@ -109,72 +108,16 @@ impl Core {
         }
         self.mirror_if_current(slot, &credential);
         landed.give(Ok(credential.clone()));
-        let timer = match (soft_at, hard_at) {
-            (Some(soft_at), Some(hard_at)) => self.life_timer(&credential, soft_at, hard_at),
-            _ => None,
-        };
-        let mut armed = lock(&slot.timer);
-        // A later login may have published (and armed its timer) while this one was answering:
-        // the slot keeps the timer of the credential it holds.
-        let still_current = slot
-            .credential
-            .load()
-            .as_deref()
-            .is_some_and(|c| c.generation == generation);
-        let stale = if still_current {
-            std::mem::replace(&mut *armed, timer)
-        } else {
-            timer
-        };
-        drop(armed);
-        if let Some(stale) = stale {
-            stale.abort();
+        if soft_at.is_some() && hard_at.is_some() {
+            if let Some(core) = self.myself.get() {
+                self.lives.arm(core, &credential);
+            }
         }
         Ok(credential)
     }
 
-    /// Moves `credential` through its life: soft-expired at `soft_at`, hard-expired at
-    /// `hard_at`, and in between a refresh each time a request asks for one. Holds the
-    /// credential and the core weakly: a credential replaced or forgotten is not kept alive.
-    pub(super) fn life_timer(
-        &self,
-        credential: &Arc<Credential>,
-        soft_at: Instant,
-        hard_at: Instant,
-    ) -> Option<AbortHandle> {
-        let weak = Arc::downgrade(credential);
-        let wanted = credential.refresh_wanted.clone();
-        let core = self.myself.get().cloned().unwrap_or_default();
-        spawn(async move {
-            tokio::time::sleep_until(soft_at).await;
-            let Some(c) = weak.upgrade() else { return };
-            c.advance(Phase::Soft);
-            drop(c);
-            let mut hard = std::pin::pin!(tokio::time::sleep_until(hard_at));
-            loop {
-                let mut asked = std::pin::pin!(wanted.notified());
-                let asked = std::future::poll_fn(|cx| {
-                    if hard.as_mut().poll(cx).is_ready() {
-                        return std::task::Poll::Ready(false);
-                    }
-                    asked.as_mut().poll(cx).map(|()| true)
-                })
-                .await;
-                if !asked {
-                    break;
-                }
-                let (Some(core), Some(c)) = (core.upgrade(), weak.upgrade()) else {
-                    return;
-                };
-                core.start_refresh(&c);
-            }
-            if let Some(c) = weak.upgrade() {
-                c.advance(Phase::Hard);
-            }
-        })
-    }
-
-    /// Starts the refresh a request asked for (from the credential's life timer).
+    /// Starts the refresh a request asked for (from the task that keeps every credential's
+    /// life, `lives`).
     pub(super) fn start_refresh(self: &Arc<Self>, credential: &Credential) {
         if matches!(self.config.source, Source::Static(_)) || self.session.get().is_none() {
             return;

@@ -31,7 +31,6 @@ pub(crate) struct Slot {
     pub(super) retired: AtomicU64,
     pub(super) flight: Mutex<Option<Flight>>,
     pub(super) failures: Mutex<Failures>,
-    pub(super) timer: Mutex<Option<AbortHandle>>,
     pub(super) check: Mutex<Option<Check>>,
     pub(super) sequence: u64,
     /// Just-in-time user creation asked for by the requests of this key.
@@ -82,7 +81,6 @@ impl Slot {
             retired: AtomicU64::new(0),
             flight: Mutex::new(None),
             failures: Mutex::new(Failures::default()),
-            timer: Mutex::new(None),
             check: Mutex::new(None),
             last_used: AtomicU64::new(epoch),
             sequence,
@@ -96,9 +94,6 @@ impl Slot {
     pub(super) fn stop_tasks(&self) {
         if let Some(flight) = lock(&self.flight).take() {
             flight.task.abort();
-        }
-        if let Some(timer) = lock(&self.timer).take() {
-            timer.abort();
         }
         if let Some(check) = lock(&self.check).take() {
             check.task.abort();

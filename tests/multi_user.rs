@@ -537,3 +537,65 @@ async fn cookie_sessions_refuse_rules_that_live_only_in_the_token() {
         ("user-0", 1, vec!["east".to_owned()])
     );
 }
+
+/// Lets every task that has something to do run to where it waits.
+async fn settle() {
+    for _ in 0..200 {
+        tokio::task::yield_now().await;
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn cached_users_share_one_timer_task() {
+    let ts = mock_with_users(210).await;
+    let (service, handle) = layered(&ts, |b| b);
+    let tasks = || {
+        tokio::runtime::Handle::current()
+            .metrics()
+            .num_alive_tasks()
+    };
+    for i in 0..10 {
+        let user = format!("user-{i}");
+        assert_eq!(
+            send(&service, request_as(&ts.base_url(), &user, None))
+                .await
+                .unwrap(),
+            404
+        );
+    }
+    settle().await;
+    let with_ten = tasks();
+    for i in 10..210 {
+        let user = format!("user-{i}");
+        assert_eq!(
+            send(&service, request_as(&ts.base_url(), &user, None))
+                .await
+                .unwrap(),
+            404
+        );
+    }
+    settle().await;
+    assert_eq!(handle.stats().cached_credentials, 210);
+    // Every credential's soft and hard deadlines are kept by one task for the whole layer: two
+    // hundred more cached users make no more tasks (a task each used to cost some 500 bytes).
+    assert!(
+        tasks() <= with_ten + 2,
+        "{} tasks alive with 210 users cached, {with_ten} with 10",
+        tasks()
+    );
+    // And every one of them still turns soft on time and is refreshed when asked.
+    tokio::time::advance(Duration::from_secs(290)).await;
+    settle().await;
+    assert_eq!(
+        send(&service, request_as(&ts.base_url(), "user-7", None))
+            .await
+            .unwrap(),
+        404
+    );
+    settle().await;
+    assert_eq!(
+        ts.login_attempts_for("user-7"),
+        2,
+        "the soft-expired token was refreshed"
+    );
+}

@@ -97,6 +97,9 @@ impl Core {
         }
         // A persisted rule set is claimed for its (user, org) until its credential dies.
         let claim = self.persisted.claim(slot)?;
+        if let Some(core) = self.myself.get() {
+            self.lives.start(core);
+        }
         let (answer, pending) = shared_answer();
         let id = self.tick.fetch_add(1, Ordering::Relaxed);
         let core = self.clone();

@@ -37,18 +37,25 @@ pub(super) struct Lives {
 }
 
 impl Lives {
-    /// Follows `credential`'s life from now on (it has deadlines). Starts the task the first
-    /// time, on the runtime this is called from.
-    pub(super) fn arm(&self, core: &Weak<Core>, credential: &Arc<Credential>) {
-        if self.started.get().is_none() {
-            let (events, receiver) = mpsc::unbounded_channel();
-            if let Some(task) = spawn(run(core.clone(), receiver)) {
-                if self.started.set((events, task.clone())).is_err() {
-                    // Another publication started it first.
-                    task.abort();
-                }
+    /// Starts the task, on the runtime this is called from, unless it runs already. Called when
+    /// the first login starts, so that spawning it overlaps the login's exchange instead of
+    /// delaying the answer to the requests that wait for it.
+    pub(super) fn start(&self, core: &Weak<Core>) {
+        if self.started.get().is_some() {
+            return;
+        }
+        let (events, receiver) = mpsc::unbounded_channel();
+        if let Some(task) = spawn(run(core.clone(), receiver)) {
+            if self.started.set((events, task.clone())).is_err() {
+                // Another login started it first.
+                task.abort();
             }
         }
+    }
+
+    /// Follows `credential`'s life from now on (it has deadlines).
+    pub(super) fn arm(&self, core: &Weak<Core>, credential: &Arc<Credential>) {
+        self.start(core);
         if let Some((events, _)) = self.started.get() {
             let _ = events.send(Event::Arm(Arc::downgrade(credential)));
         }

@@ -89,17 +89,15 @@ impl Core {
     ) -> Result<Pending<Outcome>, Error> {
         self.session()?;
         let mut flight = lock(&slot.flight);
-        // Only a login still under way is joined. One that has answered may linger (arming the
-        // life timer, writing the credential store), but its answer may since have been
+        // Only a login still under way is joined. One that has answered may linger (handing the
+        // credential to `lives`, writing the credential store), but its answer may since have been
         // rejected or forgotten: whoever comes now needs the next login.
         if let Some(flight) = flight.as_ref().filter(|f| !f.outcome.is_answered()) {
             return Ok(flight.outcome.clone());
         }
         // A persisted rule set is claimed for its (user, org) until its credential dies.
         let claim = self.persisted.claim(slot)?;
-        if let Some(core) = self.myself.get() {
-            self.lives.start(core);
-        }
+        self.keep_lives();
         let (answer, pending) = shared_answer();
         let id = self.tick.fetch_add(1, Ordering::Relaxed);
         let core = self.clone();
@@ -136,7 +134,7 @@ impl Core {
     /// the fleet protocol decides first whether this replica logs in at all (see `fleet`).
     ///
     /// `landed` answers the flight's waiters the moment a credential is published, before what
-    /// is left to do (the credential's life timer, the credential store).
+    /// is left to do (handing the credential to `lives`, the credential store).
     pub(super) async fn run_flight(
         self: &Arc<Self>,
         slot: &Arc<Slot>,

@@ -1,5 +1,6 @@
 //! The hot path: attach the current credential's prebuilt header with one `ArcSwap` load, no
-//! lock, no await and no allocation; a soft-expired credential only wakes its life timer. Also
+//! lock, no await and no allocation; a soft-expired credential only sends one message to the task
+//! that keeps every credential's life (`lives`). Also
 //! the hot path's mirror of the current org's credential, which a login puts there and an
 //! invalidation takes away.
 
@@ -33,7 +34,7 @@ impl std::ops::Deref for Mirror {
 impl Core {
     /// Attaches the credential for `key` if one is usable without waiting; returns its
     /// generation. A soft-expired credential is attached, and the first request to find it so
-    /// asks its life timer for one background refresh.
+    /// asks for one background refresh.
     #[inline]
     pub(crate) fn attach(
         self: &Arc<Self>,
@@ -116,14 +117,14 @@ impl Core {
         {
             return;
         }
-        self.ask_refresh(credential);
+        self.ask_refresh_cold(credential);
     }
 
     /// Out of the hot path's way: a message to the task, once per credential.
     #[cold]
     #[inline(never)]
-    fn ask_refresh(&self, credential: &Arc<Credential>) {
-        self.lives.ask_refresh(credential);
+    fn ask_refresh_cold(&self, credential: &Arc<Credential>) {
+        self.ask_refresh(credential);
     }
 
     /// Puts `credential` on the hot path if its key is the current one and it is newer than what

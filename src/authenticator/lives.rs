@@ -6,14 +6,21 @@
 //! 500 bytes, which ten thousand users' cached tokens would each carry; here a credential costs
 //! one entry in a heap while it waits for its next deadline. Requests never wait for this task,
 //! and it holds credentials and the core only weakly, so a credential replaced or forgotten is
-//! not kept alive (its entry is dropped when its deadline comes).
+//! not kept alive (its entry is dropped when its deadline comes; until then the entry keeps the
+//! credential's allocation, some 200 bytes, though not its token, which is dropped with it).
+//!
+//! The task runs on the runtime of the login that started it. Should that runtime shut down
+//! while the layer lives on (a layer shared by several `#[tokio::test]`s), the next login or
+//! refresh request starts another on its own runtime and hands it every cached credential.
 
 use std::cmp::{Ordering, Reverse};
 use std::collections::BinaryHeap;
 use std::future::Future;
-use std::sync::{Arc, OnceLock, Weak};
+use std::sync::atomic::{AtomicBool, Ordering as AtomicOrdering};
+use std::sync::{Arc, Weak};
 use std::task::Poll;
 
+use arc_swap::ArcSwapOption;
 use tokio::sync::mpsc;
 use tokio::task::AbortHandle;
 use tokio::time::Instant;
@@ -33,45 +40,107 @@ enum Event {
 /// The core's side of the task: where events go, and how to stop it.
 #[derive(Default)]
 pub(super) struct Lives {
-    started: OnceLock<(mpsc::UnboundedSender<Event>, AbortHandle)>,
+    keeper: ArcSwapOption<Keeper>,
+    /// The core shut down: no task is started again.
+    stopped: AtomicBool,
+}
+
+/// The task that runs now, and its inbox.
+struct Keeper {
+    events: mpsc::UnboundedSender<Event>,
+    task: AbortHandle,
 }
 
 impl Lives {
-    /// Starts the task, on the runtime this is called from, unless it runs already. Called when
-    /// the first login starts, so that spawning it overlaps the login's exchange instead of
-    /// delaying the answer to the requests that wait for it.
-    pub(super) fn start(&self, core: &Weak<Core>) {
-        if self.started.get().is_some() {
-            return;
+    /// Starts the task on the runtime this is called from, unless one runs: none yet, or the
+    /// runtime it ran on has shut down (a layer kept across runtimes, as tests sharing one do).
+    /// Returns whether it started one, whose heap is empty: the caller then hands it every
+    /// credential it should follow.
+    pub(super) fn start(&self, core: &Weak<Core>) -> bool {
+        let running =
+            |keeper: &Option<Arc<Keeper>>| keeper.as_ref().is_some_and(|k| !k.events.is_closed());
+        if self.stopped.load(AtomicOrdering::Acquire) || running(&self.keeper.load()) {
+            return false;
         }
         let (events, receiver) = mpsc::unbounded_channel();
-        if let Some(task) = spawn(run(core.clone(), receiver)) {
-            if self.started.set((events, task.clone())).is_err() {
-                // Another login started it first.
-                task.abort();
+        let Some(task) = spawn(run(core.clone(), receiver)) else {
+            return false;
+        };
+        let ours = Arc::new(Keeper { events, task });
+        let previous = self.keeper.rcu(|current| {
+            if running(current) {
+                current.clone()
+            } else {
+                Some(ours.clone())
+            }
+        });
+        if running(&previous) {
+            // Another login started one first.
+            ours.task.abort();
+            return false;
+        }
+        if self.stopped.load(AtomicOrdering::Acquire) {
+            ours.task.abort();
+            return false;
+        }
+        true
+    }
+
+    /// Follows `credential`'s life from now on (it has deadlines); `false` if no task runs.
+    pub(super) fn arm(&self, credential: &Arc<Credential>) -> bool {
+        self.send(Event::Arm(Arc::downgrade(credential)))
+    }
+
+    /// Asks for one refresh of `credential`; `false` if no task runs. No lock and no spawn:
+    /// one message.
+    pub(super) fn ask_refresh(&self, credential: &Arc<Credential>) -> bool {
+        self.send(Event::Refresh(Arc::downgrade(credential)))
+    }
+
+    fn send(&self, event: Event) -> bool {
+        self.keeper
+            .load()
+            .as_ref()
+            .is_some_and(|keeper| keeper.events.send(event).is_ok())
+    }
+
+    /// Stops the task for good (the last owner of the core went away).
+    pub(super) fn stop(&self) {
+        self.stopped.store(true, AtomicOrdering::Release);
+        if let Some(keeper) = self.keeper.swap(None) {
+            keeper.task.abort();
+        }
+    }
+}
+
+impl Core {
+    /// Makes sure the task runs; one started now is handed every cached credential.
+    pub(super) fn keep_lives(&self) {
+        let Some(core) = self.myself.get() else {
+            return;
+        };
+        if self.lives.start(core) {
+            for slot in self.slots.all() {
+                if let Some(credential) = slot.current().filter(|c| c.soft_at.is_some()) {
+                    self.lives.arm(&credential);
+                }
             }
         }
     }
 
-    /// Follows `credential`'s life from now on (it has deadlines).
-    pub(super) fn arm(&self, core: &Weak<Core>, credential: &Arc<Credential>) {
-        self.start(core);
-        if let Some((events, _)) = self.started.get() {
-            let _ = events.send(Event::Arm(Arc::downgrade(credential)));
+    /// Hands a credential with deadlines to the task.
+    pub(super) fn follow_life(&self, credential: &Arc<Credential>) {
+        if !self.lives.arm(credential) {
+            self.keep_lives();
+            self.lives.arm(credential);
         }
     }
 
-    /// Asks for one refresh of `credential`. No lock and no spawn: one message.
+    /// Asks the task for one refresh of `credential`.
     pub(super) fn ask_refresh(&self, credential: &Arc<Credential>) {
-        if let Some((events, _)) = self.started.get() {
-            let _ = events.send(Event::Refresh(Arc::downgrade(credential)));
-        }
-    }
-
-    /// Stops the task (the last owner of the core went away).
-    pub(super) fn stop(&self) {
-        if let Some((_, task)) = self.started.get() {
-            task.abort();
+        if !self.lives.ask_refresh(credential) {
+            self.keep_lives();
+            self.lives.ask_refresh(credential);
         }
     }
 }
@@ -170,5 +239,79 @@ fn advance_due(heap: &mut BinaryHeap<Reverse<Due>>, now: Instant) {
                 }));
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+    use crate::authenticator::credential::CacheKey;
+    use crate::session::SessionCredential;
+
+    fn credential(soft_in: Duration, hard_in: Duration) -> Arc<Credential> {
+        let now = Instant::now();
+        let session = SessionCredential::bearer("tok-lives").unwrap();
+        Arc::new(Credential::new(
+            session,
+            CacheKey::org(None),
+            1,
+            0,
+            Some(hard_in * 2),
+            Some(now + soft_in),
+            Some(now + hard_in),
+        ))
+    }
+
+    fn paused_runtime() -> tokio::runtime::Runtime {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_time()
+            .start_paused(true)
+            .build()
+            .unwrap()
+    }
+
+    #[test]
+    fn the_task_moves_credentials_through_their_lives() {
+        let lives = Lives::default();
+        paused_runtime().block_on(async {
+            assert!(lives.start(&Weak::new()));
+            assert!(!lives.start(&Weak::new()), "one task at a time");
+            let late = credential(Duration::from_secs(30), Duration::from_secs(40));
+            let early = credential(Duration::from_secs(10), Duration::from_secs(20));
+            assert!(lives.arm(&late) && lives.arm(&early));
+            tokio::time::sleep(Duration::from_secs(11)).await;
+            assert_eq!((early.phase(), late.phase()), (Phase::Soft, Phase::Fresh));
+            tokio::time::sleep(Duration::from_secs(10)).await;
+            assert_eq!((early.phase(), late.phase()), (Phase::Hard, Phase::Fresh));
+            tokio::time::sleep(Duration::from_secs(20)).await;
+            assert_eq!((early.phase(), late.phase()), (Phase::Hard, Phase::Hard));
+            // A credential gone before its deadline is not kept alive, and costs nothing.
+            let gone = credential(Duration::from_secs(5), Duration::from_secs(6));
+            let weak = Arc::downgrade(&gone);
+            assert!(lives.arm(&gone));
+            drop(gone);
+            tokio::time::sleep(Duration::from_secs(7)).await;
+            assert!(weak.upgrade().is_none());
+        });
+    }
+
+    #[test]
+    fn a_task_whose_runtime_shut_down_is_started_again_on_the_next() {
+        let lives = Lives::default();
+        let first = paused_runtime();
+        first.block_on(async { assert!(lives.start(&Weak::new())) });
+        drop(first);
+        paused_runtime().block_on(async {
+            let c = credential(Duration::from_secs(10), Duration::from_secs(20));
+            assert!(!lives.arm(&c), "the first task went with its runtime");
+            assert!(lives.start(&Weak::new()), "another one starts here");
+            assert!(lives.arm(&c));
+            tokio::time::sleep(Duration::from_secs(11)).await;
+            assert_eq!(c.phase(), Phase::Soft);
+            lives.stop();
+            assert!(!lives.start(&Weak::new()), "never again once stopped");
+        });
     }
 }

@@ -2,14 +2,13 @@
 //! expiry, generation-guarded invalidation, backoff, and the per-org map.
 //!
 //! The hot path ([`Core::attach`]) reads one `ArcSwap` (the current org's credential, mirrored
-//! in `fast`), checks the credential's phase (an atomic flipped by a timer task, so no clock is
-//! read) and clones its prebuilt header — the copy kept for the calling thread's stripe, so that
+//! in `fast`), checks the credential's phase (an atomic flipped by the task that keeps every
+//! credential's life, `lives`, so no clock is read) and clones its prebuilt header — the copy kept for the calling thread's stripe, so that
 //! threads sending at once write no shared reference count (see `crate::stripes`). Everything
 //! else — logins, refreshes, invalidation, org switches — runs on the slow path, and every login
 //! runs as a task of its own so that a caller who goes away never cancels it. A request that
-//! finds its credential soft-expired only wakes the credential's life timer (the same timer
-//! task), which starts the refresh: spawning it from the request cost that request milliseconds
-//! under load.
+//! finds its credential soft-expired only sends that same task a message, and the task starts
+//! the refresh: spawning it from the request cost that request milliseconds under load.
 //!
 //! # Handing out a credential
 //!
@@ -29,8 +28,10 @@
 //!   and checks a login's answer again after waking, since the answer may have been rejected by
 //!   another request in between; then it waits for the next login instead.
 //! - **A flight**: only a flight that has not answered is joined. A finished flight lingers
-//!   while it arms the credential's life timer and writes the credential store; whoever comes
-//!   then starts the next login. A late flight never replaces the timer of a newer credential.
+//!   while it hands the credential to the task that keeps its life and writes the credential
+//!   store; whoever comes then starts the next login. That task only moves a credential's
+//!   phase and asks for refreshes of the slot's current generation, so a late flight's
+//!   credential changes nothing for a newer one.
 //! - **The credential store**: a replica never adopts the stored generation it rejected, nor
 //!   anything minted before it (`fleet::SlotFleet`), and adoption gives a new local generation.
 //! - **The replay** in both doors gets its credential from `credential`, so it is always newer

@@ -1,6 +1,6 @@
 //! Publication: a login's (or an adoption's) credential becomes the slot's and the hot path's,
-//! its waiters are answered, and its life timer moves it from fresh to soft to hard expiry,
-//! starting a refresh when a request asks for one.
+//! its waiters are answered, and it is handed to the task that moves it from fresh to soft to
+//! hard expiry (`lives`).
 
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
@@ -52,9 +52,8 @@ impl Core {
     }
 
     /// Makes a login the slot's credential (and the hot path's, if it is the current org's),
-    /// answers the requests waiting for it (`landed`), and then arms the timer that moves it
-    /// through its phases: spawning that task can cost a waiter tens of microseconds (it wakes
-    /// an idle worker thread), and nobody needs to wait for it.
+    /// answers the requests waiting for it (`landed`), and then hands it to the task that moves
+    /// it through its phases (`lives`): nobody needs to wait for that.
     ///
     /// `login_sent` is the login's place in the order logins were sent (0 when unknown);
     /// `stored` is the credential's generation in the credential store, if it has one, and when
@@ -109,9 +108,7 @@ impl Core {
         self.mirror_if_current(slot, &credential);
         landed.give(Ok(credential.clone()));
         if soft_at.is_some() && hard_at.is_some() {
-            if let Some(core) = self.myself.get() {
-                self.lives.arm(core, &credential);
-            }
+            self.follow_life(&credential);
         }
         Ok(credential)
     }

@@ -49,8 +49,8 @@ mod memory;
 mod redis;
 pub(crate) mod sealed;
 
-pub use credential_store::{CredentialStore, Generation, StoreError, StoreFuture, StoredEntry};
-pub use memory::MemoryCredentialStore;
 #[cfg(feature = "redis")]
 #[cfg_attr(docsrs, doc(cfg(feature = "redis")))]
-pub use redis::{RedisCredentialStore, RedisStoreBuilder};
+pub use self::redis::{RedisCredentialStore, RedisStoreBuilder};
+pub use credential_store::{CredentialStore, Generation, StoreError, StoreFuture, StoredEntry};
+pub use memory::MemoryCredentialStore;

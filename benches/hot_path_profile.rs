@@ -9,6 +9,9 @@
 //! callgrind_annotate --inclusive=yes /tmp/hot_path.cg | grep 'hot_path_profile::id_'
 //! ```
 //!
+//! `HOT_PATH_PROFILE_RECORDER=1` installs a `metrics` recorder first (the layer records
+//! nothing on this path, so the counts do not move).
+//!
 //! Each `id_*` function sends `HOT_PATH_PROFILE_REQUESTS` (default 100,000) prebuilt requests
 //! (built, and their vector freed, outside it; the no-op service parks each request, and they are
 //! freed outside it too, as in `benches/hot_path.rs`):
@@ -114,6 +117,15 @@ fn main() {
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(100_000);
+    // The layer records its events through the `metrics` facade (the benches build with the
+    // feature on); with `HOT_PATH_PROFILE_RECORDER` set, a recorder is installed too, to show
+    // that a warm request records nothing either way.
+    if std::env::var_os("HOT_PATH_PROFILE_RECORDER").is_some() {
+        metrics_util::debugging::DebuggingRecorder::new()
+            .install()
+            .expect("the only recorder");
+        println!("with a metrics recorder installed");
+    }
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()

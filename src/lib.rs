@@ -24,6 +24,8 @@
 //!   row-level security (`auth/token/custom`).
 //! - `mock` (feature `mock`): `MockThoughtSpot`, an in-process ThoughtSpot over real HTTP for
 //!   your own tests.
+//! - Feature `metrics`: logins, refreshes, rejections, replays, the cache and the embed endpoint
+//!   through the `metrics` facade; the README's "Metrics" lists every name.
 //!
 //! The features are listed in the README's "Features" table above; items that need one say so
 //! in these docs (on docs.rs, a badge).
@@ -53,6 +55,7 @@ pub mod session;
 pub mod store;
 mod stripes;
 mod sync;
+mod telemetry;
 pub mod transport;
 
 #[cfg(feature = "mock")]

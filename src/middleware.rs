@@ -194,6 +194,7 @@ struct ReqwestDoor<'a> {
 impl Door for ReqwestDoor<'_> {
     type Response = Response;
     type Error = reqwest_middleware::Error;
+    const NAME: &'static str = "reqwest";
 
     fn status(response: &Response) -> http::StatusCode {
         response.status()

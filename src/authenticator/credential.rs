@@ -109,6 +109,8 @@ pub(crate) struct Credential {
     phase: std::sync::atomic::AtomicU8,
     /// Set by the first request that sees the soft phase, so only one asks for a refresh.
     pub(crate) refresh_claimed: std::sync::atomic::AtomicBool,
+    /// Set by a handle's `refresh`: the credential is replaced while it was still fresh.
+    pub(crate) refresh_forced: std::sync::atomic::AtomicBool,
     /// Increases with every login; a rejection invalidates only the generation it saw.
     pub(crate) generation: u64,
     /// Where its login stands in the order logins were *sent* (`Core::login_sends`): a login
@@ -147,6 +149,7 @@ impl Credential {
             hard_at,
             phase: std::sync::atomic::AtomicU8::new(Phase::Fresh as u8),
             refresh_claimed: std::sync::atomic::AtomicBool::new(false),
+            refresh_forced: std::sync::atomic::AtomicBool::new(false),
             striped: match &key.user {
                 Some(_) => Box::default(),
                 None => (0..stripes::count())

@@ -22,6 +22,7 @@ use crate::error::Error;
 use crate::session::Login;
 use crate::store::Generation;
 use crate::sync::{Answer, Pending, lock, shared_answer, spawn};
+use crate::telemetry;
 
 /// Attempts a flight makes at a ThoughtSpot that has never been reached and cannot be (refused,
 /// no such name, TLS failed) before it gives its callers the error: with the transient backoff
@@ -75,6 +76,7 @@ impl Core {
                     // depends on scheduling.
                     if matches!(&answer, Err(e) if e.is_refused_by_backoff()) {
                         self.counters.refused_by_backoff.bump();
+                        telemetry::count(telemetry::names::REFUSED_BY_BACKOFF, None);
                     }
                     return answer;
                 }
@@ -179,7 +181,14 @@ impl Core {
                 Stage::LogIn { leading } => leading,
                 Stage::Done(answer) => return answer,
             };
+            let started = Instant::now();
             let (span, login_sent, attempt) = self.attempt(slot, leading).await?;
+            telemetry::login(
+                telemetry::mode(&self.config),
+                telemetry::outcome(attempt.as_ref().err().map(Error::kind)),
+                slot.key.org,
+                started.elapsed(),
+            );
             if !matches!(&attempt, Err(e) if e.kind() == crate::error::ErrorKind::Transport) {
                 // ThoughtSpot answered (whatever it said): it can be reached.
                 self.ever_reached.store(true, Ordering::Release);

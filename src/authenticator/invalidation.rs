@@ -3,6 +3,7 @@
 use super::Core;
 use super::credential::CacheKey;
 use crate::sync::lock;
+use crate::telemetry;
 
 impl Core {
     /// Forgets the credential of `key` if it is still generation `generation`: a rejection seen
@@ -33,6 +34,10 @@ impl Core {
         self.unmirror(key, generation);
         if forgotten {
             self.counters.invalidations.bump();
+            telemetry::count(
+                telemetry::names::INVALIDATIONS,
+                Some(("reason", telemetry::reason(reason))),
+            );
             tracing::info!(
                 user = key.user.as_deref(),
                 org = ?key.org,

@@ -8,6 +8,7 @@ use super::credential::CacheKey;
 use super::slot::Check;
 use crate::error::ErrorKind;
 use crate::sync::{lock, shared_answer, spawn};
+use crate::telemetry;
 
 impl Core {
     /// Whether the credential of generation `generation` still works, asked once per generation
@@ -36,6 +37,7 @@ impl Core {
                     let counters_core = self.clone();
                     let Some(task) = spawn(async move {
                         counters_core.counters.credential_checks.bump();
+                        telemetry::count(telemetry::names::LIVENESS_CHECKS, None);
                         let answer = session.beta().session_info(&credential.session).await;
                         let alive =
                             !matches!(&answer, Err(e) if e.kind() == ErrorKind::Unauthorized);

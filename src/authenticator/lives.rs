@@ -176,8 +176,15 @@ impl Ord for Due {
 /// The task: sleeps until the earliest deadline or the next event, whichever comes first.
 async fn run(core: Weak<Core>, mut events: mpsc::UnboundedReceiver<Event>) {
     let mut heap: BinaryHeap<Reverse<Due>> = BinaryHeap::new();
+    let mut remaining = RemainingLife::default();
     loop {
-        let next = heap.peek().map(|Reverse(due)| due.at);
+        let next = match (
+            heap.peek().map(|Reverse(due)| due.at),
+            remaining.next_report(),
+        ) {
+            (Some(due), Some(report)) => Some(due.min(report)),
+            (due, report) => due.or(report),
+        };
         let mut sleep = std::pin::pin!(next.map(tokio::time::sleep_until));
         let event = std::future::poll_fn(|cx| {
             if let Poll::Ready(event) = events.poll_recv(cx) {
@@ -191,13 +198,16 @@ async fn run(core: Weak<Core>, mut events: mpsc::UnboundedReceiver<Event>) {
         .await;
         let Some(event) = event else {
             // The earliest deadline came.
-            advance_due(&mut heap, Instant::now());
+            let now = Instant::now();
+            advance_due(&mut heap, now);
+            remaining.report_if_due(now);
             continue;
         };
         match event {
             None => return,
             Some(Event::Arm(weak)) => {
                 if let Some(credential) = weak.upgrade() {
+                    remaining.track(&credential, Instant::now());
                     if let Some(soft_at) = credential.soft_at {
                         heap.push(Reverse(Due {
                             at: soft_at,
@@ -218,6 +228,66 @@ async fn run(core: Weak<Core>, mut events: mpsc::UnboundedReceiver<Event>) {
         advance_due(&mut heap, Instant::now());
         tokio::task::consume_budget().await;
     }
+}
+
+/// How long each org's current credential has left, as a gauge (feature `metrics`; single-user
+/// modes, whose orgs are few): reported when a credential is handed over and every 15 s after.
+/// Multi-user credentials are not reported: one gauge per user is no bounded label.
+#[derive(Default)]
+struct RemainingLife {
+    #[cfg(feature = "metrics")]
+    orgs: std::collections::HashMap<Option<i64>, Weak<Credential>>,
+    #[cfg(feature = "metrics")]
+    next: Option<Instant>,
+}
+
+#[cfg(feature = "metrics")]
+impl RemainingLife {
+    const EVERY: std::time::Duration = std::time::Duration::from_secs(15);
+
+    fn track(&mut self, credential: &Arc<Credential>, now: Instant) {
+        if credential.key.user.is_none() && credential.hard_at.is_some() {
+            self.orgs
+                .insert(credential.key.org, Arc::downgrade(credential));
+            self.report(now);
+        }
+    }
+
+    fn next_report(&self) -> Option<Instant> {
+        self.next
+    }
+
+    fn report_if_due(&mut self, now: Instant) {
+        if self.next.is_some_and(|next| next <= now) {
+            self.report(now);
+        }
+    }
+
+    fn report(&mut self, now: Instant) {
+        self.orgs.retain(|org, credential| {
+            let left = credential
+                .upgrade()
+                .and_then(|c| c.hard_at)
+                .map_or(std::time::Duration::ZERO, |hard| {
+                    hard.saturating_duration_since(now)
+                });
+            crate::telemetry::remaining(*org, left);
+            // A credential gone (replaced, forgotten) reads 0 once and is no longer followed.
+            credential.strong_count() > 0
+        });
+        self.next = (!self.orgs.is_empty()).then(|| now + Self::EVERY);
+    }
+}
+
+#[cfg(not(feature = "metrics"))]
+impl RemainingLife {
+    fn track(&mut self, _: &Arc<Credential>, _: Instant) {}
+
+    fn next_report(&self) -> Option<Instant> {
+        None
+    }
+
+    fn report_if_due(&mut self, _: Instant) {}
 }
 
 /// Moves every credential whose deadline has come into its next phase.

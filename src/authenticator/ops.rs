@@ -10,6 +10,7 @@ use crate::api_version::ApiVersion;
 use crate::config::{CredentialKind, Source};
 use crate::error::{Error, ErrorKind};
 use crate::sync::lock;
+use crate::telemetry;
 
 impl Core {
     pub(crate) async fn switch_org(self: &Arc<Self>, org: i64) -> Result<(), Error> {
@@ -41,6 +42,7 @@ impl Core {
         }
         let key = self.current_key();
         if let Some(current) = self.slot(&key).credential.load_full() {
+            current.refresh_forced.store(true, Ordering::Relaxed);
             current.advance(Phase::Hard);
         }
         self.credential(&key).await.map(drop)
@@ -64,6 +66,10 @@ impl Core {
         for slot in self.slots.all().iter().filter(|s| matches(&s.key)) {
             if let Some(c) = slot.forget() {
                 self.counters.invalidations.bump();
+                telemetry::count(
+                    telemetry::names::INVALIDATIONS,
+                    Some(("reason", "forgotten")),
+                );
                 if self.fleet.is_some() {
                     lock(&slot.fleet).dropped(c.generation);
                 }

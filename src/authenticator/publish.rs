@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use tokio::time::Instant;
 
-use super::credential::Credential;
+use super::credential::{Credential, Phase};
 use super::slot::{Origin, Outcome, Slot};
 use super::{Core, fleet};
 use crate::config::Source;
@@ -16,6 +16,7 @@ use crate::error::Error;
 use crate::session::Login;
 use crate::store::Generation;
 use crate::sync::{Answer, lock};
+use crate::telemetry;
 
 impl Core {
     /// Makes a credential another replica published the slot's, its lifetime what the store
@@ -97,13 +98,23 @@ impl Core {
         self.ever_reached.store(true, Ordering::Release);
         match origin {
             Origin::Login => {
-                if previous.is_some() {
+                if let Some(previous) = &previous {
                     self.counters.refreshes.bump();
+                    let kind = match previous.catch_up(Instant::now()) {
+                        _ if previous.refresh_forced.load(Ordering::Relaxed) => "forced",
+                        Phase::Fresh => "forced",
+                        Phase::Soft => "soft",
+                        Phase::Hard => "hard",
+                    };
+                    telemetry::count(telemetry::names::REFRESHES, Some(("kind", kind)));
                 }
                 self.counters.logins.bump();
                 slot.logins.fetch_add(1, Ordering::Relaxed);
             }
-            Origin::Adopted => self.counters.store_adoptions.bump(),
+            Origin::Adopted => {
+                self.counters.store_adoptions.bump();
+                telemetry::count(telemetry::names::STORE_ADOPTIONS, None);
+            }
         }
         self.mirror_if_current(slot, &credential);
         landed.give(Ok(credential.clone()));

@@ -26,6 +26,7 @@ use super::Core;
 use super::credential::{CacheKey, Credential};
 use super::recovery_record::{Recovery, Replayed};
 use crate::session::SessionCredential;
+use crate::telemetry;
 
 /// How much of a beta 500 is read to learn whether it rejects the credential.
 const BETA_500_READ_LIMIT: usize = 64 * 1024;
@@ -39,6 +40,8 @@ pub(crate) trait Door {
     type Response: Send;
     /// What sending a replay can fail with.
     type Error;
+    /// The door's name, for metrics: `tower` or `reqwest`.
+    const NAME: &'static str;
 
     /// The response's status.
     fn status(response: &Self::Response) -> StatusCode;
@@ -84,7 +87,7 @@ impl Core {
             };
             let replayable = door.can_replay();
             let Some(credential) = self
-                .replacement(key, &mut recovery, beta_500, replayable)
+                .replacement(key, &mut recovery, beta_500, replayable, D::NAME)
                 .await
             else {
                 return Ok(response);
@@ -110,6 +113,7 @@ impl Core {
         recovery: &mut Recovery,
         beta_500: Option<Beta500>,
         replayable: bool,
+        door: &'static str,
     ) -> Option<Arc<Credential>> {
         // Read before anything else: a login counted after this was sent after the rejection.
         let at_rejection = (
@@ -118,7 +122,7 @@ impl Core {
             self.generation.load(Ordering::Acquire),
         );
         let reason = self.rejection(key, recovery.generation, beta_500).await?;
-        self.reject(key, recovery.generation, reason);
+        self.reject(key, recovery.generation, reason, door);
         let (_, sends_at_rejection, _) = *recovery.at_rejection.get_or_insert(at_rejection);
         let since = recovery.since_rejection();
         if let Some(last) = recovery.replayed.last_mut() {
@@ -154,7 +158,7 @@ impl Core {
         }
         match self.credential(key).await {
             Ok(credential) => {
-                self.replaying(key, recovery.generation, credential.generation);
+                self.replaying(key, recovery.generation, credential.generation, door);
                 recovery.generation = credential.generation;
                 recovery.login_sent = Some(credential.login_sent);
                 let now = Instant::now();
@@ -211,8 +215,9 @@ impl Core {
     ///
     /// The rejection streak counts rejected *credentials*, not responses: the many requests in
     /// flight with one revoked credential are one rejection, and must not delay the relogin.
-    fn reject(&self, key: &CacheKey, generation: u64, reason: &'static str) {
+    fn reject(&self, key: &CacheKey, generation: u64, reason: &'static str, door: &'static str) {
         self.counters.rejected_responses.bump();
+        telemetry::count(telemetry::names::REJECTIONS, Some(("door", door)));
         if self.invalidate(key, generation, reason) {
             self.rejection_streak.fetch_add(1, Ordering::Relaxed);
         }
@@ -220,12 +225,13 @@ impl Core {
 
     /// Counts a replay of a request whose credential of generation `rejected` was rejected, now
     /// with the credential of `generation`.
-    fn replaying(&self, key: &CacheKey, rejected: u64, generation: u64) {
+    fn replaying(&self, key: &CacheKey, rejected: u64, generation: u64, door: &'static str) {
         debug_assert!(
             generation > rejected,
             "a replay must never carry the credential it replaces"
         );
         self.counters.replays.bump();
+        telemetry::count(telemetry::names::REPLAYS, Some(("door", door)));
         tracing::info!(
             user = key.user.as_deref(),
             org = ?key.org,

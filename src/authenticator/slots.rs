@@ -14,6 +14,7 @@ use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 
 use super::Slot;
 use super::credential::CacheKey;
+use crate::telemetry;
 
 type Map = papaya::HashMap<CacheKey, Arc<Slot>, foldhash::fast::RandomState>;
 
@@ -76,6 +77,7 @@ impl SlotMap {
         if self.len.fetch_add(1, Ordering::Relaxed) + 1 > capacity {
             self.evict_one(key, &keep);
         }
+        telemetry::cached(self.len());
         slot
     }
 
@@ -93,6 +95,7 @@ impl SlotMap {
         // Checked again: the victim may have started a login since.
         if let Ok(Some((_, slot))) = self.map.remove_if(victim, |_, s| may_go(s), &guard) {
             self.len.fetch_sub(1, Ordering::Relaxed);
+            telemetry::count(telemetry::names::EVICTIONS, None);
             slot.stop_tasks();
             tracing::debug!(key = ?victim, "evicted a cached ThoughtSpot credential (cache full)");
         }
@@ -130,6 +133,8 @@ impl SlotMap {
         }
         self.len.fetch_sub(removed, Ordering::Relaxed);
         if removed > 0 {
+            telemetry::count_many(telemetry::names::EVICTIONS, removed as u64);
+            telemetry::cached(self.len());
             tracing::debug!(removed, "evicted idle ThoughtSpot credentials");
         }
         removed

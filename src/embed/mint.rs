@@ -15,6 +15,7 @@ use crate::error::ErrorKind;
 use crate::identity::{AttributeKey, MintHistory};
 use crate::session::{CustomTokenRequest, RevokeTokenRequest, SharedSession, TokenRequest};
 use crate::sync::{Counter, Pending, lock, shared_answer, spawn};
+use crate::telemetry;
 
 /// What one mint is for: calls with equal keys that overlap share it.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -226,6 +227,7 @@ impl Minter {
             }
         }
         self.counters.mints.bump();
+        telemetry::count(telemetry::names::EMBED_MINTS, None);
         let sent_wall = SystemTime::now();
         let login = self.call(who, refresh).await.map_err(MintError::Api)?;
         let token = login.credential.token().cloned().ok_or_else(|| {

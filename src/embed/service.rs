@@ -19,6 +19,7 @@ use super::origin::AllowedOrigins;
 use super::refusals::{Class, RefusalLog};
 use super::{EmbedIdentity, EmbedStats};
 use crate::error::Error;
+use crate::telemetry;
 
 pub(super) type Identify = dyn Fn(&http::request::Parts) -> EmbedIdentity + Send + Sync;
 
@@ -69,18 +70,30 @@ impl EmbedTokenService {
         }
         if let Some(reason) = self.origins.refusal(&parts) {
             counters.foreign_origin.bump();
+            telemetry::count(
+                telemetry::names::EMBED_REFUSALS,
+                Some(("class", "foreign_origin")),
+            );
             self.refusals.note(Class::ForeignOrigin, None, reason);
             return plain(StatusCode::FORBIDDEN, reason);
         }
         let mut who = match (self.identify)(&parts) {
             EmbedIdentity::Anonymous => {
                 counters.unauthenticated.bump();
+                telemetry::count(
+                    telemetry::names::EMBED_REFUSALS,
+                    Some(("class", "no_session")),
+                );
                 self.refusals
                     .note(Class::NoSession, None, "no session of the app");
                 return plain(StatusCode::UNAUTHORIZED, "not logged in");
             }
             EmbedIdentity::Refused => {
                 counters.refused.bump();
+                telemetry::count(
+                    telemetry::names::EMBED_REFUSALS,
+                    Some(("class", "refused_by_app")),
+                );
                 self.refusals
                     .note(Class::RefusedByApp, None, "the app refused the identity");
                 return plain(StatusCode::FORBIDDEN, "not allowed to embed ThoughtSpot");
@@ -93,6 +106,10 @@ impl EmbedTokenService {
         if let Some(Err(error)) = who.act_as.attributes.as_ref().map(|a| a.set.check()) {
             // The app's own mistake, not the user's: say so in the log, not to the page.
             counters.misconfigured.bump();
+            telemetry::count(
+                telemetry::names::EMBED_REFUSALS,
+                Some(("class", "misconfigured")),
+            );
             tracing::warn!(%error, "the token endpoint was given access rules ThoughtSpot refuses");
             return plain(
                 StatusCode::INTERNAL_SERVER_ERROR,
@@ -100,9 +117,12 @@ impl EmbedTokenService {
             );
         }
         let user = who.act_as.user.clone();
+        let asked = tokio::time::Instant::now();
         match self.minter.token_for(who).await {
             Ok(minted) => {
                 counters.tokens.bump();
+                telemetry::count(telemetry::names::EMBED_TOKENS, None);
+                telemetry::seconds(telemetry::names::EMBED_TIME_TO_TOKEN, asked.elapsed());
                 let json = wants_json(&parts.headers);
                 let token = minted.token.expose_secret();
                 let (content_type, body) = if json {
@@ -123,12 +143,20 @@ impl EmbedTokenService {
             }
             Err(Refusal::ThoughtSpot(reason)) => {
                 counters.thoughtspot_refused.bump();
+                telemetry::count(
+                    telemetry::names::EMBED_REFUSALS,
+                    Some(("class", "thoughtspot")),
+                );
                 self.refusals
                     .note(Class::ThoughtSpotRefused, Some(&user), reason);
                 plain(StatusCode::FORBIDDEN, reason)
             }
             Err(Refusal::Unavailable(retry)) => {
                 counters.unavailable.bump();
+                telemetry::count(
+                    telemetry::names::EMBED_REFUSALS,
+                    Some(("class", "unavailable")),
+                );
                 self.refusals.note(
                     Class::Unavailable,
                     Some(&user),
@@ -144,6 +172,7 @@ impl EmbedTokenService {
             }
             Err(Refusal::TooMany(retry)) => {
                 counters.rate_limited.bump();
+                telemetry::count(telemetry::names::EMBED_RATE_LIMITED, None);
                 self.refusals
                     .note(Class::RateLimited, Some(&user), "over the per-user rate");
                 retry_after(

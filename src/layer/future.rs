@@ -161,6 +161,7 @@ where
 {
     type Response = Response<ResponseBody<RB>>;
     type Error = BoxError;
+    const NAME: &'static str = "tower";
 
     fn status(response: &Self::Response) -> http::StatusCode {
         response.status()

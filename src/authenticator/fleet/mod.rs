@@ -34,6 +34,7 @@ use crate::session::{SessionCookies, SessionCredential};
 use crate::store::sealed::Keys;
 use crate::store::{CredentialStore, Generation, StoreFuture, StoredEntry};
 use crate::sync::lock;
+use crate::telemetry;
 use shared_error::SharedError;
 
 /// After a failed store call, the store is left alone this long.
@@ -260,11 +261,13 @@ impl Fleet {
             Err(_) => format!("no answer within {} ms", self.timeout.as_millis()),
         };
         counters.store_errors.bump();
+        telemetry::count(telemetry::names::STORE_ERRORS, None);
         let mut health = lock(&self.health);
         health.retry_at = Some(Instant::now() + RETRY_AFTER_OUTAGE);
         if !health.down {
             health.down = true;
             counters.store_outages.bump();
+            telemetry::count(telemetry::names::STORE_OUTAGES, None);
             tracing::warn!(
                 %error,
                 "the credential store is unavailable: logging in to ThoughtSpot without it \

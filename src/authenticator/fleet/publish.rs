@@ -16,6 +16,7 @@ use crate::authenticator::credential::CacheKey;
 use crate::error::Error;
 use crate::session::SessionCredential;
 use crate::store::{Generation, StoredEntry};
+use crate::telemetry;
 
 impl Fleet {
     /// Runs `login` while renewing the lease of `key` every third of its time, so that the lease
@@ -89,6 +90,7 @@ impl Fleet {
                 .is_some()
             {
                 counters.store_publications.bump();
+                telemetry::count(telemetry::names::STORE_WRITES, None);
             }
         }
         if let Some(holder) = holder {

@@ -1,0 +1,161 @@
+//! What the layer records through the [`metrics`](https://docs.rs/metrics) facade (feature
+//! `metrics`): the events an operator watches (logins, refreshes, rejections and replays,
+//! invalidations, the cache's size), never a request's own way through the hot path. Without
+//! the feature every function here is empty; with it and no recorder installed, each is one
+//! look at the facade's global recorder.
+//!
+//! Labels are bounded: an org id, the credential mode, an outcome, a door, a reason. Never a
+//! user name, a token or a URL.
+
+use std::time::Duration;
+
+use crate::config::{AuthConfig, Secret, Source};
+use crate::error::ErrorKind;
+
+/// Metric names, dotted and lower case as OpenTelemetry names them; the Prometheus exporter
+/// writes them with underscores (`thoughtspot_auth_logins_total`).
+#[cfg_attr(not(feature = "metrics"), allow(dead_code))]
+pub(crate) mod names {
+    /// Counter: login attempts, by `mode`, `outcome` and `org`.
+    pub(crate) const LOGINS: &str = "thoughtspot_auth.logins";
+    /// Histogram, seconds: how long a login attempt took, by `mode` and `outcome`.
+    pub(crate) const LOGIN_DURATION: &str = "thoughtspot_auth.login.duration";
+    /// Counter: credentials replaced by a new login, by `kind` (`soft`: before expiry, in the
+    /// background; `hard`: after it; `forced`: asked for while the old one was fresh).
+    pub(crate) const REFRESHES: &str = "thoughtspot_auth.refreshes";
+    /// Counter: responses that rejected their credential, by `door`.
+    pub(crate) const REJECTIONS: &str = "thoughtspot_auth.rejections";
+    /// Counter: requests sent again with a new credential, by `door`.
+    pub(crate) const REPLAYS: &str = "thoughtspot_auth.replays";
+    /// Counter: liveness checks after the beta API's ambiguous 500.
+    pub(crate) const LIVENESS_CHECKS: &str = "thoughtspot_auth.liveness_checks";
+    /// Counter: requests refused inside a permanent failure's backoff window.
+    pub(crate) const REFUSED_BY_BACKOFF: &str = "thoughtspot_auth.refused_by_backoff";
+    /// Counter: credentials forgotten, by `reason`.
+    pub(crate) const INVALIDATIONS: &str = "thoughtspot_auth.invalidations";
+    /// Gauge: credentials cached (orgs, or (user, org) pairs in multi-user mode).
+    pub(crate) const CACHED: &str = "thoughtspot_auth.credentials.cached";
+    /// Counter: cached credentials dropped to make room or because they went unused.
+    pub(crate) const EVICTIONS: &str = "thoughtspot_auth.credentials.evictions";
+    /// Gauge, seconds: how long the current credential of each org has left before it must be
+    /// replaced (single-user modes; updated every 15 s and at each phase change).
+    pub(crate) const REMAINING: &str = "thoughtspot_auth.credential.remaining";
+    /// Counter: credentials adopted from a fleet's credential store.
+    pub(crate) const STORE_ADOPTIONS: &str = "thoughtspot_auth.store.adoptions";
+    /// Counter: credentials written to the credential store.
+    pub(crate) const STORE_WRITES: &str = "thoughtspot_auth.store.writes";
+    /// Counter: credential store calls that failed or timed out.
+    pub(crate) const STORE_ERRORS: &str = "thoughtspot_auth.store.errors";
+    /// Counter: outages of the credential store (logins went local).
+    pub(crate) const STORE_OUTAGES: &str = "thoughtspot_auth.store.outages";
+    /// Counter: tokens the embed endpoint answered with.
+    pub(crate) const EMBED_TOKENS: &str = "thoughtspot_auth.embed.tokens";
+    /// Counter: tokens the embed endpoint minted (concurrent calls for one user share one).
+    pub(crate) const EMBED_MINTS: &str = "thoughtspot_auth.embed.mints";
+    /// Counter: embed token requests answered without a token, by `class`.
+    pub(crate) const EMBED_REFUSALS: &str = "thoughtspot_auth.embed.refusals";
+    /// Counter: embed token requests over the per-user rate (429).
+    pub(crate) const EMBED_RATE_LIMITED: &str = "thoughtspot_auth.embed.rate_limited";
+    /// Histogram, seconds: from a token request to its token.
+    pub(crate) const EMBED_TIME_TO_TOKEN: &str = "thoughtspot_auth.embed.time_to_token";
+}
+
+/// The credential mode, as a label.
+pub(crate) fn mode(config: &AuthConfig) -> &'static str {
+    match &config.source {
+        Source::Login {
+            secret: Secret::Password(_),
+            ..
+        } => "password",
+        Source::Login {
+            secret: Secret::SecretKey(_),
+            ..
+        } => "secret_key",
+        Source::ActAs { .. } => "act_as",
+        Source::Static(_) => "token",
+    }
+}
+
+/// A login's outcome, as a label.
+pub(crate) fn outcome(kind: Option<ErrorKind>) -> &'static str {
+    match kind {
+        None => "ok",
+        Some(ErrorKind::Unauthorized) => "rejected",
+        Some(ErrorKind::Forbidden) => "locked",
+        Some(ErrorKind::RateLimited) => "rate_limited",
+        Some(ErrorKind::Unavailable) => "unavailable",
+        Some(ErrorKind::Transport) => "transport",
+        Some(_) => "invalid",
+    }
+}
+
+/// Why a credential was invalidated (the log's words), as a label.
+pub(crate) fn reason(words: &'static str) -> &'static str {
+    match words {
+        "rejected (401)" => "rejected_401",
+        "rejected (beta 500, upstream 401)" => "rejected_beta_500",
+        "rejected (beta 500, credential found dead)" => "found_dead",
+        _ => "other",
+    }
+}
+
+/// An org, as a label: its id, or `default` for the user's default org.
+#[cfg(feature = "metrics")]
+fn org_label(org: Option<i64>) -> String {
+    org.map_or_else(|| "default".to_owned(), |org| org.to_string())
+}
+
+/// A login attempt ended.
+pub(crate) fn login(mode: &'static str, outcome: &'static str, org: Option<i64>, took: Duration) {
+    #[cfg(feature = "metrics")]
+    {
+        ::metrics::counter!(names::LOGINS, "mode" => mode, "outcome" => outcome, "org" => org_label(org))
+            .increment(1);
+        ::metrics::histogram!(names::LOGIN_DURATION, "mode" => mode, "outcome" => outcome)
+            .record(took.as_secs_f64());
+    }
+    #[cfg(not(feature = "metrics"))]
+    let _ = (mode, outcome, org, took);
+}
+
+/// Records one event of a counter with one bounded label (or none).
+pub(crate) fn count(name: &'static str, label: Option<(&'static str, &'static str)>) {
+    #[cfg(feature = "metrics")]
+    match label {
+        Some((key, value)) => ::metrics::counter!(name, key => value).increment(1),
+        None => ::metrics::counter!(name).increment(1),
+    }
+    #[cfg(not(feature = "metrics"))]
+    let _ = (name, label);
+}
+
+/// Records `n` events of a counter with no label.
+pub(crate) fn count_many(name: &'static str, n: u64) {
+    #[cfg(feature = "metrics")]
+    ::metrics::counter!(name).increment(n);
+    #[cfg(not(feature = "metrics"))]
+    let _ = (name, n);
+}
+
+/// One observation of a histogram in seconds.
+#[cfg_attr(not(feature = "embed"), allow(dead_code))]
+pub(crate) fn seconds(name: &'static str, took: Duration) {
+    #[cfg(feature = "metrics")]
+    ::metrics::histogram!(name).record(took.as_secs_f64());
+    #[cfg(not(feature = "metrics"))]
+    let _ = (name, took);
+}
+
+/// How long the current credential of `org` has left.
+#[cfg(feature = "metrics")]
+pub(crate) fn remaining(org: Option<i64>, left: Duration) {
+    ::metrics::gauge!(names::REMAINING, "org" => org_label(org)).set(left.as_secs_f64());
+}
+
+/// How many credentials are cached now.
+pub(crate) fn cached(n: usize) {
+    #[cfg(feature = "metrics")]
+    ::metrics::gauge!(names::CACHED).set(n as f64);
+    #[cfg(not(feature = "metrics"))]
+    let _ = n;
+}

@@ -110,6 +110,14 @@ async fn what_is_recorded_agrees_with_stats_and_names_no_user_or_secret() {
         200
     );
     handle.refresh().await.unwrap();
+    // An org switch: a login for org 2.
+    handle.switch_org(2).await.unwrap();
+    assert_eq!(
+        common::send(&service, common::search_request(&base))
+            .await
+            .unwrap(),
+        200
+    );
 
     // A wrong password.
     let (wrong, wrong_handle) = common::layered(
@@ -179,15 +187,19 @@ async fn what_is_recorded_agrees_with_stats_and_names_no_user_or_secret() {
     let (stats, wrong_stats, many_stats) =
         (handle.stats(), wrong_handle.stats(), many_handle.stats());
     const LOGINS: &str = "thoughtspot_auth.logins";
-    assert_eq!(
+    let ok_in = |org| {
         sum(
             &recorded,
             LOGINS,
-            &[("mode", "password"), ("outcome", "ok"), ("org", "1")]
-        ),
+            &[("mode", "password"), ("outcome", "ok"), ("org", org)],
+        )
+    };
+    assert_eq!(
+        ok_in("1") + ok_in("2"),
         stats.logins as f64,
         "{recorded:#?}"
     );
+    assert_eq!(ok_in("2"), 1.0, "the switch logged in for org 2");
     assert_eq!(
         sum(
             &recorded,
@@ -237,12 +249,14 @@ async fn what_is_recorded_agrees_with_stats_and_names_no_user_or_secret() {
         1.0
     );
     assert!(stats.replays >= 1 && stats.rejected_responses >= 1);
-    let left = sum(
-        &recorded,
-        "thoughtspot_auth.credential.remaining",
-        &[("org", "1")],
-    );
-    assert!(left > 0.0 && left <= 300.0, "{left} s left");
+    for org in ["1", "2"] {
+        let left = sum(
+            &recorded,
+            "thoughtspot_auth.credential.remaining",
+            &[("org", org)],
+        );
+        assert!(left > 0.0 && left <= 300.0, "org {org}: {left} s left");
+    }
     let embed_stats = embed.stats();
     assert_eq!(
         sum(&recorded, "thoughtspot_auth.embed.tokens", &[]),

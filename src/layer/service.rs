@@ -167,25 +167,16 @@ where
             return self.slow_path(request, key, kept, false);
         };
         let future = self.inner.call(request);
-        let anchor = self.anchors.for_stripe(stripe);
-        let sent = match kept {
-            // Written out so that without a kept request no room for one is copied around.
-            None => Sent {
-                anchor,
-                key,
-                generation,
-                replay: None,
-                _body: PhantomData,
-            },
-            replay => Sent {
-                anchor,
-                key,
-                generation,
-                replay,
-                _body: PhantomData,
-            },
+        let sent = Sent {
+            anchor: self.anchors.for_stripe(stripe),
+            key,
+            generation,
+            _body: PhantomData,
         };
-        ResponseFuture::sent(future, sent)
+        match kept {
+            None => ResponseFuture::sent(future, sent),
+            Some(replay) => ResponseFuture::kept(future, sent, replay),
+        }
     }
 }
 
@@ -275,9 +266,9 @@ impl<S> SlowPath<S> {
                 anchor,
                 key,
                 generation,
-                replay: kept,
                 _body: PhantomData,
             },
+            kept,
         )
         .await
     }

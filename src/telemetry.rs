@@ -13,7 +13,7 @@ use crate::config::{AuthConfig, Secret, Source};
 use crate::error::ErrorKind;
 
 /// Metric names, dotted and lower case as OpenTelemetry names them; the Prometheus exporter
-/// writes them with underscores (`thoughtspot_auth_logins_total`).
+/// writes them with underscores (`thoughtspot_auth_logins`).
 #[cfg_attr(not(feature = "metrics"), allow(dead_code))]
 pub(crate) mod names {
     /// Counter: login attempts, by `mode`, `outcome` and `org`.
@@ -33,12 +33,14 @@ pub(crate) mod names {
     pub(crate) const REFUSED_BY_BACKOFF: &str = "thoughtspot_auth.refused_by_backoff";
     /// Counter: credentials forgotten, by `reason`.
     pub(crate) const INVALIDATIONS: &str = "thoughtspot_auth.invalidations";
-    /// Gauge: credentials cached (orgs, or (user, org) pairs in multi-user mode).
+    /// Gauge: cache entries (orgs, or (user, org) pairs in multi-user mode), with or without a
+    /// credential at the moment; summed over the layers of the process.
     pub(crate) const CACHED: &str = "thoughtspot_auth.credentials.cached";
     /// Counter: cached credentials dropped to make room or because they went unused.
     pub(crate) const EVICTIONS: &str = "thoughtspot_auth.credentials.evictions";
     /// Gauge, seconds: how long the current credential of each org has left before it must be
-    /// replaced (single-user modes; updated every 15 s and at each phase change).
+    /// replaced, 0 while an org has none (single-user modes; updated when a credential is
+    /// published and every 15 s).
     pub(crate) const REMAINING: &str = "thoughtspot_auth.credential.remaining";
     /// Counter: credentials adopted from a fleet's credential store.
     pub(crate) const STORE_ADOPTIONS: &str = "thoughtspot_auth.store.adoptions";
@@ -58,6 +60,104 @@ pub(crate) mod names {
     pub(crate) const EMBED_RATE_LIMITED: &str = "thoughtspot_auth.embed.rate_limited";
     /// Histogram, seconds: from a token request to its token.
     pub(crate) const EMBED_TIME_TO_TOKEN: &str = "thoughtspot_auth.embed.time_to_token";
+}
+
+/// Tells the installed recorder each metric's unit and meaning (an OpenTelemetry exporter
+/// passes them on). Called when a layer or an embed endpoint is built: a recorder installed
+/// later learns them from the next one.
+pub(crate) fn describe() {
+    #[cfg(feature = "metrics")]
+    {
+        use ::metrics::{Unit, describe_counter, describe_gauge, describe_histogram};
+        describe_counter!(names::LOGINS, Unit::Count, "ThoughtSpot login attempts");
+        describe_histogram!(
+            names::LOGIN_DURATION,
+            Unit::Seconds,
+            "Duration of a login attempt"
+        );
+        describe_counter!(
+            names::REFRESHES,
+            Unit::Count,
+            "Credentials replaced by a new login"
+        );
+        describe_counter!(
+            names::REJECTIONS,
+            Unit::Count,
+            "Responses that rejected their credential"
+        );
+        describe_counter!(
+            names::REPLAYS,
+            Unit::Count,
+            "Requests sent again with a new credential"
+        );
+        describe_counter!(
+            names::LIVENESS_CHECKS,
+            Unit::Count,
+            "Credential checks after an ambiguous beta 500"
+        );
+        describe_counter!(
+            names::REFUSED_BY_BACKOFF,
+            Unit::Count,
+            "Requests refused inside a backoff window"
+        );
+        describe_counter!(names::INVALIDATIONS, Unit::Count, "Credentials forgotten");
+        describe_gauge!(
+            names::REMAINING,
+            Unit::Seconds,
+            "Time left on each org's current credential"
+        );
+        describe_gauge!(names::CACHED, Unit::Count, "Credential cache entries");
+        describe_counter!(
+            names::EVICTIONS,
+            Unit::Count,
+            "Credential cache entries evicted"
+        );
+        describe_counter!(
+            names::STORE_ADOPTIONS,
+            Unit::Count,
+            "Credentials adopted from the credential store"
+        );
+        describe_counter!(
+            names::STORE_WRITES,
+            Unit::Count,
+            "Credentials written to the credential store"
+        );
+        describe_counter!(
+            names::STORE_ERRORS,
+            Unit::Count,
+            "Failed credential store calls"
+        );
+        describe_counter!(
+            names::STORE_OUTAGES,
+            Unit::Count,
+            "Credential store outages"
+        );
+        describe_counter!(
+            names::EMBED_TOKENS,
+            Unit::Count,
+            "Embed token requests answered with a token"
+        );
+        describe_counter!(
+            names::EMBED_MINTS,
+            Unit::Count,
+            "Tokens minted by the embed endpoint"
+        );
+        describe_counter!(
+            names::EMBED_REFUSALS,
+            Unit::Count,
+            "Embed token requests refused"
+        );
+        describe_counter!(
+            names::EMBED_RATE_LIMITED,
+            Unit::Count,
+            "Embed token requests over the per-user rate"
+        );
+        describe_histogram!(
+            names::EMBED_TIME_TO_TOKEN,
+            Unit::Seconds,
+            "Time from an embed token request to its token"
+        );
+    }
 }
 
 /// The credential mode, as a label.
@@ -152,10 +252,11 @@ pub(crate) fn remaining(org: Option<i64>, left: Duration) {
     ::metrics::gauge!(names::REMAINING, "org" => org_label(org)).set(left.as_secs_f64());
 }
 
-/// How many credentials are cached now.
-pub(crate) fn cached(n: usize) {
+/// Cache entries came (`delta` > 0) or went: a gauge moved by increments, so that several
+/// layers in one process add up and concurrent changes never overwrite each other.
+pub(crate) fn cached_changed(delta: i64) {
     #[cfg(feature = "metrics")]
-    ::metrics::gauge!(names::CACHED).set(n as f64);
+    ::metrics::gauge!(names::CACHED).increment(delta as f64);
     #[cfg(not(feature = "metrics"))]
-    let _ = n;
+    let _ = delta;
 }

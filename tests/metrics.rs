@@ -289,6 +289,40 @@ async fn what_is_recorded_agrees_with_stats_and_names_no_user_or_secret() {
         "the second replica adopted"
     );
 
+    assert_eq!(
+        sum(&recorded, "thoughtspot_auth.credentials.cached", &[]),
+        [
+            &handle,
+            &wrong_handle,
+            &many_handle,
+            &first_handle,
+            &second_handle
+        ]
+        .iter()
+        .map(|h| h.cache_size() as f64)
+        .sum::<f64>(),
+        "the cache entries of every layer in the process"
+    );
+
+    // A forgotten credential reads 0 at the next report, not the time it had left.
+    handle.invalidate();
+    tokio::time::advance(Duration::from_secs(16)).await;
+    for _ in 0..10 {
+        tokio::task::yield_now().await;
+    }
+    let after = read(&snapshotter);
+    for org in ["1", "2"] {
+        assert_eq!(
+            sum(
+                &after,
+                "thoughtspot_auth.credential.remaining",
+                &[("org", org)]
+            ),
+            0.0,
+            "org {org}"
+        );
+    }
+
     // Labels are bounded: never a user name, a password, a secret key or a token.
     for (name, labels) in recorded.keys() {
         for (key, value) in labels {

@@ -200,14 +200,14 @@ async fn run(core: Weak<Core>, mut events: mpsc::UnboundedReceiver<Event>) {
             // The earliest deadline came.
             let now = Instant::now();
             advance_due(&mut heap, now);
-            remaining.report_if_due(now);
+            remaining.report_if_due(&core, now);
             continue;
         };
         match event {
             None => return,
             Some(Event::Arm(weak)) => {
                 if let Some(credential) = weak.upgrade() {
-                    remaining.track(&credential, Instant::now());
+                    remaining.track(&core, &credential, Instant::now());
                     if let Some(soft_at) = credential.soft_at {
                         heap.push(Reverse(Due {
                             at: soft_at,
@@ -231,12 +231,14 @@ async fn run(core: Weak<Core>, mut events: mpsc::UnboundedReceiver<Event>) {
 }
 
 /// How long each org's current credential has left, as a gauge (feature `metrics`; single-user
-/// modes, whose orgs are few): reported when a credential is handed over and every 15 s after.
-/// Multi-user credentials are not reported: one gauge per user is no bounded label.
+/// modes, whose orgs are few): reported when a credential is handed over and every 15 s after,
+/// from the slot's current credential (0 while it has none: forgotten, or its relogin failing).
+/// An org whose cache entry is gone reads 0 once and is no longer reported. Multi-user
+/// credentials are not: one gauge per user is no bounded label.
 #[derive(Default)]
 struct RemainingLife {
     #[cfg(feature = "metrics")]
-    orgs: std::collections::HashMap<Option<i64>, Weak<Credential>>,
+    orgs: std::collections::HashSet<Option<i64>>,
     #[cfg(feature = "metrics")]
     next: Option<Instant>,
 }
@@ -245,11 +247,10 @@ struct RemainingLife {
 impl RemainingLife {
     const EVERY: std::time::Duration = std::time::Duration::from_secs(15);
 
-    fn track(&mut self, credential: &Arc<Credential>, now: Instant) {
+    fn track(&mut self, core: &Weak<Core>, credential: &Arc<Credential>, now: Instant) {
         if credential.key.user.is_none() && credential.hard_at.is_some() {
-            self.orgs
-                .insert(credential.key.org, Arc::downgrade(credential));
-            self.report(now);
+            self.orgs.insert(credential.key.org);
+            self.report(core, now);
         }
     }
 
@@ -257,23 +258,28 @@ impl RemainingLife {
         self.next
     }
 
-    fn report_if_due(&mut self, now: Instant) {
+    fn report_if_due(&mut self, core: &Weak<Core>, now: Instant) {
         if self.next.is_some_and(|next| next <= now) {
-            self.report(now);
+            self.report(core, now);
         }
     }
 
-    fn report(&mut self, now: Instant) {
-        self.orgs.retain(|org, credential| {
-            let left = credential
-                .upgrade()
-                .and_then(|c| c.hard_at)
-                .map_or(std::time::Duration::ZERO, |hard| {
-                    hard.saturating_duration_since(now)
+    fn report(&mut self, core: &Weak<Core>, now: Instant) {
+        let Some(core) = core.upgrade() else {
+            return;
+        };
+        self.orgs.retain(|org| {
+            // Looked at without marking the entry used: reports must not keep it cached.
+            let hard_at = core
+                .slots
+                .peek(&super::credential::CacheKey::org(*org), |slot| {
+                    slot.current().and_then(|c| c.hard_at)
                 });
+            let left = hard_at.flatten().map_or(std::time::Duration::ZERO, |hard| {
+                hard.saturating_duration_since(now)
+            });
             crate::telemetry::remaining(*org, left);
-            // A credential gone (replaced, forgotten) reads 0 once and is no longer followed.
-            credential.strong_count() > 0
+            hard_at.is_some()
         });
         self.next = (!self.orgs.is_empty()).then(|| now + Self::EVERY);
     }
@@ -281,13 +287,13 @@ impl RemainingLife {
 
 #[cfg(not(feature = "metrics"))]
 impl RemainingLife {
-    fn track(&mut self, _: &Arc<Credential>, _: Instant) {}
+    fn track(&mut self, _: &Weak<Core>, _: &Arc<Credential>, _: Instant) {}
 
     fn next_report(&self) -> Option<Instant> {
         None
     }
 
-    fn report_if_due(&mut self, _: Instant) {}
+    fn report_if_due(&mut self, _: &Weak<Core>, _: Instant) {}
 }
 
 /// Moves every credential whose deadline has come into its next phase.

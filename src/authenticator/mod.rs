@@ -149,6 +149,7 @@ pub(crate) struct Core {
 
 impl Core {
     fn new(config: AuthConfig) -> Arc<Self> {
+        crate::telemetry::describe();
         let session = OnceLock::new();
         if let Some(transport) = &config.transport {
             let _ = session.set(build_session(&config, transport.clone()));
@@ -245,7 +246,10 @@ impl Core {
         if let Some(sweeper) = lock(&self.sweeper).take() {
             sweeper.abort();
         }
-        for slot in self.slots.all() {
+        let slots = self.slots.all();
+        // The layer goes, and its cache entries with it.
+        crate::telemetry::cached_changed(-(slots.len() as i64));
+        for slot in slots {
             slot.stop_tasks();
         }
     }

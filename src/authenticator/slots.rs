@@ -48,6 +48,14 @@ impl SlotMap {
         Some(f(slot))
     }
 
+    /// Runs `f` on the slot of `key`, if there is one, without marking it used (for reports
+    /// that must not keep an idle credential cached).
+    #[cfg(feature = "metrics")]
+    pub(crate) fn peek<R>(&self, key: &CacheKey, f: impl FnOnce(&Slot) -> R) -> Option<R> {
+        let guard = self.map.guard();
+        self.map.get(key, &guard).map(|slot| f(slot))
+    }
+
     /// The slot of `key`, cached or new. Beyond `capacity`, the least recently used idle slot
     /// makes room (`keep` says which must stay).
     pub(crate) fn get_or_insert(
@@ -74,10 +82,10 @@ impl SlotMap {
             Err(occupied) => return occupied.current.clone(),
         };
         drop(guard);
+        telemetry::cached_changed(1);
         if self.len.fetch_add(1, Ordering::Relaxed) + 1 > capacity {
             self.evict_one(key, &keep);
         }
-        telemetry::cached(self.len());
         slot
     }
 
@@ -95,6 +103,7 @@ impl SlotMap {
         // Checked again: the victim may have started a login since.
         if let Ok(Some((_, slot))) = self.map.remove_if(victim, |_, s| may_go(s), &guard) {
             self.len.fetch_sub(1, Ordering::Relaxed);
+            telemetry::cached_changed(-1);
             telemetry::count(telemetry::names::EVICTIONS, None);
             slot.stop_tasks();
             tracing::debug!(key = ?victim, "evicted a cached ThoughtSpot credential (cache full)");
@@ -134,7 +143,7 @@ impl SlotMap {
         self.len.fetch_sub(removed, Ordering::Relaxed);
         if removed > 0 {
             telemetry::count_many(telemetry::names::EVICTIONS, removed as u64);
-            telemetry::cached(self.len());
+            telemetry::cached_changed(-(removed as i64));
             tracing::debug!(removed, "evicted idle ThoughtSpot credentials");
         }
         removed

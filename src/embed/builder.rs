@@ -165,6 +165,7 @@ impl EmbedTokenServiceBuilder {
 
     /// The service.
     pub fn build(self) -> Result<EmbedTokenService, Error> {
+        crate::telemetry::describe();
         let base = BaseUrl::parse(&self.base_url)?;
         let transport = self
             .transport

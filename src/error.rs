@@ -12,6 +12,7 @@ use std::time::Duration;
 use bytes::Bytes;
 use http::StatusCode;
 
+use crate::secrets::SourceError;
 use crate::transport::TransportError;
 
 /// Everything that can go wrong talking to ThoughtSpot.
@@ -57,6 +58,11 @@ pub enum Error {
     /// The layer was dropped while the request waited for a login.
     #[error("the ThoughtSpot authentication layer was shut down")]
     Shutdown,
+    /// A [`SecretSource`](crate::secrets::SecretSource) or token provider could not give the
+    /// secret or token a login needed; nothing was sent. Transient or permanent as the source
+    /// said ([`SourceError::is_permanent`]).
+    #[error("the secret source or token provider failed: {0}")]
+    Source(SourceError),
     /// No login was tried: an earlier permanent failure (rejected credentials, a locked
     /// account, an unusable answer) opened a backoff window that is still open, and nothing was
     /// sent. Its [`kind`](Error::kind), [`status`](Error::status) and
@@ -123,6 +129,8 @@ pub enum ErrorKind {
     Config,
     /// See [`Error::Shutdown`].
     Shutdown,
+    /// See [`Error::Source`].
+    Source,
 }
 
 impl Error {
@@ -181,6 +189,7 @@ impl Error {
             Self::Transport(_) => ErrorKind::Transport,
             Self::Config(_) => ErrorKind::Config,
             Self::Shutdown => ErrorKind::Shutdown,
+            Self::Source(_) => ErrorKind::Source,
         }
     }
 
@@ -188,10 +197,14 @@ impl Error {
     /// account, an invalid request, an unusable answer, a bad configuration. Retrying a rejected
     /// password in a loop is how accounts get locked.
     pub fn is_permanent(&self) -> bool {
-        !matches!(
-            self.kind(),
-            ErrorKind::RateLimited | ErrorKind::Unavailable | ErrorKind::Transport
-        )
+        match self {
+            Self::Source(source) => source.is_permanent(),
+            Self::RefusedByBackoff(refused) => refused.opened_by.is_permanent(),
+            _ => !matches!(
+                self.kind(),
+                ErrorKind::RateLimited | ErrorKind::Unavailable | ErrorKind::Transport
+            ),
+        }
     }
 
     /// Whether ThoughtSpot could not be reached at all (connection refused, a name that does

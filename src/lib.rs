@@ -12,6 +12,9 @@
 //!   [`UserStats`].
 //! - [`OrgOverride`]: one request in another org. [`ActAs`] (with [`Provisioning`]): one request
 //!   as one of many users, in multi-user mode ([`AuthBuilder::act_as_users`]).
+//! - [`secrets`]: where passwords and secret keys come from, read at each login: a fixed
+//!   secret, one key per org, a file re-read when it changes, a closure; rotation without a
+//!   restart.
 //! - [`Error`] and [`ErrorKind`]: every failure, classified; its details are ThoughtSpot's answer
 //!   ([`ApiFailure`]), an answer that cannot be used ([`Malformed`]) and a login held back by a
 //!   backoff window ([`RefusedByBackoff`]).
@@ -51,6 +54,7 @@ mod middleware;
 mod origin_alias;
 mod read_ahead;
 mod replay;
+pub mod secrets;
 pub mod session;
 pub mod store;
 mod stripes;

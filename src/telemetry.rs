@@ -9,7 +9,7 @@
 
 use std::time::Duration;
 
-use crate::config::{AuthConfig, Secret, Source};
+use crate::config::{AuthConfig, SecretKind, Source};
 use crate::error::ErrorKind;
 
 /// Metric names, dotted and lower case as OpenTelemetry names them; the Prometheus exporter
@@ -164,15 +164,16 @@ pub(crate) fn describe() {
 pub(crate) fn mode(config: &AuthConfig) -> &'static str {
     match &config.source {
         Source::Login {
-            secret: Secret::Password(_),
+            kind: SecretKind::Password,
             ..
         } => "password",
         Source::Login {
-            secret: Secret::SecretKey(_),
+            kind: SecretKind::SecretKey,
             ..
         } => "secret_key",
         Source::ActAs { .. } => "act_as",
         Source::Static(_) => "token",
+        Source::Provider(_) => "provider",
     }
 }
 
@@ -185,6 +186,7 @@ pub(crate) fn outcome(kind: Option<ErrorKind>) -> &'static str {
         Some(ErrorKind::RateLimited) => "rate_limited",
         Some(ErrorKind::Unavailable) => "unavailable",
         Some(ErrorKind::Transport) => "transport",
+        Some(ErrorKind::Source) => "source",
         Some(_) => "invalid",
     }
 }

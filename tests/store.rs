@@ -460,3 +460,64 @@ async fn a_rejection_while_its_flight_finishes_is_not_replayed_with_the_rejected
         assert_eq!(ts.logins(), 2, "{front:?}");
     }
 }
+
+/// The store's names and seals derive from the secret each login reads: replicas on a rotated
+/// key share among themselves, and a replica still holding the old key can neither read nor
+/// adopt what they publish (it logs in itself, and ThoughtSpot refuses its old key).
+#[tokio::test(start_paused = true)]
+async fn a_rotated_secret_moves_the_fleet_to_new_names_the_old_key_cannot_read() {
+    use thoughtspot_auth::secrets::PerOrgSecrets;
+
+    let ts = MockThoughtSpot::start().await.unwrap();
+    let store = MemoryCredentialStore::new();
+    let rotating = PerOrgSecrets::new().default_secret(mock::DEFAULT_SECRET_KEY);
+    let with_source = |b: AuthBuilder| b.secret_key_from(mock::DEFAULT_USER, rotating.clone());
+    let rotated = [
+        replica(&ts, &store, with_source),
+        replica(&ts, &store, with_source),
+    ];
+    let stale = replica(&ts, &store, |b| {
+        b.secret_key(mock::DEFAULT_USER, mock::DEFAULT_SECRET_KEY)
+    });
+    let base = ts.base_url();
+    for (service, _) in rotated.iter().chain([&stale]) {
+        let status = common::send(service, common::search_request(&base)).await;
+        assert_eq!(status.unwrap(), 200);
+    }
+    assert_eq!(ts.count(TOKEN_FULL), 1, "one key, one fleet, one login");
+
+    // (A credential minted in the same instant as the rejected one is never adopted.)
+    tokio::time::advance(Duration::from_secs(1)).await;
+    rotating.set(1, "the-rotated-key");
+    ts.set_secret_key("the-rotated-key");
+    ts.revoke_all_tokens();
+    for (service, _) in &rotated {
+        // The first request meets the revocation; its replay carries the new login's token.
+        let status = common::send(service, common::search_request(&base)).await;
+        assert_eq!(status.unwrap(), 200);
+    }
+    assert_eq!(
+        ts.count(TOKEN_FULL),
+        2,
+        "the rotated replicas share one new login"
+    );
+    assert_eq!(
+        sum(&rotated, |h| h.stats().store_adoptions),
+        2,
+        "cold start, then now"
+    );
+
+    let adoptions = stale.1.stats().store_adoptions;
+    let status = common::send(&stale.0, common::search_request(&base)).await;
+    assert_eq!(
+        status.unwrap(),
+        401,
+        "its relogin with the old key was refused"
+    );
+    assert_eq!(
+        stale.1.stats().store_adoptions,
+        adoptions,
+        "it adopted nothing"
+    );
+    assert_eq!(ts.count(TOKEN_FULL), 3);
+}

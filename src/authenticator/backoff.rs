@@ -6,6 +6,7 @@ use tokio::time::Instant;
 
 use crate::config::Timings;
 use crate::error::Error;
+use crate::secrets::Fingerprint;
 use crate::sync::{doubled, equal_jitter};
 
 /// The failure history of one cache slot.
@@ -17,18 +18,56 @@ pub(crate) struct Failures {
     /// A permanent failure and the end of its window: until then every login attempt for the
     /// slot gets this error without anything being sent.
     /// Boxed: rare, and every cached credential's slot has room for one.
-    permanent: Option<Box<(Error, Instant)>>,
+    permanent: Option<Box<Permanent>>,
 }
+
+/// A permanent failure's window.
+#[derive(Debug)]
+struct Permanent {
+    error: Error,
+    until: Instant,
+    /// The secret the failing login used (`None`: the source gave none); a source that gives
+    /// another one ends the window.
+    secret: Option<Fingerprint>,
+    /// When the source may be looked at again while the window lasts.
+    next_look: Instant,
+}
+
+/// While a permanent failure's window lasts, its secret source is looked at this often at most.
+pub(crate) const SECRET_LOOK_INTERVAL: Duration = Duration::from_secs(1);
 
 impl Failures {
     /// The answer to a login not tried because a permanent failure's window lasts, if one does:
     /// that failure, marked as refused until the window ends.
     pub(crate) fn blocking_error(&self, now: Instant) -> Option<Error> {
         match self.permanent.as_deref() {
-            Some((error, until)) if now < *until => {
-                Some(Error::refused_by_backoff(error.clone(), *until))
-            }
+            Some(p) if now < p.until => Some(Error::refused_by_backoff(p.error.clone(), p.until)),
             _ => None,
+        }
+    }
+
+    /// Inside a permanent failure's window, whether its secret source is due a look (at most
+    /// once per [`SECRET_LOOK_INTERVAL`]); a `true` books the look.
+    pub(crate) fn book_secret_look(&mut self, now: Instant) -> bool {
+        match self.permanent.as_deref_mut() {
+            Some(p) if now < p.until && now >= p.next_look => {
+                p.next_look = now + SECRET_LOOK_INTERVAL;
+                true
+            }
+            _ => false,
+        }
+    }
+
+    /// Ends the window if the source now gives a secret other than the one that failed; a new
+    /// secret starts the count of failures in a row afresh. Returns whether it ended.
+    pub(crate) fn forgive_if_changed(&mut self, now: Instant, secret: Fingerprint) -> bool {
+        match self.permanent.as_deref() {
+            Some(p) if now < p.until && p.secret != Some(secret) => {
+                self.permanent = None;
+                self.permanent_in_a_row = 0;
+                true
+            }
+            _ => false,
         }
     }
 
@@ -37,10 +76,12 @@ impl Failures {
         self.not_before
     }
 
-    /// Records a permanent failure; returns how long no attempt will be made.
+    /// Records a permanent failure of a login with `secret`; returns how long no attempt will
+    /// be made.
     pub(crate) fn record_permanent(
         &mut self,
         error: &Error,
+        secret: Option<Fingerprint>,
         now: Instant,
         t: &Timings,
     ) -> Duration {
@@ -50,7 +91,12 @@ impl Failures {
             self.permanent_in_a_row,
             t.permanent_backoff_max,
         );
-        self.permanent = Some(Box::new((error.clone(), now + window)));
+        self.permanent = Some(Box::new(Permanent {
+            error: error.clone(),
+            until: now + window,
+            secret,
+            next_look: now + SECRET_LOOK_INTERVAL,
+        }));
         window
     }
 
@@ -60,14 +106,27 @@ impl Failures {
     }
 
     /// Takes on a permanent failure another replica met and shared: blocked until `until`, and
-    /// the count in a row at least `in_a_row`, so later windows keep doubling fleet-wide.
-    pub(crate) fn adopt_permanent(&mut self, error: &Error, until: Instant, in_a_row: u32) {
+    /// the count in a row at least `in_a_row`, so later windows keep doubling fleet-wide. The
+    /// store's names derive from the secret, so the failure was met with `secret` too.
+    pub(crate) fn adopt_permanent(
+        &mut self,
+        error: &Error,
+        until: Instant,
+        in_a_row: u32,
+        secret: Option<Fingerprint>,
+        now: Instant,
+    ) {
         self.permanent_in_a_row = self.permanent_in_a_row.max(in_a_row);
         let until = match self.permanent.as_deref() {
-            Some((_, existing)) if *existing > until => *existing,
+            Some(existing) if existing.until > until => existing.until,
             _ => until,
         };
-        self.permanent = Some(Box::new((error.clone(), until)));
+        self.permanent = Some(Box::new(Permanent {
+            error: error.clone(),
+            until,
+            secret,
+            next_look: now + SECRET_LOOK_INTERVAL,
+        }));
     }
 
     /// Records a transient failure; returns how long to wait before the next attempt: doubling
@@ -130,7 +189,7 @@ mod tests {
         let t = Timings::default();
         let mut f = Failures::default();
         let now = Instant::now();
-        let w1 = f.record_permanent(&unavailable(), now, &t);
+        let w1 = f.record_permanent(&unavailable(), None, now, &t);
         assert_eq!(w1, t.permanent_backoff);
         let refused = f
             .blocking_error(now + w1 - Duration::from_millis(1))
@@ -138,11 +197,36 @@ mod tests {
         assert_eq!(refused.kind(), unavailable().kind());
         assert_eq!(refused.not_tried_until(), Some(now + w1));
         assert!(f.blocking_error(now + w1).is_none());
-        let w2 = f.record_permanent(&unavailable(), now, &t);
+        let w2 = f.record_permanent(&unavailable(), None, now, &t);
         assert_eq!(w2, t.permanent_backoff * 2);
         for _ in 0..40 {
-            f.record_permanent(&unavailable(), now, &t);
+            f.record_permanent(&unavailable(), None, now, &t);
         }
         assert!(f.blocking_error(now + t.permanent_backoff_max).is_none());
+    }
+
+    #[test]
+    fn a_window_is_looked_into_once_a_second_and_ends_only_for_another_secret() {
+        let t = Timings::default();
+        let mut f = Failures::default();
+        let now = Instant::now();
+        let old = Fingerprint::of(&"old".into());
+        let new = Fingerprint::of(&"new".into());
+        f.record_permanent(&unavailable(), Some(old), now, &t);
+        f.record_permanent(&unavailable(), Some(old), now, &t);
+        assert!(!f.book_secret_look(now), "not in the failure's own second");
+        let later = now + SECRET_LOOK_INTERVAL;
+        assert!(f.book_secret_look(later));
+        assert!(!f.book_secret_look(later + Duration::from_millis(999)));
+        assert!(!f.forgive_if_changed(later, old));
+        assert!(f.blocking_error(later).is_some());
+        assert!(f.forgive_if_changed(later, new));
+        assert!(f.blocking_error(later).is_none());
+        assert_eq!(f.permanent_in_a_row(), 0);
+        // A source that gave nothing, then gives a secret.
+        f.record_permanent(&unavailable(), None, now, &t);
+        assert!(f.forgive_if_changed(now, old));
+        // Outside a window there is nothing to look into.
+        assert!(!f.book_secret_look(now + t.permanent_backoff_max * 2));
     }
 }

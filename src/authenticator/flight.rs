@@ -5,7 +5,7 @@
 //! 1. `await_turn`: the account's turn, any backoff window, and the rejection streak's pause;
 //! 2. `consult_fleet` (with a credential store): adopt what another replica published, meet its
 //!    failure, lead the fleet's login, or log in alone;
-//! 3. `attempt`: one login;
+//! 3. `attempt`: one login, with the secret read for it (`flight_attempt`);
 //! 4. its verdict: `logged_in` (publish; see `publish`), `failed_for_good` (a backoff window,
 //!    shared with the fleet) or `failed_for_now` (retry after a pause), in `flight_failures`.
 
@@ -13,12 +13,13 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
 use tokio::time::Instant;
-use tracing::Instrument;
 
 use super::credential::{CacheKey, Credential, Phase};
+use super::flight_failures::Failed;
 use super::slot::{Flight, Lease, Origin, Outcome, Slot};
-use super::{Core, fleet, login};
-use crate::error::Error;
+use super::{Core, fleet};
+use crate::error::{Error, ErrorKind};
+use crate::secrets::Fingerprint;
 use crate::session::Login;
 use crate::store::Generation;
 use crate::sync::{Answer, Pending, lock, shared_answer, spawn};
@@ -168,6 +169,13 @@ impl Core {
         loop {
             let account_turn = self.account_turn().await;
             self.await_turn(slot, deadline, &mut last_error).await?;
+            // Read for each attempt, so that a rotated secret is used from the next one on; a
+            // source that fails is an attempt that failed without anything sent.
+            let secret = self.read_secret(&slot.key).await;
+            let used = secret
+                .as_ref()
+                .ok()
+                .and_then(|s| s.as_ref().map(|s| s.fingerprint));
             let leading = match self
                 .consult_fleet(
                     slot,
@@ -175,6 +183,7 @@ impl Core {
                     deadline,
                     &mut last_error,
                     landed,
+                    used,
                 )
                 .await
             {
@@ -182,14 +191,15 @@ impl Core {
                 Stage::Done(answer) => return answer,
             };
             let started = Instant::now();
-            let (span, login_sent, attempt) = self.attempt(slot, leading).await?;
+            let (span, login_sent, attempt, used) = self.attempt(slot, leading, secret).await?;
             telemetry::login(
                 telemetry::mode(&self.config),
                 telemetry::outcome(attempt.as_ref().err().map(Error::kind)),
                 slot.key.org,
                 started.elapsed(),
             );
-            if !matches!(&attempt, Err(e) if e.kind() == crate::error::ErrorKind::Transport) {
+            if !matches!(&attempt, Err(e) if matches!(e.kind(), ErrorKind::Transport | ErrorKind::Source))
+            {
                 // ThoughtSpot answered (whatever it said): it can be reached.
                 self.ever_reached.store(true, Ordering::Release);
             }
@@ -208,7 +218,17 @@ impl Core {
                 }
                 Err(error) if error.is_permanent() => {
                     let error = self
-                        .failed_for_good(slot, error, &span, account_turn, leading, lease)
+                        .failed_for_good(
+                            slot,
+                            Failed {
+                                error,
+                                secret: used,
+                            },
+                            &span,
+                            account_turn,
+                            leading,
+                            lease,
+                        )
                         .await;
                     return Err(error);
                 }
@@ -252,19 +272,26 @@ impl Core {
         last_error: &mut Option<Error>,
     ) -> Result<(), Error> {
         let timings = &self.config.timings;
-        let now = Instant::now();
-        let account_block = if self.config.multi_user() {
-            None
-        } else {
-            lock(&self.account_failures).blocking_error(now)
-        };
-        let wait_until = {
-            let failures = lock(&slot.failures);
-            if let Some(error) = account_block.or_else(|| failures.blocking_error(now)) {
+        let mut now = Instant::now();
+        loop {
+            let account_block = if self.config.multi_user() {
+                None
+            } else {
+                lock(&self.account_failures).blocking_error(now)
+            };
+            let slot_block = lock(&slot.failures).blocking_error(now);
+            let (account, error) = match (account_block, slot_block) {
+                (Some(error), _) => (true, error),
+                (None, Some(error)) => (false, error),
+                (None, None) => break,
+            };
+            // A rotated secret need not wait for the window the old one opened.
+            if !self.window_outlived(slot, account).await {
                 return Err(error);
             }
-            failures.not_before().filter(|t| *t > now)
-        };
+            now = Instant::now();
+        }
+        let wait_until = lock(&slot.failures).not_before().filter(|t| *t > now);
         let wait_until = match (wait_until, self.rejection_streak.load(Ordering::Relaxed)) {
             (w, 0 | 1) => w,
             (w, n) => {
@@ -292,8 +319,10 @@ impl Core {
         deadline: Instant,
         last_error: &mut Option<Error>,
         landed: &Answer<Outcome>,
+        secret: Option<Fingerprint>,
     ) -> Stage {
-        let (Some(fleet), Some(lease)) = (&self.fleet, lease) else {
+        // Without a secret read, the store's names for this login are unknown: alone.
+        let (Some(fleet), Some(lease), Some(_)) = (&self.fleet, lease, secret) else {
             return Stage::LogIn { leading: None };
         };
         let step = fleet
@@ -320,7 +349,13 @@ impl Core {
                 in_a_row,
             } => {
                 lease.held = false;
-                lock(self.failures_for(slot, &error)).adopt_permanent(&error, until, in_a_row);
+                lock(self.failures_for(slot, &error)).adopt_permanent(
+                    &error,
+                    until,
+                    in_a_row,
+                    secret,
+                    Instant::now(),
+                );
                 tracing::warn!(
                     user = slot.key.user.as_deref(),
                     org = ?slot.key.org,
@@ -339,47 +374,6 @@ impl Core {
             fleet::Step::Alone => Stage::LogIn { leading: None },
             fleet::Step::TimedOut => Stage::Done(Err(timed_out(last_error))),
         }
-    }
-
-    /// Stage 3: one login, in a span of its own; while leading the fleet's login, its lease is
-    /// renewed for as long as the attempt takes. Also gives the login's place in the order
-    /// logins are sent (see `Core::login_sends`).
-    async fn attempt(
-        &self,
-        slot: &Slot,
-        leading: Option<Generation>,
-    ) -> Result<(tracing::Span, u64, Result<Login, Error>), Error> {
-        let session = self.session()?;
-        let span = tracing::info_span!(
-            "thoughtspot.login",
-            user = slot.key.user.as_deref(),
-            org = ?slot.key.org,
-            generation = tracing::field::Empty,
-            lifetime_secs = tracing::field::Empty,
-            outcome = tracing::field::Empty,
-        );
-        self.counters.login_attempts.bump();
-        // Counted before the request leaves: a rejection that read this counter before the
-        // increment was seen before the login was sent.
-        let login_sent = self.login_sends.fetch_add(1, Ordering::SeqCst) + 1;
-        let provisioning = lock(&slot.provisioning).clone();
-        let attempt = login::login(
-            session,
-            &self.config,
-            &slot.key,
-            provisioning.as_deref(),
-            &self.mint_history,
-        )
-        .instrument(span.clone());
-        let attempt = match (&self.fleet, leading) {
-            (Some(fleet), Some(holder)) => {
-                fleet
-                    .renewing(&self.counters, &slot.key, holder, attempt)
-                    .await
-            }
-            _ => attempt.await,
-        };
-        Ok((span, login_sent, attempt))
     }
 
     /// Stage 4, success: publishes the credential (answering the waiters), then shares it with

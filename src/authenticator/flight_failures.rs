@@ -10,26 +10,36 @@ use super::Core;
 use super::backoff::Failures;
 use super::slot::{Lease, Slot};
 use crate::error::{Error, ErrorKind};
+use crate::secrets::Fingerprint;
 use crate::store::Generation;
 use crate::sync::lock;
 
+/// A permanent failure, and the secret of the login that met it (`None`: none was read).
+pub(super) struct Failed {
+    pub(super) error: Error,
+    pub(super) secret: Option<Fingerprint>,
+}
+
 impl Core {
     /// Stage 4, a permanent failure: opens a backoff window (the account's for bad credentials,
-    /// else the slot's) and shares it with the fleet. Returns the flight's error.
+    /// else the slot's) and shares it with the fleet. Returns the flight's error. `secret` is
+    /// the secret the login used: a source that gives another ends the window early.
     pub(super) async fn failed_for_good(
         &self,
         slot: &Slot,
-        error: Error,
+        failed: Failed,
         span: &tracing::Span,
         account_turn: Option<tokio::sync::MutexGuard<'_, ()>>,
         leading: Option<Generation>,
         lease: Option<&mut Lease>,
     ) -> Error {
+        let Failed { error, secret } = failed;
         self.counters.failure(error.kind());
         slot.failed_logins.fetch_add(1, Ordering::Relaxed);
         let (window, in_a_row) = {
             let mut failures = lock(self.failures_for(slot, &error));
-            let window = failures.record_permanent(&error, Instant::now(), &self.config.timings);
+            let window =
+                failures.record_permanent(&error, secret, Instant::now(), &self.config.timings);
             (window, failures.permanent_in_a_row())
         };
         drop(account_turn);

@@ -8,12 +8,13 @@ use crate::api_version::ApiVersion;
 use crate::config::{AuthConfig, CredentialKind, Secret, Source};
 use crate::error::{Error, ErrorKind};
 use crate::identity::{MintHistory, Provisioning};
+use crate::secrets::{SourceError, TokenProvider};
 use crate::session::{
     BetaLoginRequest, BetaTokenRequest, CustomTokenRequest, Login, PersistOption,
-    SessionLoginRequest, SharedSession, TokenRequest,
+    SessionCredential, SessionLoginRequest, SharedSession, TokenRequest,
 };
 
-/// Makes a credential for `key`:
+/// Makes a credential for `key` with `secret`, as read from the configured source:
 ///
 /// | API | credential | calls |
 /// |---|---|---|
@@ -33,16 +34,13 @@ pub(crate) async fn login(
     session: &SharedSession,
     config: &AuthConfig,
     key: &CacheKey,
+    secret: Option<&Secret>,
     provisioning: Option<&Provisioning>,
     history: &MintHistory,
 ) -> Result<Login, Error> {
-    let act_as_secret;
-    let (user, secret) = match (&config.source, key.user.as_deref()) {
-        (Source::Login { user, secret }, _) => (user.as_str(), secret),
-        (Source::ActAs { secret_key }, Some(user)) => {
-            act_as_secret = Secret::SecretKey(secret_key.clone());
-            (user, &act_as_secret)
-        }
+    let user = match (&config.source, key.user.as_deref()) {
+        (Source::Login { user, .. }, _) => user.as_str(),
+        (Source::ActAs { .. }, Some(user)) => user,
         (Source::ActAs { .. }, None) => {
             return Err(Error::config(
                 "multi-user trusted authentication needs a user to act as",
@@ -57,6 +55,10 @@ pub(crate) async fn login(
                 sent_at: tokio::time::Instant::now(),
             });
         }
+        (Source::Provider(provider), _) => return provided(&**provider, config, key).await,
+    };
+    let Some(secret) = secret else {
+        return Err(Error::config("no secret was read for this login"));
     };
     let validity = config.timings.token_validity.map(|d| d.as_secs().max(1));
     match (config.api, config.kind) {
@@ -195,6 +197,33 @@ async fn custom(
     let login = session.v2().token_custom(&request).await?.login;
     history.record(attributes, user, key.org);
     Ok(login)
+}
+
+/// A token from the user's provider, living what the provider says or the configured default,
+/// from the moment it was asked for.
+async fn provided(
+    provider: &dyn TokenProvider,
+    config: &AuthConfig,
+    key: &CacheKey,
+) -> Result<Login, Error> {
+    let sent_at = tokio::time::Instant::now();
+    let provided = provider.token(key.org).await.map_err(Error::Source)?;
+    let credential = SessionCredential::bearer(provided.token.expose_secret()).map_err(|_| {
+        Error::Source(SourceError::transient(
+            "the token provider gave an empty token, or one a header cannot carry",
+        ))
+    })?;
+    Ok(Login {
+        credential,
+        lifetime: Some(
+            provided
+                .lifetime
+                .unwrap_or(config.timings.provided_lifetime),
+        ),
+        user: None,
+        org: key.org,
+        sent_at,
+    })
 }
 
 /// A failure to revoke an intermediate token is logged, not fatal: the session is what counts,

@@ -42,6 +42,7 @@ mod backoff;
 pub(crate) mod credential;
 mod fleet;
 mod flight;
+mod flight_attempt;
 mod flight_failures;
 mod hot_path;
 mod invalidation;

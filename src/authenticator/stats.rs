@@ -18,7 +18,7 @@ pub(crate) struct Counters {
     pub(crate) store_errors: Counter,
     pub(crate) store_outages: Counter,
     pub(crate) already_ended: Counter,
-    failures: [Counter; 9],
+    failures: [Counter; 10],
 }
 
 fn slot(kind: ErrorKind) -> usize {
@@ -31,6 +31,7 @@ fn slot(kind: ErrorKind) -> usize {
         ErrorKind::MalformedResponse => 5,
         ErrorKind::Transport => 6,
         ErrorKind::Config => 7,
+        ErrorKind::Source => 9,
         _ => 8,
     }
 }
@@ -66,6 +67,7 @@ impl Counters {
                 malformed_response: f(5),
                 transport: f(6),
                 config: f(7) + f(8),
+                source: f(9),
             },
             current_org: None,
             cached_credentials: 0,
@@ -151,6 +153,8 @@ pub struct FailureCounts {
     pub transport: u64,
     /// Configuration problems.
     pub config: u64,
+    /// A secret source or token provider that failed (nothing was sent).
+    pub source: u64,
 }
 
 impl FailureCounts {
@@ -164,5 +168,6 @@ impl FailureCounts {
             + self.malformed_response
             + self.transport
             + self.config
+            + self.source
     }
 }

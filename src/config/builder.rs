@@ -7,11 +7,13 @@ use std::time::Duration;
 
 use super::{
     AuthConfig, CredentialKind, DEFAULT_IDLE_TIMEOUT, DEFAULT_MAX_CACHED_ORGS,
-    DEFAULT_MAX_CACHED_USERS, DEFAULT_MAX_REPLAY_BODY_BYTES, Secret, Source, Timings, check_org_id,
+    DEFAULT_MAX_CACHED_USERS, DEFAULT_MAX_REPLAY_BODY_BYTES, SecretKind, Source, Timings,
+    check_org_id,
 };
 use crate::api_version::ApiVersion;
 use crate::base_url::BaseUrl;
 use crate::error::Error;
+use crate::secrets::{FixedSecret, SecretSource, TokenProvider};
 use crate::store::CredentialStore;
 use crate::transport::Transport;
 
@@ -47,6 +49,8 @@ pub struct AuthBuilder {
     allow_insecure_http: bool,
     transport: Option<Arc<dyn Transport>>,
     store: Option<Arc<dyn CredentialStore>>,
+    /// The fixed password or secret key given is empty: reported by `build`.
+    empty_secret: bool,
 }
 
 impl fmt::Debug for AuthBuilder {
@@ -84,24 +88,75 @@ impl AuthBuilder {
             allow_insecure_http: false,
             transport: None,
             store: None,
+            empty_secret: false,
         }
     }
 
     /// Log in as `user` with a password.
-    pub fn password(mut self, user: impl Into<String>, password: impl Into<String>) -> Self {
+    pub fn password(self, user: impl Into<String>, password: impl Into<String>) -> Self {
+        self.fixed(user.into(), SecretKind::Password, password.into())
+    }
+
+    /// Log in as `user` with a password read from `source` at each login: a file re-read when
+    /// it changes, a vault, ... See [`secrets`](crate::secrets).
+    ///
+    /// ```
+    /// use thoughtspot_auth::ThoughtSpotAuthLayer;
+    /// use thoughtspot_auth::secrets::SecretFile;
+    ///
+    /// let layer = ThoughtSpotAuthLayer::builder("https://analytics.example.com")
+    ///     .password_from("svc-reporting", SecretFile::new("/run/secrets/ts-password"))
+    ///     .build()?;
+    /// # Ok::<(), thoughtspot_auth::Error>(())
+    /// ```
+    pub fn password_from(mut self, user: impl Into<String>, source: impl SecretSource) -> Self {
+        self.empty_secret = false;
         self.source = Some(Source::Login {
             user: user.into(),
-            secret: Secret::Password(secrecy::SecretString::from(password.into())),
+            kind: SecretKind::Password,
+            secret: Arc::new(source),
         });
         self
     }
 
     /// Log in as `user` with the cluster's trusted-authentication secret key (the way for
     /// services; works with MFA on).
-    pub fn secret_key(mut self, user: impl Into<String>, secret_key: impl Into<String>) -> Self {
+    pub fn secret_key(self, user: impl Into<String>, secret_key: impl Into<String>) -> Self {
+        self.fixed(user.into(), SecretKind::SecretKey, secret_key.into())
+    }
+
+    /// Log in as `user` with a trusted-authentication secret key read from `source` at each
+    /// login: one key per org ([`PerOrgSecrets`](crate::secrets::PerOrgSecrets)), a file, a
+    /// vault. A rotated key is picked up without a restart. See [`secrets`](crate::secrets).
+    ///
+    /// ```
+    /// use thoughtspot_auth::ThoughtSpotAuthLayer;
+    /// use thoughtspot_auth::secrets::PerOrgSecrets;
+    ///
+    /// let keys = PerOrgSecrets::new().org(1, "key-of-org-1").org(2, "key-of-org-2");
+    /// let layer = ThoughtSpotAuthLayer::builder("https://analytics.example.com")
+    ///     .secret_key_from("svc-reporting", keys)
+    ///     .org(2)
+    ///     .build()?;
+    /// # Ok::<(), thoughtspot_auth::Error>(())
+    /// ```
+    pub fn secret_key_from(mut self, user: impl Into<String>, source: impl SecretSource) -> Self {
+        self.empty_secret = false;
         self.source = Some(Source::Login {
             user: user.into(),
-            secret: Secret::SecretKey(secrecy::SecretString::from(secret_key.into())),
+            kind: SecretKind::SecretKey,
+            secret: Arc::new(source),
+        });
+        self
+    }
+
+    fn fixed(mut self, user: String, kind: SecretKind, secret: String) -> Self {
+        let secret = FixedSecret::new(secret);
+        self.empty_secret = secret.is_empty();
+        self.source = Some(Source::Login {
+            user,
+            kind,
+            secret: Arc::new(secret),
         });
         self
     }
@@ -111,14 +166,34 @@ impl AuthBuilder {
     ///
     /// [`build`]: AuthBuilder::build
     pub fn token(mut self, token: impl Into<String>) -> Self {
+        self.empty_secret = false;
         self.source = Some(match crate::session::SessionCredential::bearer(token) {
             Ok(credential) => Source::Static(credential),
             // Reported by `build`, without the token.
             Err(_) => Source::Login {
                 user: String::new(),
-                secret: Secret::Password(secrecy::SecretString::from(String::new())),
+                kind: SecretKind::Password,
+                secret: Arc::new(FixedSecret::new("")),
             },
         });
+        self
+    }
+
+    /// Bearer tokens from `provider`, asked for when one is needed: at the first request, before
+    /// the last one's lifetime ends (the provider's, else
+    /// [`provided_token_lifetime`](Self::provided_token_lifetime)), and after ThoughtSpot
+    /// rejected it, with the expiry, single-flight, rejection and replay rules of every mode.
+    /// See [`TokenFn`](crate::secrets::TokenFn) for an example.
+    pub fn token_provider(mut self, provider: impl TokenProvider) -> Self {
+        self.empty_secret = false;
+        self.source = Some(Source::Provider(Arc::new(provider)));
+        self
+    }
+
+    /// How long a provided token lives when its provider does not say (default 5 minutes,
+    /// ThoughtSpot's default token validity). At least a second.
+    pub fn provided_token_lifetime(mut self, lifetime: Duration) -> Self {
+        self.timings.provided_lifetime = lifetime.max(Duration::from_secs(1));
         self
     }
 
@@ -126,9 +201,35 @@ impl AuthBuilder {
     /// [`ActAs`](crate::ActAs), minting and caching one token per (user, org) with the cluster's
     /// trusted-authentication secret key. A request without an `ActAs` fails before anything is
     /// sent; it never gets another user's credential.
-    pub fn act_as_users(mut self, secret_key: impl Into<String>) -> Self {
+    pub fn act_as_users(self, secret_key: impl Into<String>) -> Self {
+        let secret = FixedSecret::new(secret_key);
+        let empty = secret.is_empty();
+        let mut builder = self.act_as_users_from(secret);
+        builder.empty_secret = empty;
+        builder
+    }
+
+    /// Multi-user trusted authentication, as [`act_as_users`](Self::act_as_users), with the
+    /// secret key read from `source` at each mint: one key per org
+    /// ([`PerOrgSecrets`](crate::secrets::PerOrgSecrets)), a file, a vault. See
+    /// [`secrets`](crate::secrets).
+    ///
+    /// ```
+    /// use thoughtspot_auth::ThoughtSpotAuthLayer;
+    /// use thoughtspot_auth::secrets::PerOrgSecrets;
+    ///
+    /// let keys = PerOrgSecrets::new()
+    ///     .org(1, "key-of-org-1")
+    ///     .default_secret("key-of-the-primary-org");
+    /// let layer = ThoughtSpotAuthLayer::builder("https://analytics.example.com")
+    ///     .act_as_users_from(keys)
+    ///     .build()?;
+    /// # Ok::<(), thoughtspot_auth::Error>(())
+    /// ```
+    pub fn act_as_users_from(mut self, source: impl SecretSource) -> Self {
+        self.empty_secret = false;
         self.source = Some(Source::ActAs {
-            secret_key: secrecy::SecretString::from(secret_key.into()),
+            secret: Arc::new(source),
         });
         self
     }
@@ -301,12 +402,11 @@ impl AuthBuilder {
         let source = self.source.ok_or_else(|| {
             Error::config("no credentials: call `.password(..)`, `.secret_key(..)` or `.token(..)`")
         })?;
-        if let Source::ActAs { secret_key } = &source {
-            if secrecy::ExposeSecret::expose_secret(secret_key).is_empty() {
-                return Err(Error::config(
-                    "the trusted-authentication secret key is empty",
-                ));
-            }
+        if self.empty_secret {
+            return Err(Error::config(match source {
+                Source::ActAs { .. } => "the trusted-authentication secret key is empty",
+                _ => "the password or secret key is empty",
+            }));
         }
         if let Source::Login { user, .. } = &source {
             if user.trim().is_empty() {

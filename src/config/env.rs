@@ -5,11 +5,15 @@ use std::time::Duration;
 use super::AuthBuilder;
 use crate::api_version::ApiVersion;
 use crate::error::Error;
+use crate::secrets::SecretFile;
 
 impl AuthBuilder {
-    /// A builder from the environment: `THOUGHTSPOT_URL`, `THOUGHTSPOT_USERNAME`,
-    /// `THOUGHTSPOT_PASSWORD` or `THOUGHTSPOT_SECRET_KEY`, and optionally `THOUGHTSPOT_ORG_ID`,
-    /// `THOUGHTSPOT_TOKEN_VALIDITY_SECS` and `THOUGHTSPOT_API` (`v2`, the default, or `beta`).
+    /// A builder from the environment: `THOUGHTSPOT_URL`, `THOUGHTSPOT_USERNAME`, one of
+    /// `THOUGHTSPOT_PASSWORD`, `THOUGHTSPOT_PASSWORD_FILE`, `THOUGHTSPOT_SECRET_KEY` and
+    /// `THOUGHTSPOT_SECRET_KEY_FILE` (a `_FILE` names a file read at each login, a
+    /// [`SecretFile`](crate::secrets::SecretFile): a mounted secret that is rotated is used
+    /// without a restart), and optionally `THOUGHTSPOT_ORG_ID`, `THOUGHTSPOT_TOKEN_VALIDITY_SECS`
+    /// and `THOUGHTSPOT_API` (`v2`, the default, or `beta`).
     ///
     /// With the `redis` feature, `THOUGHTSPOT_REDIS_URL` (`redis://` or `rediss://`) shares
     /// credentials with the rest of the fleet through a [`RedisCredentialStore`], with
@@ -30,12 +34,25 @@ impl AuthBuilder {
         };
         let mut builder = Self::new(need("THOUGHTSPOT_URL")?);
         let user = need("THOUGHTSPOT_USERNAME")?;
-        builder = match (get("THOUGHTSPOT_SECRET_KEY"), get("THOUGHTSPOT_PASSWORD")) {
-            (_, Some(password)) if !password.is_empty() => builder.password(user, password),
-            (Some(key), _) if !key.is_empty() => builder.secret_key(user, key),
-            _ => {
+        let set = |name: &str| get(name).filter(|v| !v.is_empty());
+        let either = |value: &str, file: &str| match (set(value), set(file)) {
+            (Some(_), Some(_)) => Err(Error::config(format!("set {value} or {file}, not both"))),
+            (Some(value), None) => Ok(Some(Ok(value))),
+            (None, Some(path)) => Ok(Some(Err(SecretFile::new(path.trim())))),
+            (None, None) => Ok(None),
+        };
+        // A password wins over a secret key, as it always has.
+        builder = match (
+            either("THOUGHTSPOT_PASSWORD", "THOUGHTSPOT_PASSWORD_FILE")?,
+            either("THOUGHTSPOT_SECRET_KEY", "THOUGHTSPOT_SECRET_KEY_FILE")?,
+        ) {
+            (Some(Ok(password)), _) => builder.password(user, password),
+            (Some(Err(file)), _) => builder.password_from(user, file),
+            (None, Some(Ok(key))) => builder.secret_key(user, key),
+            (None, Some(Err(file))) => builder.secret_key_from(user, file),
+            (None, None) => {
                 return Err(Error::config(
-                    "set THOUGHTSPOT_PASSWORD or THOUGHTSPOT_SECRET_KEY",
+                    "set THOUGHTSPOT_PASSWORD or THOUGHTSPOT_SECRET_KEY (or either's _FILE)",
                 ));
             }
         };
@@ -100,7 +117,7 @@ impl AuthBuilder {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::{Secret, Source};
+    use crate::config::{SecretKind, Source};
 
     fn env(pairs: &[(&str, &str)]) -> Result<AuthBuilder, Error> {
         let map: std::collections::HashMap<String, String> = pairs
@@ -125,7 +142,7 @@ mod tests {
         .unwrap();
         assert_eq!(config.base.to_string(), "https://ts.example.com");
         assert!(
-            matches!(&config.source, Source::Login { user, secret: Secret::SecretKey(_) } if user == "svc")
+            matches!(&config.source, Source::Login { user, kind: SecretKind::SecretKey, .. } if user == "svc")
         );
         assert_eq!(config.org, Some(7));
         assert_eq!(
@@ -146,12 +163,63 @@ mod tests {
         assert!(matches!(
             &config.source,
             Source::Login {
-                secret: Secret::Password(_),
+                kind: SecretKind::Password,
                 ..
             }
         ));
         assert_eq!(config.api, ApiVersion::V2);
         assert_eq!(config.org, None);
+    }
+
+    #[test]
+    fn from_env_reads_secrets_from_files_at_each_login() {
+        use futures_util::FutureExt;
+        use secrecy::ExposeSecret;
+
+        let dir = std::env::temp_dir().join(format!("ts-env-files-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let (password, key) = (dir.join("password"), dir.join("key"));
+        std::fs::write(&password, "pw-from-file\n").unwrap();
+        std::fs::write(&key, "key-from-file").unwrap();
+        let read = |config: &crate::config::AuthConfig| {
+            let (kind, source) = config.secret_source().unwrap();
+            let secret = source.secret(None).now_or_never().unwrap().unwrap();
+            (kind, secret.expose_secret().to_owned())
+        };
+        let base = [
+            ("THOUGHTSPOT_URL", "https://ts.example.com"),
+            ("THOUGHTSPOT_USERNAME", "svc"),
+        ];
+        let with = |extra: &[(&str, &str)]| {
+            let mut vars = base.to_vec();
+            vars.extend_from_slice(extra);
+            env(&vars).and_then(AuthBuilder::into_config)
+        };
+        let key_path = key.to_str().unwrap();
+        let config = with(&[("THOUGHTSPOT_SECRET_KEY_FILE", key_path)]).unwrap();
+        assert_eq!(
+            read(&config),
+            (SecretKind::SecretKey, "key-from-file".into())
+        );
+        std::fs::write(&key, "rotated-key").unwrap();
+        assert_eq!(read(&config).1, "rotated-key");
+        let password_path = password.to_str().unwrap();
+        let config = with(&[
+            ("THOUGHTSPOT_PASSWORD_FILE", password_path),
+            ("THOUGHTSPOT_SECRET_KEY", "key"),
+        ])
+        .unwrap();
+        assert_eq!(read(&config), (SecretKind::Password, "pw-from-file".into()));
+        let both = with(&[
+            ("THOUGHTSPOT_PASSWORD", "hunter2-secret"),
+            ("THOUGHTSPOT_PASSWORD_FILE", password_path),
+        ]);
+        let error = both.err().unwrap().to_string();
+        assert!(
+            error.contains("not both") && !error.contains("hunter2"),
+            "{error}"
+        );
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]

@@ -12,16 +12,34 @@ pub use builder::AuthBuilder;
 use crate::api_version::ApiVersion;
 use crate::base_url::BaseUrl;
 use crate::error::Error;
+use crate::secrets::{SecretSource, TokenProvider};
 use crate::store::CredentialStore;
 use crate::transport::Transport;
 
-/// How the layer proves who it is when it logs in.
-#[derive(Clone)]
+/// Which secret a login presents.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum SecretKind {
+    /// A user's password.
+    Password,
+    /// The cluster's (or an org's) trusted-authentication secret key.
+    SecretKey,
+}
+
+/// A secret as read from its source for one login, dropped when the login is done.
 pub(crate) enum Secret {
     /// A user's password.
     Password(secrecy::SecretString),
     /// The cluster's trusted-authentication secret key.
     SecretKey(secrecy::SecretString),
+}
+
+impl Secret {
+    pub(crate) fn new(kind: SecretKind, value: secrecy::SecretString) -> Self {
+        match kind {
+            SecretKind::Password => Self::Password(value),
+            SecretKind::SecretKey => Self::SecretKey(value),
+        }
+    }
 }
 
 /// What the layer presents on each request.
@@ -38,12 +56,19 @@ pub enum CredentialKind {
 /// Where the credential comes from.
 #[derive(Clone)]
 pub(crate) enum Source {
-    /// Log in as `user` with `secret`.
-    Login { user: String, secret: Secret },
+    /// Log in as `user` with the secret `secret` gives.
+    Login {
+        user: String,
+        kind: SecretKind,
+        secret: Arc<dyn SecretSource>,
+    },
     /// A token the user supplied; it cannot be renewed.
     Static(crate::session::SessionCredential),
-    /// Multi-user trusted authentication: each request names its user with `ActAs`.
-    ActAs { secret_key: secrecy::SecretString },
+    /// Tokens from the user's provider, asked for when one is needed.
+    Provider(Arc<dyn TokenProvider>),
+    /// Multi-user trusted authentication: each request names its user with `ActAs`; `secret`
+    /// gives the trusted-authentication key.
+    ActAs { secret: Arc<dyn SecretSource> },
 }
 
 /// Every timing the layer uses, with its default.
@@ -66,6 +91,8 @@ pub(crate) struct Timings {
     pub(crate) session_lifetime: Duration,
     /// The requested token validity (`validity_time_in_sec`, `tokenExpiryDuration`).
     pub(crate) token_validity: Option<Duration>,
+    /// Lifetime of a provided token whose provider does not say.
+    pub(crate) provided_lifetime: Duration,
     /// Time limit of one session call.
     pub(crate) call_timeout: Duration,
     /// Time limit of one credential store call; past it the replica logs in alone.
@@ -85,6 +112,7 @@ impl Default for Timings {
             permanent_backoff_max: Duration::from_secs(30 * 60),
             session_lifetime: Duration::from_secs(30 * 60),
             token_validity: None,
+            provided_lifetime: Duration::from_secs(300),
             call_timeout: crate::session::DEFAULT_CALL_TIMEOUT,
             store_timeout: DEFAULT_STORE_TIMEOUT,
             store_lease: DEFAULT_STORE_LEASE,
@@ -129,6 +157,15 @@ impl AuthConfig {
     #[inline]
     pub(crate) fn multi_user(&self) -> bool {
         matches!(self.source, Source::ActAs { .. })
+    }
+
+    /// Which secret logins present and where it comes from; `None` for a static token.
+    pub(crate) fn secret_source(&self) -> Option<(SecretKind, &Arc<dyn SecretSource>)> {
+        match &self.source {
+            Source::Login { kind, secret, .. } => Some((*kind, secret)),
+            Source::ActAs { secret } => Some((SecretKind::SecretKey, secret)),
+            Source::Static(_) | Source::Provider(_) => None,
+        }
     }
 }
 

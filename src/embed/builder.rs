@@ -4,8 +4,6 @@ use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
 
-use secrecy::{ExposeSecret, SecretString};
-
 use super::EmbedIdentity;
 use super::limits::{Backoff, MintRate};
 use super::mint::Minter;
@@ -14,6 +12,7 @@ use super::refusals::RefusalLog;
 use super::service::{EmbedTokenService, Identify};
 use crate::base_url::BaseUrl;
 use crate::error::Error;
+use crate::secrets::{FixedSecret, SecretSource};
 use crate::session::Session;
 use crate::transport::Transport;
 
@@ -31,7 +30,8 @@ impl EmbedTokenService {
 /// Builds an [`EmbedTokenService`].
 pub struct EmbedTokenServiceBuilder {
     base_url: String,
-    secret_key: SecretString,
+    secret_key: Arc<dyn SecretSource>,
+    empty_secret: bool,
     transport: Option<Arc<dyn Transport>>,
     identify: Option<Arc<Identify>>,
     validity: Option<Duration>,
@@ -56,9 +56,11 @@ impl fmt::Debug for EmbedTokenServiceBuilder {
 
 impl EmbedTokenServiceBuilder {
     pub(super) fn new(base_url: String, secret_key: String) -> Self {
+        let secret_key = FixedSecret::new(secret_key);
         Self {
             base_url,
-            secret_key: SecretString::from(secret_key),
+            empty_secret: secret_key.is_empty(),
+            secret_key: Arc::new(secret_key),
             transport: None,
             identify: None,
             validity: None,
@@ -69,6 +71,17 @@ impl EmbedTokenServiceBuilder {
             allowed_origins: Vec::new(),
             refusal_log_window: Duration::from_secs(60),
         }
+    }
+
+    /// Reads the trusted-authentication secret key from `source` at each mint instead of the
+    /// key given to [`builder`](EmbedTokenService::builder): one key per org
+    /// ([`PerOrgSecrets`](crate::secrets::PerOrgSecrets), by the identity's org), a file, a
+    /// vault. A rotated key is used from the next mint on; a mint the old key fails is tried
+    /// once more if the source gives another key. See [`secrets`](crate::secrets).
+    pub fn secret_key_from(mut self, source: impl SecretSource) -> Self {
+        self.secret_key = Arc::new(source);
+        self.empty_secret = false;
+        self
     }
 
     /// An origin whose pages may ask for tokens (`https://app.example.com`), for a front end
@@ -173,7 +186,7 @@ impl EmbedTokenServiceBuilder {
         let identify = self
             .identify
             .ok_or_else(|| Error::config("the token endpoint needs an identity closure"))?;
-        if self.secret_key.expose_secret().trim().is_empty() {
+        if self.empty_secret {
             return Err(Error::config(
                 "the trusted-authentication secret key is empty",
             ));

@@ -13,6 +13,7 @@ use super::{EmbedStats, EmbedUser};
 use crate::error::Error;
 use crate::error::ErrorKind;
 use crate::identity::{AttributeKey, MintHistory};
+use crate::secrets::{Fingerprint, SecretSource, rotation};
 use crate::session::{CustomTokenRequest, RevokeTokenRequest, SharedSession, TokenRequest};
 use crate::sync::{Counter, Pending, lock, shared_answer, spawn};
 use crate::telemetry;
@@ -85,7 +86,7 @@ pub(crate) struct Counters {
 
 pub(crate) struct Minter {
     pub(crate) session: SharedSession,
-    pub(crate) secret_key: SecretString,
+    pub(crate) secret_key: Arc<dyn SecretSource>,
     pub(crate) per_user: Option<MintRate>,
     pub(crate) global: Option<MintRate>,
     pub(crate) max_queue_wait: Duration,
@@ -100,7 +101,7 @@ pub(crate) struct Minter {
 impl Minter {
     pub(crate) fn new(
         session: SharedSession,
-        secret_key: SecretString,
+        secret_key: Arc<dyn SecretSource>,
         per_user: Option<MintRate>,
         global: Option<MintRate>,
         max_queue_wait: Duration,
@@ -246,10 +247,37 @@ impl Minter {
         })
     }
 
-    /// `token/custom` when the identity carries access rules, else `token/full`.
+    /// Mints with the secret key read for the identity's org; if ThoughtSpot rejects it and the
+    /// source now gives another key (a rotation), once more with that.
     async fn call(&self, who: &EmbedUser, refresh: bool) -> Result<crate::session::Login, Error> {
+        let org = who.act_as.org;
+        let key = rotation::read(&*self.secret_key, org).await?;
+        match self.call_with(who, refresh, &key).await {
+            Err(error) if rotation::may_be_stale(&error) => {
+                let used = Fingerprint::of(&key);
+                drop(key);
+                let Some(new) = rotation::changed_since(&*self.secret_key, org, used).await else {
+                    return Err(error);
+                };
+                tracing::info!(
+                    "ThoughtSpot rejected the mint, and the secret source now gives another key: \
+                     minting once with it"
+                );
+                self.call_with(who, refresh, &new).await
+            }
+            other => other,
+        }
+    }
+
+    /// `token/custom` when the identity carries access rules, else `token/full`.
+    async fn call_with(
+        &self,
+        who: &EmbedUser,
+        refresh: bool,
+        key: &SecretString,
+    ) -> Result<crate::session::Login, Error> {
         let act_as = &who.act_as;
-        let key = self.secret_key.expose_secret();
+        let key = key.expose_secret();
         let validity = who.validity.map(|d| d.as_secs().max(1));
         let provisioning = act_as.provisioning.as_deref();
         match &act_as.attributes {
@@ -282,8 +310,9 @@ impl Minter {
             state.failure = None;
         }
         // Revoking needs a credential: a short-lived token of the user, which is revoked too.
-        let request =
-            TokenRequest::secret_key(user, self.secret_key.expose_secret()).validity_secs(60);
+        let key = rotation::read(&*self.secret_key, None).await?;
+        let request = TokenRequest::secret_key(user, key.expose_secret()).validity_secs(60);
+        drop(key);
         let login = self.session.v2().token_full(&request).await?;
         let revoke = RevokeTokenRequest {
             user_identifier: Some(user.to_owned()),
@@ -319,9 +348,11 @@ impl Minter {
 /// A failed mint as what the endpoint answers; `retry` is when this user may mint again.
 fn refusal_of(error: &Error, retry: Duration) -> Refusal {
     match error.kind() {
-        ErrorKind::RateLimited | ErrorKind::Unavailable | ErrorKind::Transport => {
-            Refusal::Unavailable(retry)
-        }
+        // The endpoint's own secret source failing is no fault of the user's.
+        ErrorKind::RateLimited
+        | ErrorKind::Unavailable
+        | ErrorKind::Transport
+        | ErrorKind::Source => Refusal::Unavailable(retry),
         ErrorKind::Unauthorized => {
             Refusal::ThoughtSpot("ThoughtSpot rejected the trusted-authentication request")
         }

@@ -99,6 +99,7 @@ pub struct MockThoughtSpotBuilder {
     pub(crate) orgs: BTreeMap<i64, String>,
     pub(crate) users: Vec<MockUser>,
     pub(crate) secret_key: String,
+    pub(crate) org_keys: BTreeMap<i64, String>,
     pub(crate) trusted_auth: bool,
     pub(crate) default_validity: Duration,
     pub(crate) max_validity: Duration,
@@ -127,6 +128,7 @@ impl Default for MockThoughtSpotBuilder {
                     .display_name("Analyst"),
             ],
             secret_key: DEFAULT_SECRET_KEY.to_owned(),
+            org_keys: BTreeMap::new(),
             trusted_auth: true,
             default_validity: Duration::from_secs(300),
             max_validity: Duration::from_secs(86_400),
@@ -183,6 +185,15 @@ impl MockThoughtSpotBuilder {
     /// Sets the trusted-authentication secret key.
     pub fn secret_key(mut self, key: &str) -> Self {
         self.secret_key = key.to_owned();
+        self
+    }
+
+    /// Gives `org` a trusted-authentication key of its own, as ThoughtSpot does since 9.2: a
+    /// mint for that org must use it (the cluster's key is refused for it), and a mint that
+    /// names no org with this key gets a token for this org. Change it while running with
+    /// [`MockThoughtSpot::set_org_secret_key`](super::MockThoughtSpot::set_org_secret_key).
+    pub fn org_secret_key(mut self, org: i64, key: &str) -> Self {
+        self.org_keys.insert(org, key.to_owned());
         self
     }
 

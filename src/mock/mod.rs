@@ -305,9 +305,16 @@ impl MockThoughtSpot {
         self.state().config.trusted_auth = enabled;
     }
 
-    /// Replaces the trusted-authentication secret key (as when an admin regenerates it).
+    /// Replaces the trusted-authentication secret key (as when an admin regenerates it): the
+    /// old key is refused at once, as on ThoughtSpot, which has no overlap window.
     pub fn set_secret_key(&self, key: &str) {
         self.state().config.secret_key = key.to_owned();
+    }
+
+    /// Gives `org` a key of its own, or replaces it (a rotation: the old key is refused at
+    /// once). See [`MockThoughtSpotBuilder::org_secret_key`].
+    pub fn set_org_secret_key(&self, org: i64, key: &str) {
+        self.state().config.org_keys.insert(org, key.to_owned());
     }
 
     /// Makes beta data requests (any beta path but the session endpoints) whose credential is not

@@ -122,6 +122,8 @@ impl UserRecord {
 /// Runtime-adjustable settings.
 pub(crate) struct Config {
     pub(crate) secret_key: String,
+    /// Orgs with a trusted-authentication key of their own.
+    pub(crate) org_keys: std::collections::BTreeMap<i64, String>,
     pub(crate) trusted_auth: bool,
     pub(crate) default_validity: Duration,
     pub(crate) max_validity: Duration,

@@ -137,8 +137,8 @@ fn token_custom(ctx: &Ctx<'_>) -> Result<Response<RespBody>, ApiError> {
         org: requested_org,
         display_name,
     });
-    st.authenticate(&username, proof, create)?;
-    let org = st.resolve_org(&username, requested_org)?;
+    let key_org = st.authenticate(&username, proof, requested_org, create)?;
+    let org = st.resolve_org(&username, requested_org.or(key_org))?;
     let (token, mut rec) = st.mint_token(ctx.ids(), &username, org, validity, Access::Full, None);
     let attributes = Value::Object(attributes);
     let record_key = (username.clone(), org);

@@ -148,8 +148,8 @@ fn get_token(ctx: &Ctx<'_>) -> Result<Response<RespBody>, ApiError> {
 
     let mut st = ctx.state();
     let validity = st.token_validity(validity)?;
-    st.authenticate(&username, proof, None)?;
-    let org = st.resolve_org(&username, org_id)?;
+    let key_org = st.authenticate(&username, proof, org_id, None)?;
+    let org = st.resolve_org(&username, org_id.or(key_org))?;
     let metadata = (access == Access::ReportBookView)
         .then_some(object_id)
         .flatten();
@@ -177,7 +177,7 @@ fn login(ctx: &Ctx<'_>) -> Result<Response<RespBody>, ApiError> {
     let mut st = ctx.state();
     let (user, org) = match (username, password) {
         (Some(username), Some(password)) => {
-            st.authenticate(&username, Proof::Password(&password), None)?;
+            st.authenticate(&username, Proof::Password(&password), None, None)?;
             let org = st.resolve_org(&username, None)?;
             (username, org)
         }

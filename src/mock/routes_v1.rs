@@ -58,7 +58,7 @@ fn route(ctx: &Ctx<'_>) -> Result<Response<RespBody>, ApiError> {
             let password = wire::form_field(&fields, "password")
                 .ok_or_else(|| ApiError::bad_request("password is required"))?;
             let mut st = ctx.state();
-            st.authenticate(&username, Proof::Password(&password), None)?;
+            st.authenticate(&username, Proof::Password(&password), None, None)?;
             let org = st.resolve_org(&username, None)?;
             let session = st.create_session(ctx.ids(), &username, org);
             Ok(wire::with_session_cookies(

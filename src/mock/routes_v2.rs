@@ -139,8 +139,8 @@ fn mint(ctx: &Ctx<'_>, access: Access) -> Result<Response<RespBody>, ApiError> {
         org: org_id,
         display_name,
     });
-    st.authenticate(&username, proof, create)?;
-    let org = st.resolve_org(&username, org_id)?;
+    let key_org = st.authenticate(&username, proof, org_id, create)?;
+    let org = st.resolve_org(&username, org_id.or(key_org))?;
     let (token, rec) = st.mint_token(ctx.ids(), &username, org, validity, access, object_id);
     Ok(wire::json_response(
         StatusCode::OK,
@@ -175,7 +175,7 @@ fn session_login(ctx: &Ctx<'_>) -> Result<Response<RespBody>, ApiError> {
     let (user, org) = match username {
         Some(username) => {
             let password = password.ok_or_else(|| ApiError::bad_request("password is required"))?;
-            st.authenticate(&username, Proof::Password(&password), None)?;
+            st.authenticate(&username, Proof::Password(&password), None, None)?;
             let org = st.resolve_org(&username, requested_org(&st)?)?;
             (username, org)
         }

@@ -34,6 +34,7 @@ impl State {
             clock: Clock::new(builder.clock_offset_ms),
             config: Config {
                 secret_key: builder.secret_key.clone(),
+                org_keys: builder.org_keys.clone(),
                 trusted_auth: builder.trusted_auth,
                 default_validity: builder.default_validity,
                 max_validity: builder.max_validity,
@@ -163,14 +164,17 @@ impl State {
         }
     }
 
-    /// Checks a login's proof of identity; with `auto_create`, an unknown user logging in with
-    /// the right secret key is created.
+    /// Checks a login's proof of identity for the org it asks for (`org`); with `auto_create`,
+    /// an unknown user logging in with the right secret key is created. Returns the org a
+    /// per-org key stands for when the login names none: its token is for that org.
     pub(crate) fn authenticate(
         &mut self,
         username: &str,
         proof: Proof<'_>,
+        org: Option<i64>,
         auto_create: Option<AutoCreate>,
-    ) -> Result<(), ApiError> {
+    ) -> Result<Option<i64>, ApiError> {
+        let mut key_org = None;
         if let Proof::SecretKey(_) = proof {
             if !self.config.trusted_auth {
                 return Err(ApiError::forbidden("Trusted authentication is not enabled"));
@@ -183,14 +187,12 @@ impl State {
                 }
             }
             (Some(_), Proof::SecretKey(k)) | (None, Proof::SecretKey(k)) => {
-                if self.config.secret_key != *k {
-                    return Err(ApiError::unauthorized("Invalid secret key"));
-                }
+                key_org = self.key_org(k, org)?;
                 if !self.users.contains_key(username) {
                     let Some(create) = auto_create else {
                         return Err(ApiError::unauthorized("Invalid username or secret key"));
                     };
-                    let org = create.org.unwrap_or(0);
+                    let org = create.org.or(key_org).unwrap_or(0);
                     if !self.orgs.contains_key(&org) {
                         return Err(ApiError::forbidden(format!("Org {org} does not exist")));
                     }
@@ -210,7 +212,35 @@ impl State {
                 "The user account is locked or inactive",
             ));
         }
-        Ok(())
+        Ok(key_org)
+    }
+
+    /// Whether secret key `key` may mint in `org`: an org with a key of its own takes only that
+    /// one, any other the cluster's. With no org named, a per-org key stands for its org.
+    fn key_org(&self, key: &str, org: Option<i64>) -> Result<Option<i64>, ApiError> {
+        let refused = || ApiError::unauthorized("Invalid secret key");
+        match org {
+            Some(org) => {
+                let expected = self
+                    .config
+                    .org_keys
+                    .get(&org)
+                    .unwrap_or(&self.config.secret_key);
+                if expected == key {
+                    Ok(None)
+                } else {
+                    Err(refused())
+                }
+            }
+            None if self.config.secret_key == key => Ok(None),
+            None => self
+                .config
+                .org_keys
+                .iter()
+                .find(|(_, k)| *k == key)
+                .map(|(org, _)| Some(*org))
+                .ok_or_else(refused),
+        }
     }
 
     /// The org a login lands in: the requested one (the user must be a member), else the

@@ -244,3 +244,66 @@ async fn a_persisted_rule_set_is_appended_once_then_replaced() {
         "failed mints do not count; after the first APPEND, REPLACE"
     );
 }
+
+/// The endpoint reads its key from a source at each mint: a key rotated at ThoughtSpot and then
+/// at the source costs one refused mint, tried again at once with the new key, and no failed
+/// call; a key left stale fails the call, and no second attempt is made with it.
+#[tokio::test(start_paused = true)]
+async fn a_rotated_key_is_read_again_and_used_at_once() {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::{Arc, Mutex};
+    use thoughtspot_auth::secrets::{SecretFn, SourceError};
+
+    let ts = MockThoughtSpot::start().await.unwrap();
+    let key = Arc::new(Mutex::new(mock::DEFAULT_SECRET_KEY.to_owned()));
+    let reads = Arc::new(AtomicUsize::new(0));
+    let source = {
+        let (key, reads) = (key.clone(), reads.clone());
+        SecretFn::new(move |_org| {
+            let n = reads.fetch_add(1, Ordering::SeqCst);
+            // Between the refused mint and the look after it, the vault learns the new key.
+            if n == 2 {
+                *key.lock().unwrap() = "the-rotated-key".to_owned();
+            }
+            let key = key.lock().unwrap().clone();
+            async move { Ok::<_, SourceError>(key) }
+        })
+    };
+    let service = builder(&ts).secret_key_from(source).build().unwrap();
+    assert_eq!(
+        send(&service, call_as(Some(mock::ANALYST_USER)))
+            .await
+            .status,
+        200
+    );
+    ts.set_secret_key("the-rotated-key");
+    assert_eq!(
+        send(&service, call_as(Some(mock::ANALYST_USER)))
+            .await
+            .status,
+        200
+    );
+    let minted: Vec<u16> = ts
+        .requests()
+        .iter()
+        .filter(|r| r.path == "/api/rest/2.0/auth/token/full")
+        .map(|r| r.status)
+        .collect();
+    assert_eq!(minted, [200, 401, 200]);
+    assert_eq!(reads.load(Ordering::SeqCst), 3);
+
+    ts.set_secret_key("rotated-again");
+    let refused = send(&service, call_as(Some(mock::DEFAULT_USER))).await;
+    assert_ne!(refused.status, 200);
+    assert!(!refused.body.contains("rotated"), "{}", refused.body);
+    assert_eq!(
+        ts.count("/api/rest/2.0/auth/token/full"),
+        4,
+        "one attempt, no second"
+    );
+    assert_eq!(
+        reads.load(Ordering::SeqCst),
+        5,
+        "the mint and one look after its refusal"
+    );
+}

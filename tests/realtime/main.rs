@@ -22,7 +22,10 @@ mod run;
 use std::sync::Arc;
 use std::time::Duration;
 
+use secrecy::ExposeSecret;
 use thoughtspot_auth::mock::{self, Fault, MockUser};
+use thoughtspot_auth::secrets::{PerOrgSecrets, ProvidedToken, SourceError, TokenFn};
+use thoughtspot_auth::session::TokenRequest;
 use thoughtspot_auth::store::MemoryCredentialStore;
 use thoughtspot_auth::{ActAs, ApiVersion};
 
@@ -301,6 +304,64 @@ async fn beta_revocation(front: Front, callers: usize, scale: usize, bare: bool)
     verdict
 }
 
+/// The trusted-authentication key rotated under load, `rounds` times: the new key at the source,
+/// then at ThoughtSpot (which refuses the old one at once), then every token revoked. A login
+/// that read the old key just before is refused, reads the source again and logs in with the
+/// new one; no request fails.
+async fn key_rotation(front: Front, callers: usize, scale: usize) -> Verdict {
+    let keys = PerOrgSecrets::new().default_secret(mock::DEFAULT_SECRET_KEY);
+    let source = keys.clone();
+    let run = Run::start(front, callers, LIFETIME, move |b| {
+        b.secret_key_from(mock::DEFAULT_USER, source)
+    })
+    .await;
+    let load = Load::start(&run.client, callers, run.search());
+    let rounds = 6 * scale;
+    for round in 0..rounds {
+        let epoch = load.next_epoch();
+        load.settled(epoch, run.between()).await;
+        let key = format!("rotated-key-{round}");
+        keys.set_default(&key);
+        run.ts.set_secret_key(&key);
+        run.ts.revoke_all_tokens();
+    }
+    let epoch = load.next_epoch();
+    load.settled(epoch, run.between()).await;
+    let tally = load.stop().await;
+    run.verdict(&tally, 1, rounds, rounds + 1, String::new())
+}
+
+/// Tokens from a provider (which mints them with the mock's token API, as an identity provider
+/// would) revoked under load: each revocation asks the provider once, and the rejected requests
+/// are replayed with its new token.
+async fn provider_revocation(front: Front, callers: usize, scale: usize) -> Verdict {
+    let run = Run::start_with(front, callers, LIFETIME, |b, ts| {
+        let session = Arc::new(common::session_for(ts));
+        b.token_provider(TokenFn::new(move |_org| {
+            let session = session.clone();
+            async move {
+                let request = TokenRequest::password(mock::DEFAULT_USER, mock::DEFAULT_PASSWORD)
+                    .validity_secs(LIFETIME.as_secs());
+                let login = session.v2().token_full(&request).await.map_err(|e| {
+                    SourceError::transient("the identity provider failed").with_cause(e)
+                })?;
+                let token = login
+                    .credential
+                    .token()
+                    .map(|t| t.expose_secret().to_owned());
+                let token = token.ok_or_else(|| SourceError::transient("no token"))?;
+                Ok(ProvidedToken::new(token).lifetime(login.lifetime.unwrap_or(LIFETIME)))
+            }
+        }))
+    })
+    .await;
+    let load = Load::start(&run.client, callers, run.search());
+    let rounds = 6 * scale;
+    revoke_under_load(&run, &load, rounds).await;
+    let tally = load.stop().await;
+    run.verdict(&tally, 1, rounds, rounds + 1, String::new())
+}
+
 /// Multi-user mode: one user's tokens revoked at a time, under load spread over every user.
 async fn one_users_revocation(front: Front, callers: usize, scale: usize) -> Verdict {
     let run = Run::start(front, callers, LIFETIME, |b| {
@@ -369,6 +430,8 @@ macro_rules! realtime {
 
 realtime!(
     revocation_under_load => revocation,
+    key_rotation_under_load => key_rotation,
+    provided_tokens_revoked_under_load => provider_revocation,
     revocation_right_after_a_login_that_answered_waiters =>
         |f, c, s| revocation_right_after_a_login(f, c, s, None),
     revocation_right_after_a_login_that_answered_waiters_while_it_writes_to_the_store =>

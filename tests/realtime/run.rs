@@ -40,6 +40,16 @@ impl Run {
         lifetime: Duration,
         configure: impl FnOnce(AuthBuilder) -> AuthBuilder,
     ) -> Self {
+        Self::start_with(front, callers, lifetime, |b, _| configure(b)).await
+    }
+
+    /// As `start`, configuring with the mock at hand.
+    pub async fn start_with(
+        front: Front,
+        callers: usize,
+        lifetime: Duration,
+        configure: impl FnOnce(AuthBuilder, &MockThoughtSpot) -> AuthBuilder,
+    ) -> Self {
         let ts = MockThoughtSpot::builder()
             .default_token_validity(lifetime)
             .max_token_validity(lifetime)
@@ -51,7 +61,7 @@ impl Run {
         let builder = ThoughtSpotAuthLayer::builder(ts.base_url())
             .token_validity(lifetime)
             .session_lifetime(lifetime);
-        let (client, handle) = Client::build(front, configure(builder));
+        let (client, handle) = Client::build(front, configure(builder, &ts));
         Self {
             front,
             callers,

@@ -16,10 +16,11 @@
 //! A leader's own waiting requests get its new credential as soon as it is made; the store is
 //! written after, and the lease released only then, so the others adopt it rather than log in.
 
-use std::sync::Mutex;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use secrecy::ExposeSecret;
+use secrecy::{ExposeSecret, SecretString};
 use tokio::time::Instant;
 use zeroize::Zeroizing;
 
@@ -28,8 +29,9 @@ mod shared_error;
 
 use super::Counters;
 use super::credential::CacheKey;
-use crate::config::{AuthConfig, Secret, Source};
+use crate::config::{AuthConfig, SecretKind, Source};
 use crate::error::Error;
+use crate::secrets::Fingerprint;
 use crate::session::{SessionCookies, SessionCredential};
 use crate::store::sealed::Keys;
 use crate::store::{CredentialStore, Generation, StoreFuture, StoredEntry};
@@ -45,8 +47,12 @@ const LONGEST_POLL: Duration = Duration::from_millis(200);
 
 /// A replica's side of the fleet: the store, the keys that seal for it, its health.
 pub(crate) struct Fleet {
-    store: std::sync::Arc<dyn CredentialStore>,
-    keys: Keys,
+    store: Arc<dyn CredentialStore>,
+    /// What the keys derive from besides the secret: the cluster, API, credential kind, mode.
+    context: String,
+    /// Per org, the keys derived from the secret its last login read: names and seals follow
+    /// the secret, so replicas on a rotated secret share among themselves only.
+    keys: Mutex<KeysByOrg>,
     /// The configured user in single-user modes (multi-user keys name their own).
     user: Option<String>,
     multi_user: bool,
@@ -55,6 +61,9 @@ pub(crate) struct Fleet {
     margin: Duration,
     health: Mutex<Health>,
 }
+
+/// Per org, which secret the keys derive from, and the keys.
+type KeysByOrg = HashMap<Option<i64>, (Fingerprint, Arc<Keys>)>;
 
 #[derive(Default)]
 struct Health {
@@ -167,6 +176,7 @@ struct SealedFailure {
 }
 
 struct Names {
+    keys: Arc<Keys>,
     cred: String,
     lease: String,
     fail: String,
@@ -177,31 +187,27 @@ impl Fleet {
     /// The fleet side of `config`, if it has a store and a secret to seal with.
     pub(crate) fn new(config: &AuthConfig) -> Option<Self> {
         let store = config.store.clone()?;
-        let (secret, secret_kind, user) = match &config.source {
-            Source::Login {
-                user,
-                secret: Secret::Password(p),
-            } => (p, "password", Some(user.clone())),
-            Source::Login {
-                user,
-                secret: Secret::SecretKey(k),
-            } => (k, "secret-key", Some(user.clone())),
-            Source::ActAs { secret_key } => (secret_key, "act-as", None),
-            Source::Static(_) => {
-                tracing::info!(
-                    "a static token is never shared through the credential store: it has no \
-                     secret to seal with and is never renewed"
-                );
-                return None;
-            }
+        let Some((kind, _)) = config.secret_source() else {
+            tracing::info!(
+                "a static or provided token is never shared through the credential store: \
+                 there is no secret to seal it with"
+            );
+            return None;
         };
-        let context = format!(
-            "{}\n{:?}\n{:?}\n{secret_kind}",
-            config.base, config.api, config.kind
-        );
+        let (secret_kind, user) = match (&config.source, kind) {
+            (Source::Login { user, .. }, SecretKind::Password) => ("password", Some(user.clone())),
+            (Source::Login { user, .. }, SecretKind::SecretKey) => {
+                ("secret-key", Some(user.clone()))
+            }
+            _ => ("act-as", None),
+        };
         Some(Self {
             store,
-            keys: Keys::derive(secret.expose_secret().as_bytes(), &context),
+            context: format!(
+                "{}\n{:?}\n{:?}\n{secret_kind}",
+                config.base, config.api, config.kind
+            ),
+            keys: Mutex::new(HashMap::new()),
             user,
             multi_user: config.multi_user(),
             timeout: config.timings.store_timeout,
@@ -209,6 +215,34 @@ impl Fleet {
             margin: config.timings.refresh_margin,
             health: Mutex::new(Health::default()),
         })
+    }
+
+    /// A login in `org` read `secret` (whose fingerprint is `fingerprint`): the store's names
+    /// and seals for the org derive from it from now on.
+    pub(crate) fn use_secret(
+        &self,
+        org: Option<i64>,
+        secret: &SecretString,
+        fingerprint: Fingerprint,
+    ) {
+        let mut keys = lock(&self.keys);
+        if keys.get(&org).is_some_and(|(f, _)| *f == fingerprint) {
+            return;
+        }
+        let derived = Keys::derive(secret.expose_secret().as_bytes(), &self.context);
+        keys.insert(org, (fingerprint, Arc::new(derived)));
+    }
+
+    /// The keys for `org`. Every flight reads its secret before it talks to the store, so they
+    /// are there; if not, keys of a random secret: nothing read, nothing readable.
+    fn keys(&self, org: Option<i64>) -> Arc<Keys> {
+        if let Some((_, keys)) = lock(&self.keys).get(&org) {
+            return keys.clone();
+        }
+        debug_assert!(false, "the store was used before a secret was read");
+        let mut random = [0u8; 32];
+        crate::store::sealed::fill_random(&mut random);
+        Arc::new(Keys::derive(&random, &self.context))
     }
 
     fn names(&self, key: &CacheKey) -> Names {
@@ -226,11 +260,13 @@ impl Fleet {
             .map(|a| format!("{:016x}", a.fingerprint));
         let mut parts: Vec<&[u8]> = vec![user, org.as_bytes()];
         parts.extend(rules.as_deref().map(str::as_bytes));
+        let keys = self.keys(key.org);
         Names {
-            cred: self.keys.name("cred", &parts),
-            lease: self.keys.name("lease", &parts),
-            fail: self.keys.name("fail", &parts),
-            account_fail: (!self.multi_user).then(|| self.keys.name("fail", &[user, b"*"])),
+            cred: keys.name("cred", &parts),
+            lease: keys.name("lease", &parts),
+            fail: keys.name("fail", &parts),
+            account_fail: (!self.multi_user).then(|| keys.name("fail", &[user, b"*"])),
+            keys,
         }
     }
 
@@ -335,7 +371,7 @@ impl Fleet {
             for (name, entry) in read.iter().zip(&entries).skip(1) {
                 if let Some((error, in_a_row)) = entry
                     .as_ref()
-                    .and_then(|entry| self.open_failure(name, entry))
+                    .and_then(|entry| self.open_failure(&names.keys, name, entry))
                 {
                     if leading {
                         self.release(counters, key, holder).await;
@@ -351,7 +387,7 @@ impl Fleet {
             if let Some(adopted) = entries
                 .first()
                 .and_then(Option::as_ref)
-                .and_then(|entry| self.open_credential(&names.cred, entry, asked_at))
+                .and_then(|entry| self.open_credential(&names.keys, &names.cred, entry, asked_at))
                 .filter(adoptable)
             {
                 if leading {
@@ -386,11 +422,12 @@ impl Fleet {
 
     fn open_credential(
         &self,
+        keys: &Keys,
         name: &str,
         entry: &StoredEntry,
         asked_at: Instant,
     ) -> Option<Adopted> {
-        let plain = Zeroizing::new(self.keys.open(name, &entry.generation, &entry.value)?);
+        let plain = Zeroizing::new(keys.open(name, &entry.generation, &entry.value)?);
         let sealed: SealedCredential = serde_json::from_slice(&plain).ok()?;
         let lifetime = Duration::from_millis(sealed.lifetime_ms);
         // Adopt only what is not due for a refresh already (the soft deadline's margin, without
@@ -420,8 +457,8 @@ impl Fleet {
         })
     }
 
-    fn open_failure(&self, name: &str, entry: &StoredEntry) -> Option<(Error, u32)> {
-        let plain = Zeroizing::new(self.keys.open(name, &entry.generation, &entry.value)?);
+    fn open_failure(&self, keys: &Keys, name: &str, entry: &StoredEntry) -> Option<(Error, u32)> {
+        let plain = Zeroizing::new(keys.open(name, &entry.generation, &entry.value)?);
         let sealed: SealedFailure = serde_json::from_slice(&plain).ok()?;
         Some((sealed.error.into_error()?, sealed.in_a_row))
     }

@@ -78,7 +78,7 @@ impl Fleet {
             };
             let plain = Zeroizing::new(serde_json::to_vec(&sealed).unwrap_or_default());
             drop(sealed);
-            let value = self.keys.seal(&names.cred, &generation, &plain);
+            let value = names.keys.seal(&names.cred, &generation, &plain);
             let entry = StoredEntry {
                 generation,
                 value: value.into(),
@@ -128,7 +128,7 @@ impl Fleet {
             );
             let entry = StoredEntry {
                 generation,
-                value: self.keys.seal(name, &generation, &plain).into(),
+                value: names.keys.seal(name, &generation, &plain).into(),
                 ttl: window,
             };
             let _ = self.call(counters, self.store.write(name, entry)).await;

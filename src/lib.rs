@@ -12,6 +12,8 @@
 //!   [`UserStats`].
 //! - [`OrgOverride`]: one request in another org. [`ActAs`] (with [`Provisioning`]): one request
 //!   as one of many users, in multi-user mode ([`AuthBuilder::act_as_users`]).
+//! - [`MintBudget`] and [`MintRate`]: one limit on the logins and mints a layer sends
+//!   ThoughtSpot.
 //! - [`secrets`]: where passwords and secret keys come from, read at each login: a fixed
 //!   secret, one key per org, a file re-read when it changes, a closure; rotation without a
 //!   restart.
@@ -39,6 +41,7 @@
 mod api_version;
 mod authenticator;
 mod base_url;
+mod budget;
 mod config;
 #[cfg(feature = "embed")]
 #[cfg_attr(docsrs, doc(cfg(feature = "embed")))]
@@ -69,6 +72,7 @@ pub mod mock;
 pub use api_version::ApiVersion;
 pub use authenticator::{AuthStats, FailureCounts, UserStats};
 pub use base_url::BaseUrl;
+pub use budget::{MintBudget, MintRate};
 pub use config::{AuthBuilder, CredentialKind};
 pub use error::{ApiFailure, Error, ErrorKind, Malformed, RefusedByBackoff};
 pub use handle::AuthHandle;

@@ -31,8 +31,11 @@ fn layered(
     ts: &MockThoughtSpot,
     configure: impl FnOnce(thoughtspot_auth::AuthBuilder) -> thoughtspot_auth::AuthBuilder,
 ) -> (common::AuthService, thoughtspot_auth::AuthHandle) {
+    // No mint budget: these tests are about concurrency (the budget's are in mint_budget.rs).
     common::layered(configure(
-        ThoughtSpotAuthLayer::builder(ts.base_url()).act_as_users(mock::DEFAULT_SECRET_KEY),
+        ThoughtSpotAuthLayer::builder(ts.base_url())
+            .act_as_users(mock::DEFAULT_SECRET_KEY)
+            .mint_budget(thoughtspot_auth::MintBudget::unlimited()),
     ))
 }
 

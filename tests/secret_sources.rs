@@ -126,6 +126,37 @@ async fn a_key_rotated_at_the_source_first_costs_no_rejection(front: Front) {
     assert_eq!(mints(&ts), (2, 0), "the relogin read the new key");
 }
 
+async fn a_stale_key_of_one_org_blocks_that_org_only(front: Front) {
+    let ts = mock_with_org_keys().await;
+    let keys = PerOrgSecrets::new()
+        .org(1, "key-of-org-1")
+        .org(2, "key-of-org-2");
+    let builder = ThoughtSpotAuthLayer::builder(ts.base_url())
+        .secret_key_from(mock::DEFAULT_USER, keys.clone())
+        .org(1);
+    let (client, _handle) = Client::build(front, builder);
+    let in_org = |org| Call::search(&ts.base_url()).in_org(org);
+    assert_eq!(client.status(in_org(1)).await, 200);
+    assert_eq!(client.status(in_org(2)).await, 200);
+    // Org 1's key rotated at ThoughtSpot only: org 1 is refused and waits for its window...
+    ts.set_org_secret_key(1, "rotated-key-of-org-1");
+    ts.revoke_all_tokens();
+    assert_eq!(
+        client.status(in_org(1)).await,
+        401,
+        "its relogin was refused"
+    );
+    let refused = client.send(in_org(1)).await.unwrap_err();
+    assert!(refused.error.unwrap().is_refused_by_backoff());
+    // ... and org 2, whose key is fine, goes on: a key is one org's, not the account's.
+    assert_eq!(client.status(in_org(2)).await, 200);
+    assert_eq!(client.status(in_org(2)).await, 200);
+    assert_eq!(mints(&ts), (3, 1));
+    keys.set(1, "rotated-key-of-org-1");
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    assert_eq!(client.status(in_org(1)).await, 200);
+}
+
 async fn a_rejected_login_reads_the_source_again_and_tries_a_new_secret_once(front: Front) {
     let ts = MockThoughtSpot::start().await.unwrap();
     let source = Switchable::new(mock::DEFAULT_SECRET_KEY);
@@ -503,6 +534,7 @@ async fn a_provider_failing_for_a_while_then_for_good(front: Front) {
 }
 
 both_fronts!(
+    a_stale_key_of_one_org_blocks_that_org_only,
     a_provider_is_asked_once_per_need_and_its_tokens_live_what_it_says,
     a_provided_token_without_a_lifetime_lives_the_configured_default,
     a_provider_failing_for_a_while_then_for_good,

@@ -26,9 +26,9 @@ pub(crate) struct Failures {
 struct Permanent {
     error: Error,
     until: Instant,
-    /// The secret the failing login used (`None`: the source gave none); a source that gives
-    /// another one ends the window.
-    secret: Option<Fingerprint>,
+    /// The secrets that failed in this streak of windows (the last few): a source that goes
+    /// back to one of them does not end the window.
+    failed: Vec<Fingerprint>,
     /// When the source may be looked at again while the window lasts.
     next_look: Instant,
 }
@@ -58,13 +58,15 @@ impl Failures {
         }
     }
 
-    /// Ends the window if the source now gives a secret other than the one that failed; a new
-    /// secret starts the count of failures in a row afresh. Returns whether it ended.
+    /// Ends the window if the source now gives a secret that has not failed in this streak.
+    /// Returns whether it ended. The count in a row stays: if the new secret fails too, the
+    /// next window is longer, so a source that keeps changing to wrong secrets cannot make a
+    /// login a second.
     pub(crate) fn forgive_if_changed(&mut self, now: Instant, secret: Fingerprint) -> bool {
-        match self.permanent.as_deref() {
-            Some(p) if now < p.until && p.secret != Some(secret) => {
-                self.permanent = None;
-                self.permanent_in_a_row = 0;
+        match self.permanent.as_deref_mut() {
+            Some(p) if now < p.until && !p.failed.contains(&secret) => {
+                // The window ends; what failed is remembered for the next one.
+                p.until = now;
                 true
             }
             _ => false,
@@ -91,10 +93,11 @@ impl Failures {
             self.permanent_in_a_row,
             t.permanent_backoff_max,
         );
+        let failed = self.failed_with(secret);
         self.permanent = Some(Box::new(Permanent {
             error: error.clone(),
             until: now + window,
-            secret,
+            failed,
             next_look: now + SECRET_LOOK_INTERVAL,
         }));
         window
@@ -121,12 +124,25 @@ impl Failures {
             Some(existing) if existing.until > until => existing.until,
             _ => until,
         };
+        let failed = self.failed_with(secret);
         self.permanent = Some(Box::new(Permanent {
             error: error.clone(),
             until,
-            secret,
+            failed,
             next_look: now + SECRET_LOOK_INTERVAL,
         }));
+    }
+
+    /// The secrets that failed in this streak, with `secret`: the last four.
+    fn failed_with(&mut self, secret: Option<Fingerprint>) -> Vec<Fingerprint> {
+        let mut failed = self.permanent.take().map(|p| p.failed).unwrap_or_default();
+        if let Some(secret) = secret.filter(|s| !failed.contains(s)) {
+            if failed.len() == 4 {
+                failed.remove(0);
+            }
+            failed.push(secret);
+        }
+        failed
     }
 
     /// Records a transient failure; returns how long to wait before the next attempt: doubling
@@ -222,8 +238,19 @@ mod tests {
         assert!(f.blocking_error(later).is_some());
         assert!(f.forgive_if_changed(later, new));
         assert!(f.blocking_error(later).is_none());
-        assert_eq!(f.permanent_in_a_row(), 0);
-        // A source that gave nothing, then gives a secret.
+        assert_eq!(
+            f.permanent_in_a_row(),
+            2,
+            "a new secret that fails too waits longer"
+        );
+        // The new one fails as well; going back to the old one ends nothing.
+        f.record_permanent(&unavailable(), Some(new), later, &t);
+        let look = later + SECRET_LOOK_INTERVAL;
+        assert!(!f.forgive_if_changed(look, old));
+        assert!(!f.forgive_if_changed(look, new));
+        assert!(f.forgive_if_changed(look, Fingerprint::of(&"third".into())));
+        // After a success, a source that gave nothing, then gives a secret.
+        f.reset();
         f.record_permanent(&unavailable(), None, now, &t);
         assert!(f.forgive_if_changed(now, old));
         // Outside a window there is nothing to look into.

@@ -190,8 +190,13 @@ impl Core {
                 Stage::LogIn { leading } => leading,
                 Stage::Done(answer) => return answer,
             };
+            // The process's mint budget, within the login deadline.
+            if self.config.mints() && !self.config.budget.turn(deadline).await {
+                return Err(timed_out(&mut last_error));
+            }
             let started = Instant::now();
-            let (span, login_sent, attempt, used) = self.attempt(slot, leading, secret).await?;
+            let (span, login_sent, attempt, used) =
+                self.attempt(slot, leading, secret, deadline).await?;
             telemetry::login(
                 telemetry::mode(&self.config),
                 telemetry::outcome(attempt.as_ref().err().map(Error::kind)),

@@ -55,6 +55,11 @@ impl Core {
         }
         let (kind, source) = self.config.secret_source()?;
         let value = rotation::changed_since(&**source, key.org, used.fingerprint).await?;
+        let fingerprint = Fingerprint::of(&value);
+        // What this login publishes goes under the names of the secret that made it.
+        if let Some(fleet) = &self.fleet {
+            fleet.use_secret(key.org, &value, fingerprint);
+        }
         tracing::info!(
             user = key.user.as_deref(),
             org = ?key.org,
@@ -62,7 +67,7 @@ impl Core {
              logging in once with it"
         );
         Some(AttemptSecret {
-            fingerprint: Fingerprint::of(&value),
+            fingerprint,
             secret: Secret::new(kind, value),
         })
     }
@@ -108,6 +113,7 @@ impl Core {
         slot: &Slot,
         leading: Option<Generation>,
         secret: Result<Option<AttemptSecret>, Error>,
+        deadline: Instant,
     ) -> Result<AttemptResult, Error> {
         let session = self.session()?;
         let span = tracing::info_span!(
@@ -151,11 +157,12 @@ impl Core {
                 break attempt;
             };
             match self.rotated_secret(&slot.key, used, error).await {
-                Some(new) => {
+                // One more login: one more turn of the budget.
+                Some(new) if self.config.budget.turn(deadline).await => {
                     secret = Some(new);
                     rotated = true;
                 }
-                None => break attempt,
+                _ => break attempt,
             }
         };
         let used = secret.map(|s| s.fingerprint);

@@ -86,10 +86,10 @@ impl Core {
         }
     }
 
-    /// Where a permanent failure is remembered: bad credentials are the account's (every org)
-    /// except in multi-user mode, where they are one user's; everything else the slot's.
+    /// Where a permanent failure is remembered: a rejected password is the account's (every
+    /// org); everything else the slot's (a secret key may be one org's, a user one of many).
     pub(super) fn failures_for<'a>(&'a self, slot: &'a Slot, error: &Error) -> &'a Mutex<Failures> {
-        if error.kind() == ErrorKind::Unauthorized && !self.config.multi_user() {
+        if error.kind() == ErrorKind::Unauthorized && self.config.rejection_is_the_accounts() {
             &self.account_failures
         } else {
             &slot.failures

@@ -137,6 +137,7 @@ impl Core {
             .iter()
             .filter(|s| s.credential.load().is_some())
             .count();
+        stats.mint_budget_waited = self.config.budget.waited();
         stats
     }
 

@@ -71,6 +71,7 @@ impl Counters {
             },
             current_org: None,
             cached_credentials: 0,
+            mint_budget_waited: std::time::Duration::ZERO,
         }
     }
 }
@@ -119,6 +120,9 @@ pub struct AuthStats {
     pub current_org: Option<i64>,
     /// Credentials in the cache now.
     pub cached_credentials: usize,
+    /// How long logins and mints have waited for a turn of the mint budget, all together (of
+    /// everything that draws on the same [`MintBudget`](crate::MintBudget)).
+    pub mint_budget_waited: std::time::Duration,
 }
 
 /// What the cache holds and did for one user: from [`AuthHandle::user_stats`](crate::AuthHandle::user_stats).

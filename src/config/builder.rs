@@ -12,6 +12,7 @@ use super::{
 };
 use crate::api_version::ApiVersion;
 use crate::base_url::BaseUrl;
+use crate::budget::MintBudget;
 use crate::error::Error;
 use crate::secrets::{FixedSecret, SecretSource, TokenProvider};
 use crate::store::CredentialStore;
@@ -49,6 +50,7 @@ pub struct AuthBuilder {
     allow_insecure_http: bool,
     transport: Option<Arc<dyn Transport>>,
     store: Option<Arc<dyn CredentialStore>>,
+    budget: Option<MintBudget>,
     /// The fixed password or secret key given is empty: reported by `build`.
     empty_secret: bool,
 }
@@ -88,6 +90,7 @@ impl AuthBuilder {
             allow_insecure_http: false,
             transport: None,
             store: None,
+            budget: None,
             empty_secret: false,
         }
     }
@@ -387,6 +390,16 @@ impl AuthBuilder {
         self
     }
 
+    /// What every login and mint of this layer draws on (all orgs, all users): by default a
+    /// budget of its own of 50 a second in bursts of 10, below ThoughtSpot's 100 requests per
+    /// second per client IP. Give several layers, or a layer and the embed endpoint, clones of
+    /// one budget to share it. A login waits for its turn within its login deadline; a request
+    /// whose credential is fresh never touches it. See [`MintBudget`].
+    pub fn mint_budget(mut self, budget: MintBudget) -> Self {
+        self.budget = Some(budget);
+        self
+    }
+
     #[cfg(feature = "reqwest")]
     pub(crate) fn has_transport(&self) -> bool {
         self.transport.is_some()
@@ -451,6 +464,7 @@ impl AuthBuilder {
             idle_timeout: self.idle_timeout,
             transport: self.transport,
             store: self.store,
+            budget: self.budget.unwrap_or_default(),
         })
     }
 }

@@ -11,6 +11,7 @@ pub use builder::AuthBuilder;
 
 use crate::api_version::ApiVersion;
 use crate::base_url::BaseUrl;
+use crate::budget::MintBudget;
 use crate::error::Error;
 use crate::secrets::{SecretSource, TokenProvider};
 use crate::store::CredentialStore;
@@ -151,12 +152,33 @@ pub(crate) struct AuthConfig {
     pub(crate) transport: Option<Arc<dyn Transport>>,
     /// Where a fleet of replicas shares its credentials; `None`: this process only.
     pub(crate) store: Option<Arc<dyn CredentialStore>>,
+    /// What every login and mint sent to ThoughtSpot draws on.
+    pub(crate) budget: MintBudget,
 }
 
 impl AuthConfig {
     #[inline]
     pub(crate) fn multi_user(&self) -> bool {
         matches!(self.source, Source::ActAs { .. })
+    }
+
+    /// Whether a rejected login is the account's: a password is one for every org, so its
+    /// rejection blocks them all; a secret key may be one per org, so its rejection blocks the
+    /// org it was for (and, with one key for every org, each org tries it once per window).
+    pub(crate) fn rejection_is_the_accounts(&self) -> bool {
+        matches!(
+            self.source,
+            Source::Login {
+                kind: SecretKind::Password,
+                ..
+            }
+        )
+    }
+
+    /// Whether logins send anything of this crate's to ThoughtSpot (not for a static or a
+    /// provided token), and so draw on the mint budget.
+    pub(crate) fn mints(&self) -> bool {
+        !matches!(self.source, Source::Static(_) | Source::Provider(_))
     }
 
     /// Which secret logins present and where it comes from; `None` for a static token.

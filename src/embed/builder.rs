@@ -5,12 +5,13 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use super::EmbedIdentity;
-use super::limits::{Backoff, MintRate};
+use super::limits::Backoff;
 use super::mint::Minter;
 use super::origin::AllowedOrigins;
 use super::refusals::RefusalLog;
 use super::service::{EmbedTokenService, Identify};
 use crate::base_url::BaseUrl;
+use crate::budget::{MintBudget, MintRate};
 use crate::error::Error;
 use crate::secrets::{FixedSecret, SecretSource};
 use crate::session::Session;
@@ -36,7 +37,7 @@ pub struct EmbedTokenServiceBuilder {
     identify: Option<Arc<Identify>>,
     validity: Option<Duration>,
     per_user: Option<MintRate>,
-    global: Option<MintRate>,
+    global: Option<MintBudget>,
     max_queue_wait: Duration,
     backoff: Backoff,
     allowed_origins: Vec<String>,
@@ -65,7 +66,7 @@ impl EmbedTokenServiceBuilder {
             identify: None,
             validity: None,
             per_user: Some(MintRate::per_minute(60, 10)),
-            global: Some(MintRate::per_second(50, 10)),
+            global: Some(MintBudget::default()),
             max_queue_wait: Duration::from_secs(10),
             backoff: Backoff::default(),
             allowed_origins: Vec::new(),
@@ -77,7 +78,9 @@ impl EmbedTokenServiceBuilder {
     /// key given to [`builder`](EmbedTokenService::builder): one key per org
     /// ([`PerOrgSecrets`](crate::secrets::PerOrgSecrets), by the identity's org), a file, a
     /// vault. A rotated key is used from the next mint on; a mint the old key fails is tried
-    /// once more if the source gives another key. See [`secrets`](crate::secrets).
+    /// once more if the source gives another key. `revoke_user` names no org: it reads the
+    /// source's key for none (a `PerOrgSecrets` needs a default for it). See
+    /// [`secrets`](crate::secrets).
     pub fn secret_key_from(mut self, source: impl SecretSource) -> Self {
         self.secret_key = Arc::new(source);
         self.empty_secret = false;
@@ -149,7 +152,16 @@ impl EmbedTokenServiceBuilder {
     /// requests per second per client IP); `None` for no limit. Calls over it wait their turn,
     /// up to [`max_queue_wait`](Self::max_queue_wait).
     pub fn global_rate(mut self, rate: Option<MintRate>) -> Self {
-        self.global = rate;
+        self.global = rate.map(MintBudget::new);
+        self
+    }
+
+    /// Draws the mints on `budget`, shared with whatever else draws on it (a layer's logins
+    /// and mints, with [`AuthBuilder::mint_budget`](crate::AuthBuilder::mint_budget)), instead
+    /// of a global rate of the endpoint's own. Calls wait their turn up to
+    /// [`max_queue_wait`](Self::max_queue_wait), as under the global rate.
+    pub fn mint_budget(mut self, budget: MintBudget) -> Self {
+        self.global = Some(budget);
         self
     }
 

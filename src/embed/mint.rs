@@ -8,8 +8,9 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use secrecy::{ExposeSecret, SecretString};
 use tokio::time::Instant;
 
-use super::limits::{Backoff, Failure, Gcra, MintRate};
+use super::limits::{Backoff, Failure};
 use super::{EmbedStats, EmbedUser};
+use crate::budget::{Gcra, MintBudget, MintRate};
 use crate::error::Error;
 use crate::error::ErrorKind;
 use crate::identity::{AttributeKey, MintHistory};
@@ -88,12 +89,11 @@ pub(crate) struct Minter {
     pub(crate) session: SharedSession,
     pub(crate) secret_key: Arc<dyn SecretSource>,
     pub(crate) per_user: Option<MintRate>,
-    pub(crate) global: Option<MintRate>,
+    pub(crate) global: Option<MintBudget>,
     pub(crate) max_queue_wait: Duration,
     pub(crate) backoff: Backoff,
     pub(crate) counters: Counters,
     table: Mutex<Table>,
-    global_rate: Mutex<Gcra>,
     /// Which persisted rule sets were minted before, so that a refresh replaces them.
     history: MintHistory,
 }
@@ -103,7 +103,7 @@ impl Minter {
         session: SharedSession,
         secret_key: Arc<dyn SecretSource>,
         per_user: Option<MintRate>,
-        global: Option<MintRate>,
+        global: Option<MintBudget>,
         max_queue_wait: Duration,
         backoff: Backoff,
     ) -> Self {
@@ -116,7 +116,6 @@ impl Minter {
             backoff,
             counters: Counters::default(),
             table: Mutex::new(Table::default()),
-            global_rate: Mutex::new(Gcra::default()),
             history: MintHistory::default(),
         }
     }
@@ -219,8 +218,8 @@ impl Minter {
 
     /// Waits for a slot of the global rate, then mints.
     async fn mint(&self, who: &EmbedUser, refresh: bool) -> Result<Minted, MintError> {
-        if let Some(rate) = self.global {
-            let slot = lock(&self.global_rate).reserve(rate, Instant::now(), self.max_queue_wait);
+        if let Some(budget) = &self.global {
+            let slot = budget.reserve(self.max_queue_wait);
             match slot {
                 Ok(wait) if wait.is_zero() => {}
                 Ok(wait) => tokio::time::sleep(wait).await,

@@ -93,8 +93,8 @@ mod service;
 
 use std::time::Duration;
 
+pub use crate::budget::MintRate;
 pub use builder::EmbedTokenServiceBuilder;
-pub use limits::MintRate;
 pub use service::EmbedTokenService;
 
 use crate::identity::ActAs;

@@ -10,7 +10,8 @@
 //! - [`PerOrgSecrets`]: one trusted-authentication key per org, with a default for the others
 //!   (per-org keys exist since ThoughtSpot 9.2); a clone shares the map, so a key can be
 //!   replaced while the layer runs;
-//! - [`SecretFile`]: a file, re-read when it changes (a mounted Kubernetes or Docker secret);
+//! - [`SecretFile`]: a file, read at every login (a mounted Kubernetes or Docker secret that is
+//!   replaced is used from the next login on);
 //! - [`SecretFn`]: an async closure, for a vault or anything else.
 //!
 //! And for tokens made elsewhere, a [`TokenProvider`] ([`TokenFn`] of an async closure): the
@@ -20,8 +21,8 @@
 //! # Rotation
 //!
 //! ThoughtSpot has no overlap window when a secret key is rotated: the old key fails at once.
-//! When a login is rejected (401, or a 403 such as "trusted authentication is off"), the source
-//! is read once more before the permanent-failure backoff applies; if the secret changed, one
+//! When a login is rejected (401, or any 403: "trusted authentication is off" is one), the
+//! source is read once more before the permanent-failure backoff applies; if the secret changed, one
 //! login is tried with the new one. While a backoff window lasts, the source is looked at
 //! again at most once a second, and a changed secret ends the window. So one attempt at most is
 //! made with a stale secret per window, and no login storm with any.
@@ -60,8 +61,11 @@ use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
 
+use std::sync::OnceLock;
+
+use hmac::{Hmac, Mac};
 use secrecy::{ExposeSecret, SecretString};
-use sha2::{Digest, Sha256};
+use sha2::Sha256;
 
 pub use file::SecretFile;
 pub use provider::{ProvidedToken, TokenFn, TokenFuture, TokenProvider};
@@ -168,13 +172,22 @@ impl std::error::Error for SourceError {
 }
 
 /// Which secret a login used, to tell whether a source's answer changed without keeping the
-/// secret: SHA-256 of it. Never shown.
+/// secret: HMAC-SHA256 of it under a random key of this process, so that what stays in memory
+/// while a backoff window lasts cannot be tested against guesses elsewhere. Never shown.
 #[derive(Clone, Copy, PartialEq, Eq, Hash)]
 pub(crate) struct Fingerprint([u8; 32]);
 
 impl Fingerprint {
     pub(crate) fn of(secret: &SecretString) -> Self {
-        Self(Sha256::digest(secret.expose_secret().as_bytes()).into())
+        static KEY: OnceLock<[u8; 32]> = OnceLock::new();
+        let key = KEY.get_or_init(|| {
+            let mut key = [0u8; 32];
+            crate::store::sealed::fill_random(&mut key);
+            key
+        });
+        let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(key).expect("any key length");
+        mac.update(secret.expose_secret().as_bytes());
+        Self(mac.finalize().into_bytes().into())
     }
 }
 

@@ -45,10 +45,10 @@ impl ProvidedToken {
         }
     }
 
-    /// The token lives `lifetime` from the moment it was asked for: it is refreshed before then
-    /// (at most 30 s or 10 % of it before, as logins are).
+    /// The token lives `lifetime` (at least a second) from the moment it was asked for: it is
+    /// refreshed before then (at most 30 s or 10 % of it before, as logins are).
     pub fn lifetime(mut self, lifetime: Duration) -> Self {
-        self.lifetime = Some(lifetime);
+        self.lifetime = Some(lifetime.max(Duration::from_secs(1)));
         self
     }
 }

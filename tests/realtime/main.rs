@@ -24,7 +24,7 @@ use std::time::Duration;
 
 use secrecy::ExposeSecret;
 use thoughtspot_auth::mock::{self, Fault, MockUser};
-use thoughtspot_auth::secrets::{PerOrgSecrets, ProvidedToken, SourceError, TokenFn};
+use thoughtspot_auth::secrets::{ProvidedToken, SecretFn, SourceError, TokenFn};
 use thoughtspot_auth::session::TokenRequest;
 use thoughtspot_auth::store::MemoryCredentialStore;
 use thoughtspot_auth::{ActAs, ApiVersion};
@@ -304,15 +304,23 @@ async fn beta_revocation(front: Front, callers: usize, scale: usize, bare: bool)
     verdict
 }
 
-/// The trusted-authentication key rotated under load, `rounds` times: the new key at the source,
-/// then at ThoughtSpot (which refuses the old one at once), then every token revoked. A login
-/// that read the old key just before is refused, reads the source again and logs in with the
-/// new one; no request fails.
+/// The trusted-authentication key rotated under load, `rounds` times: the new key at
+/// ThoughtSpot (which refuses the old one at once) and at the source in one step, then every
+/// token revoked. A login that read the old key just before is refused, reads the source again
+/// and logs in with the new one; no request fails.
 async fn key_rotation(front: Front, callers: usize, scale: usize) -> Verdict {
-    let keys = PerOrgSecrets::new().default_secret(mock::DEFAULT_SECRET_KEY);
-    let source = keys.clone();
+    // The source and ThoughtSpot change under one lock: no login reads a key that ThoughtSpot
+    // does not know yet.
+    let key = Arc::new(std::sync::Mutex::new(mock::DEFAULT_SECRET_KEY.to_owned()));
+    let source = key.clone();
     let run = Run::start(front, callers, LIFETIME, move |b| {
-        b.secret_key_from(mock::DEFAULT_USER, source)
+        b.secret_key_from(
+            mock::DEFAULT_USER,
+            SecretFn::new(move |_org| {
+                let current = source.lock().unwrap().clone();
+                async move { Ok::<_, SourceError>(current) }
+            }),
+        )
     })
     .await;
     let load = Load::start(&run.client, callers, run.search());
@@ -320,15 +328,25 @@ async fn key_rotation(front: Front, callers: usize, scale: usize) -> Verdict {
     for round in 0..rounds {
         let epoch = load.next_epoch();
         load.settled(epoch, run.between()).await;
-        let key = format!("rotated-key-{round}");
-        keys.set_default(&key);
-        run.ts.set_secret_key(&key);
+        {
+            let mut current = key.lock().unwrap();
+            *current = format!("rotated-key-{round}");
+            run.ts.set_secret_key(&current);
+        }
         run.ts.revoke_all_tokens();
     }
     let epoch = load.next_epoch();
     load.settled(epoch, run.between()).await;
     let tally = load.stop().await;
-    run.verdict(&tally, 1, rounds, rounds + 1, String::new())
+    let stats = run.handle.stats();
+    let retried = stats.login_attempts - stats.logins;
+    run.verdict(
+        &tally,
+        1,
+        rounds,
+        rounds + 1,
+        format!("; {retried} logins retried with a new key"),
+    )
 }
 
 /// Tokens from a provider (which mints them with the mock's token API, as an identity provider

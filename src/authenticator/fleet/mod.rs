@@ -6,8 +6,8 @@
 //! - `cred:…` — the sealed credential, its generation, time to live = its remaining lifetime;
 //! - `lease:…` — who is logging in now (a random holder id), a few seconds, renewed while the
 //!   login runs;
-//! - `fail:…` — a sealed permanent failure, time to live = its backoff window (in single-user
-//!   modes bad credentials are the account's: they go under the org `*`, as locally).
+//! - `fail:…` — a sealed permanent failure, time to live = its backoff window (a rejected
+//!   password is the account's: it goes under the org `*`, as locally).
 //!
 //! Before logging in a replica removes a credential it saw rejected (compare-and-delete on its
 //! generation), then reads: a stored failure → every waiter gets it; a fresh credential that is
@@ -55,7 +55,8 @@ pub(crate) struct Fleet {
     keys: Mutex<KeysByOrg>,
     /// The configured user in single-user modes (multi-user keys name their own).
     user: Option<String>,
-    multi_user: bool,
+    /// A rejected login is the account's (a password's): shared under the org `*`.
+    account_wide: bool,
     timeout: Duration,
     lease: Duration,
     margin: Duration,
@@ -209,7 +210,7 @@ impl Fleet {
             ),
             keys: Mutex::new(HashMap::new()),
             user,
-            multi_user: config.multi_user(),
+            account_wide: config.rejection_is_the_accounts(),
             timeout: config.timings.store_timeout,
             lease: config.timings.store_lease,
             margin: config.timings.refresh_margin,
@@ -265,7 +266,7 @@ impl Fleet {
             cred: keys.name("cred", &parts),
             lease: keys.name("lease", &parts),
             fail: keys.name("fail", &parts),
-            account_fail: (!self.multi_user).then(|| keys.name("fail", &[user, b"*"])),
+            account_fail: self.account_wide.then(|| keys.name("fail", &[user, b"*"])),
             keys,
         }
     }

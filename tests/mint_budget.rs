@@ -1,0 +1,158 @@
+//! One mint budget per layer (`MintBudget`), on the paused clock through both front doors:
+//! a thousand users at cold start stay within it while a warm user's requests go by without
+//! waiting, and a layer and the embed endpoint given one budget share it.
+
+mod common;
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use futures_util::future::join_all;
+use thoughtspot_auth::embed::EmbedTokenService;
+use thoughtspot_auth::mock::{self, MockThoughtSpot, MockUser};
+use thoughtspot_auth::transport::ServiceTransport;
+use thoughtspot_auth::{ActAs, ErrorKind, MintBudget, MintRate, ThoughtSpotAuthLayer};
+use tower::ServiceExt;
+
+use common::front::{Call, Client, Front};
+
+const TOKEN_FULL: &str = "/api/rest/2.0/auth/token/full";
+const USERS: usize = 1_000;
+const RATE: u32 = 100;
+const BURST: u32 = 10;
+
+async fn a_thousand_users_at_cold_start_stay_within_the_budget(front: Front) {
+    let ts = MockThoughtSpot::builder()
+        .record_requests(false)
+        .start()
+        .await
+        .unwrap();
+    for i in 0..USERS {
+        ts.add_user(MockUser::new(format!("user-{i}"), "unused").orgs([0]));
+    }
+    let budget = MintBudget::per_second(RATE, BURST);
+    let builder = ThoughtSpotAuthLayer::builder(ts.base_url())
+        .act_as_users(mock::DEFAULT_SECRET_KEY)
+        .mint_budget(budget.clone())
+        .org(0);
+    let (client, handle) = Client::build(front, builder);
+    let base = ts.base_url();
+    let as_user = |user: &str| Call::search(&base).acting_as(ActAs::user(user));
+    assert_eq!(
+        client.status(as_user(mock::DEFAULT_USER)).await,
+        200,
+        "warm"
+    );
+
+    // Every paused second, the mints since the last look: never more than the rate and a burst.
+    let done = Arc::new(AtomicBool::new(false));
+    let sampler = {
+        let (ts_count, done) = (ts.clone(), done.clone());
+        tokio::spawn(async move {
+            let mut per_second = Vec::new();
+            let mut last = ts_count.count(TOKEN_FULL);
+            while !done.load(Ordering::SeqCst) {
+                tokio::time::sleep(Duration::from_secs(1)).await;
+                let now = ts_count.count(TOKEN_FULL);
+                per_second.push(now - last);
+                last = now;
+            }
+            per_second
+        })
+    };
+    let storm = join_all((0..USERS).map(|i| client.status(as_user(&format!("user-{i}")))));
+    let warm = async {
+        // While the storm waits for its turns, the warm user's requests mint nothing and
+        // are answered before the storm is.
+        common::load::until(|| ts.count(TOKEN_FULL) > 1 + BURST as usize).await;
+        for _ in 0..20 {
+            assert_eq!(client.status(as_user(mock::DEFAULT_USER)).await, 200);
+        }
+        ts.count(TOKEN_FULL)
+    };
+    let (statuses, minted_when_warm_done) = tokio::join!(storm, warm);
+    done.store(true, Ordering::SeqCst);
+    let per_second = sampler.await.unwrap();
+    assert!(statuses.iter().all(|s| *s == 200));
+    assert_eq!(
+        ts.count(TOKEN_FULL),
+        USERS + 1,
+        "one mint per user, none for the warm one"
+    );
+    assert!(
+        minted_when_warm_done < USERS / 2,
+        "the warm requests waited for the storm ({minted_when_warm_done} mints by then)"
+    );
+    let most = per_second.iter().max().copied().unwrap_or(0);
+    assert!(
+        most <= (RATE + BURST) as usize,
+        "{most} mints in a second: {per_second:?}"
+    );
+    assert!(
+        per_second.len() >= 9,
+        "a thousand mints take ten seconds: {per_second:?}"
+    );
+    let waited = handle.stats().mint_budget_waited;
+    assert_eq!(waited, budget.waited());
+    assert!(waited > Duration::from_secs(60), "{waited:?} in all");
+}
+
+both_fronts!(a_thousand_users_at_cold_start_stay_within_the_budget);
+
+/// A layer and the embed endpoint given one budget draw on it together: the endpoint's second
+/// mint finds the budget spent by the layer's login and its own first, and is turned away
+/// (its wait would pass the endpoint's queue limit); the layer's next login waits for its turn.
+#[tokio::test(start_paused = true)]
+async fn a_layer_and_the_embed_endpoint_share_one_budget() {
+    let ts = MockThoughtSpot::start().await.unwrap();
+    let budget = MintBudget::new(MintRate::per_minute(1, 2));
+    let layer = ThoughtSpotAuthLayer::builder(ts.base_url())
+        .password(mock::DEFAULT_USER, mock::DEFAULT_PASSWORD)
+        .mint_budget(budget.clone())
+        .login_deadline(Duration::from_secs(120))
+        .org(0);
+    let (client, handle) = Client::build(Front::Tower, layer);
+    let endpoint = EmbedTokenService::builder(ts.base_url(), mock::DEFAULT_SECRET_KEY)
+        .transport(ServiceTransport::new(common::hyper_client()))
+        .identity(|_| {
+            thoughtspot_auth::embed::EmbedIdentity::User(thoughtspot_auth::embed::EmbedUser::new(
+                ActAs::user(mock::ANALYST_USER),
+            ))
+        })
+        .mint_budget(budget.clone())
+        .build()
+        .unwrap();
+    let mint = || async {
+        let request = http::Request::get("/token")
+            .body(http_body_util::Full::new(bytes::Bytes::new()))
+            .unwrap();
+        endpoint.clone().oneshot(request).await.unwrap().status()
+    };
+    let base = ts.base_url();
+    assert_eq!(client.status(Call::search(&base)).await, 200);
+    assert_eq!(mint().await, 200);
+    assert_eq!(mint().await, 503, "a minute away: past the queue's 10 s");
+    assert_eq!(ts.count(TOKEN_FULL), 2);
+    // The layer's next login (org 2) waits the minute for its turn, within its deadline.
+    let started = tokio::time::Instant::now();
+    handle.switch_org(2).await.unwrap();
+    assert!(
+        started.elapsed() >= Duration::from_secs(50),
+        "{:?}",
+        started.elapsed()
+    );
+    assert!(handle.stats().mint_budget_waited >= Duration::from_secs(50));
+    // With a deadline shorter than the wait, the login is not sent and the caller hears so.
+    let (short, short_handle) = Client::build(
+        Front::Tower,
+        ThoughtSpotAuthLayer::builder(ts.base_url())
+            .password(mock::DEFAULT_USER, mock::DEFAULT_PASSWORD)
+            .mint_budget(budget)
+            .login_deadline(Duration::from_secs(5)),
+    );
+    let failure = short.send(Call::search(&base)).await.unwrap_err();
+    assert_eq!(failure.kind(), Some(ErrorKind::Transport), "{failure:?}");
+    assert_eq!(short_handle.stats().login_attempts, 0);
+    assert_eq!(ts.count(TOKEN_FULL), 3);
+}

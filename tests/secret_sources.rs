@@ -370,8 +370,51 @@ async fn no_source_secret_in_any_log_line_debug_or_error(front: Front) {
     let failure = client.send(Call::search(&ts.base_url())).await.unwrap_err();
     shown.push(format!("{failure:?} {}", failure.text));
     std::fs::remove_dir_all(&dir).unwrap();
+
+    // Provided tokens: every one the provider gave, through a rejection and a replay, and a
+    // provider failure.
+    let given = Arc::new(Mutex::new(Vec::<String>::new()));
+    let minting = Minting::new(&ts, Some(Duration::from_secs(60)));
+    let provider = {
+        let (given, session) = (given.clone(), minting.session.clone());
+        TokenFn::new(move |_org| {
+            let (given, session) = (given.clone(), session.clone());
+            async move {
+                let request = TokenRequest::password("svc", "svc-password-0001");
+                let login = session.v2().token_full(&request).await.unwrap();
+                let token = login.credential.token().unwrap().expose_secret().to_owned();
+                given.lock().unwrap().push(token.clone());
+                Ok(ProvidedToken::new(token))
+            }
+        })
+    };
+    let builder = ThoughtSpotAuthLayer::builder(ts.base_url()).token_provider(provider);
+    shown.push(format!("{builder:?}"));
+    let (client, handle) = Client::build(front, builder);
+    shown.push(format!(
+        "{:?}",
+        client
+            .send(Call::search(&ts.base_url()))
+            .await
+            .map(|r| r.status)
+    ));
+    ts.revoke_all_tokens();
+    shown.push(format!(
+        "{:?}",
+        client
+            .send(Call::search(&ts.base_url()))
+            .await
+            .map(|r| r.status)
+    ));
+    shown.push(format!("{handle:?} {:?}", handle.stats()));
+    assert_eq!(
+        given.lock().unwrap().len(),
+        2,
+        "the first token, and one after the rejection"
+    );
+
     let everything = format!("{}\n{}", shown.join("\n"), logs.text());
-    let secrets: Vec<String> = [
+    let mut secrets: Vec<String> = [
         "file-key-0001",
         "org-key-0001",
         "svc-password-0001",
@@ -380,6 +423,7 @@ async fn no_source_secret_in_any_log_line_debug_or_error(front: Front) {
     ]
     .map(String::from)
     .into();
+    secrets.extend(given.lock().unwrap().iter().cloned());
     assert_no_secret(
         "what the sources' scenario showed and logged",
         &everything,

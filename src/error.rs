@@ -58,6 +58,11 @@ pub enum Error {
     /// The layer was dropped while the request waited for a login.
     #[error("the ThoughtSpot authentication layer was shut down")]
     Shutdown,
+    /// No org of this name among the orgs ThoughtSpot lists for the layer's user (see
+    /// [`OrgIdentifier`](crate::OrgIdentifier)); nothing else was sent. The name is asked
+    /// about again after a minute.
+    #[error("ThoughtSpot lists no org named {0:?} for this user")]
+    UnknownOrg(String),
     /// A [`SecretSource`](crate::secrets::SecretSource) or token provider could not give the
     /// secret or token a login needed; nothing was sent. Transient or permanent as the source
     /// said ([`SourceError::is_permanent`]).
@@ -131,6 +136,8 @@ pub enum ErrorKind {
     Shutdown,
     /// See [`Error::Source`].
     Source,
+    /// See [`Error::UnknownOrg`].
+    UnknownOrg,
 }
 
 impl Error {
@@ -190,6 +197,7 @@ impl Error {
             Self::Config(_) => ErrorKind::Config,
             Self::Shutdown => ErrorKind::Shutdown,
             Self::Source(_) => ErrorKind::Source,
+            Self::UnknownOrg(_) => ErrorKind::UnknownOrg,
         }
     }
 

@@ -6,6 +6,7 @@ use std::sync::Arc;
 use crate::authenticator::{AuthStats, Owner, UserStats};
 use crate::config::CredentialKind;
 use crate::error::Error;
+use crate::identity::OrgIdentifier;
 
 /// A cloneable, `Send + Sync` handle on the credentials of one layer (and every service made
 /// from it). Get it with `ThoughtSpotAuthLayer::handle`.
@@ -37,9 +38,22 @@ impl AuthHandle {
     /// it was. Requests already in flight keep the org they started with. Credentials are cached
     /// per org, so switching back is free while the old one is valid. An org id outside int32
     /// (ThoughtSpot's type for it) is refused with [`Error::Config`] before anything is sent.
-    pub async fn switch_org(&self, org_id: i64) -> Result<(), Error> {
-        crate::config::check_org_id(org_id)?;
-        self.owner.core().switch_org(org_id).await
+    ///
+    /// An org may be named too ([`OrgIdentifier`]): `switch_org("Sales")` looks the name up
+    /// once among the orgs ThoughtSpot lists for the layer's user and uses its id, so that the
+    /// name and the id share one cached credential; an unknown name gives
+    /// [`Error::UnknownOrg`]. Names need one user (not multi-user mode) and the v2.0 API.
+    ///
+    /// ```no_run
+    /// # async fn run(handle: thoughtspot_auth::AuthHandle) -> Result<(), thoughtspot_auth::Error> {
+    /// handle.switch_org(2).await?;
+    /// handle.switch_org("Sales").await?;
+    /// # Ok(()) }
+    /// ```
+    pub async fn switch_org(&self, org: impl Into<OrgIdentifier>) -> Result<(), Error> {
+        let core = self.owner.core();
+        let org_id = core.org_id(&org.into()).await?;
+        core.switch_org(org_id).await
     }
 
     /// The org requests go to, when one is configured.

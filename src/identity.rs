@@ -22,6 +22,62 @@ use crate::session::{CustomTokenRequest, FilterRule, NamedValues, PersistOption,
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct OrgOverride(pub i64);
 
+/// An org, by its id or by its name, as ThoughtSpot's `org_identifier` takes it. Converts from
+/// an integer (an id) and from a string (a name).
+///
+/// A name is resolved to its id once, from the orgs ThoughtSpot lists for the layer's user,
+/// and cached: a name and its id share one cached credential. An unknown name gives
+/// [`Error::UnknownOrg`](crate::Error::UnknownOrg). Names work in single-user modes with the
+/// v2.0 API, for [`AuthHandle::switch_org`](crate::AuthHandle::switch_org).
+///
+/// ```
+/// use thoughtspot_auth::OrgIdentifier;
+///
+/// assert_eq!(OrgIdentifier::from(2), OrgIdentifier::Id(2));
+/// assert_eq!(OrgIdentifier::from("Sales"), OrgIdentifier::Name("Sales".into()));
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum OrgIdentifier {
+    /// An org id (int32 in ThoughtSpot's API; 0 is the Primary org).
+    Id(i64),
+    /// An org name, as ThoughtSpot shows it.
+    Name(String),
+}
+
+impl From<i64> for OrgIdentifier {
+    fn from(id: i64) -> Self {
+        Self::Id(id)
+    }
+}
+
+impl From<i32> for OrgIdentifier {
+    fn from(id: i32) -> Self {
+        Self::Id(i64::from(id))
+    }
+}
+
+impl From<&str> for OrgIdentifier {
+    fn from(name: &str) -> Self {
+        Self::Name(name.to_owned())
+    }
+}
+
+impl From<String> for OrgIdentifier {
+    fn from(name: String) -> Self {
+        Self::Name(name)
+    }
+}
+
+impl fmt::Display for OrgIdentifier {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Id(id) => write!(f, "{id}"),
+            Self::Name(name) => write!(f, "{name:?}"),
+        }
+    }
+}
+
 /// The ThoughtSpot user (and optionally org) a request acts as, in multi-user trusted
 /// authentication ([`AuthBuilder::act_as_users`](crate::AuthBuilder::act_as_users)). The
 /// application's own middleware inserts it into each request's extensions; the layer mints and

@@ -76,7 +76,7 @@ pub use budget::{MintBudget, MintRate};
 pub use config::{AuthBuilder, CredentialKind};
 pub use error::{ApiFailure, Error, ErrorKind, Malformed, RefusedByBackoff};
 pub use handle::AuthHandle;
-pub use identity::{ActAs, OrgOverride, Provisioning, TokenAttributes};
+pub use identity::{ActAs, OrgIdentifier, OrgOverride, Provisioning, TokenAttributes};
 pub use layer::{ResponseBody, ResponseFuture, ThoughtSpotAuthLayer, ThoughtSpotAuthService};
 
 #[cfg(feature = "reqwest")]

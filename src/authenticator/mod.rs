@@ -52,6 +52,7 @@ mod liveness;
 mod lives;
 pub(crate) mod login;
 mod ops;
+mod org_names;
 mod persisted;
 mod publish;
 mod recovery_record;
@@ -143,6 +144,8 @@ pub(crate) struct Core {
     persisted: Arc<persisted::PersistedSets>,
     /// Which persisted rule sets were minted before, so that a refresh replaces them.
     mint_history: MintHistory,
+    /// Org names resolved to ids.
+    org_names: org_names::OrgNames,
     tick: AtomicU64,
     /// A weak reference to this core, for the tasks it starts itself.
     myself: OnceLock<std::sync::Weak<Core>>,
@@ -174,6 +177,7 @@ impl Core {
             fleet,
             persisted: Arc::default(),
             mint_history: MintHistory::default(),
+            org_names: org_names::OrgNames::default(),
             tick: AtomicU64::new(0),
             myself: OnceLock::new(),
         });

@@ -72,8 +72,8 @@ impl Core {
         })
     }
 
-    /// Inside a permanent failure's window: whether the source now gives another secret than
-    /// the one that failed, which ends the window (looked at once a second at most, per window).
+    /// Inside a permanent failure's window: whether the source now gives a secret that has not
+    /// failed in the window's streak, which ends the window (looked at once a second at most).
     pub(super) async fn window_outlived(&self, slot: &Slot, account: bool) -> bool {
         let Some((_, source)) = self.config.secret_source() else {
             return false;

@@ -58,7 +58,7 @@ impl AuthHandle {
 
     /// The org requests go to, when one is configured.
     pub fn current_org(&self) -> Option<i64> {
-        self.owner.core().current_org()
+        self.owner.core().public_current_org()
     }
 
     /// Logs in anew for the current org now (one shared login), replacing the credential.

@@ -28,7 +28,9 @@ pub struct OrgOverride(pub i64);
 /// A name is resolved to its id once, from the orgs ThoughtSpot lists for the layer's user,
 /// and cached: a name and its id share one cached credential. An unknown name gives
 /// [`Error::UnknownOrg`](crate::Error::UnknownOrg). Names work in single-user modes with the
-/// v2.0 API, for [`AuthHandle::switch_org`](crate::AuthHandle::switch_org).
+/// v2.0 API, for [`AuthBuilder::org`](crate::AuthBuilder::org) and
+/// [`AuthHandle::switch_org`](crate::AuthHandle::switch_org); [`OrgOverride`] and
+/// [`ActAs::org`] take ids.
 ///
 /// ```
 /// use thoughtspot_auth::OrgIdentifier;

@@ -118,7 +118,7 @@ impl Middleware for ThoughtSpotAuthMiddleware {
             request: &mut request,
             extensions,
         };
-        let Some(key) = core
+        let Some(mut key) = core
             .admit(&outgoing)
             .map_err(reqwest_middleware::Error::middleware)?
         else {
@@ -128,7 +128,7 @@ impl Middleware for ThoughtSpotAuthMiddleware {
         let generation = match core.attach(&key, outgoing.headers_mut(), stripe, None) {
             Some(generation) => generation,
             None => core
-                .attach_after_login(&key, &mut outgoing)
+                .attach_after_login(&mut key, &mut outgoing)
                 .await
                 .map_err(reqwest_middleware::Error::middleware)?,
         };

@@ -50,12 +50,15 @@ impl Core {
     }
 
     /// Waits for the credential of `key` (the one shared login), asking for the request's user
-    /// to be created just in time if it says so, and attaches it; returns its generation.
+    /// to be created just in time if it says so, and attaches it; returns its generation. A
+    /// key of the configured org while its name is not looked up yet becomes the named org's.
     pub(crate) async fn attach_after_login<R: Outgoing>(
         self: &Arc<Self>,
-        key: &CacheKey,
+        key: &mut CacheKey,
         request: &mut R,
     ) -> Result<u64, Error> {
+        *key = self.settle_org(key.clone()).await?;
+        let key = &*key;
         self.provision(key, request.extensions());
         let credential = self.credential(key).await?;
         let (name, value) = credential.session.header();

@@ -87,6 +87,10 @@ pub(crate) use stats::Counters;
 pub use stats::{AuthStats, FailureCounts, UserStats};
 
 const NO_ORG: i64 = i64::MIN;
+/// The current org while the configured org name is not looked up yet: outside int32, so never
+/// a real org, and the key of no credential (a request that finds it goes the slow way, where
+/// `settle_org` looks the name up).
+pub(crate) const PENDING_ORG: i64 = i64::MIN + 1;
 
 /// Owns the core for the layer, its services, handles and response futures. When the last owner
 /// goes, every background task (logins, timers, checks) is stopped.
@@ -160,7 +164,10 @@ impl Core {
         }
         let fleet = fleet::Fleet::new(&config);
         let core = Arc::new(Self {
-            current_org: AtomicI64::new(config.org.unwrap_or(NO_ORG)),
+            current_org: AtomicI64::new(match config.org_name {
+                Some(_) => PENDING_ORG,
+                None => config.org.unwrap_or(NO_ORG),
+            }),
             config,
             session,
             fast: ArcSwapOption::empty(),
@@ -210,6 +217,11 @@ impl Core {
             NO_ORG => None,
             org => Some(org),
         }
+    }
+
+    /// The current org as users see it: none while the configured name is not looked up yet.
+    pub(crate) fn public_current_org(&self) -> Option<i64> {
+        self.current_org().filter(|org| *org != PENDING_ORG)
     }
 
     pub(crate) fn current_key(&self) -> CacheKey {

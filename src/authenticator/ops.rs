@@ -40,7 +40,7 @@ impl Core {
                 "multi-user mode has no single credential to refresh; use `invalidate_user`",
             ));
         }
-        let key = self.current_key();
+        let key = self.settle_org(self.current_key()).await?;
         if let Some(current) = self.slot(&key).credential.load_full() {
             current.refresh_forced.store(true, Ordering::Relaxed);
             current.advance(Phase::Hard);
@@ -130,7 +130,7 @@ impl Core {
 
     pub(crate) fn stats(&self) -> AuthStats {
         let mut stats = self.counters.snapshot();
-        stats.current_org = self.current_org();
+        stats.current_org = self.public_current_org();
         stats.cached_credentials = self
             .slots
             .all()

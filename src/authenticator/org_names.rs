@@ -9,7 +9,8 @@ use std::time::Duration;
 
 use tokio::time::Instant;
 
-use super::Core;
+use super::credential::CacheKey;
+use super::{Core, PENDING_ORG};
 use crate::api_version::ApiVersion;
 use crate::config::check_org_id;
 use crate::error::Error;
@@ -46,6 +47,26 @@ impl OrgNames {
 }
 
 impl Core {
+    /// `key`, or, for the current org while the configured org name is not looked up yet, the
+    /// key of the org it names (looked up now, once; it becomes the current org unless a switch
+    /// came first).
+    pub(crate) async fn settle_org(self: &Arc<Self>, key: CacheKey) -> Result<CacheKey, Error> {
+        let Some(name) = &self.config.org_name else {
+            return Ok(key);
+        };
+        if key.org != Some(PENDING_ORG) || key.user.is_some() {
+            return Ok(key);
+        }
+        let id = self.org_id(&OrgIdentifier::Name(name.clone())).await?;
+        let _ = self.current_org.compare_exchange(
+            PENDING_ORG,
+            id,
+            std::sync::atomic::Ordering::AcqRel,
+            std::sync::atomic::Ordering::Acquire,
+        );
+        Ok(self.current_key())
+    }
+
     /// The id of `org`: itself, or the id ThoughtSpot lists for the name (exact match first,
     /// then ignoring case). Single-user modes with the v2.0 API.
     pub(crate) async fn org_id(self: &Arc<Self>, org: &OrgIdentifier) -> Result<i64, Error> {
@@ -70,7 +91,13 @@ impl Core {
         if let Some(known) = self.org_names.get(name, Instant::now()) {
             return known.map_err(|()| unknown());
         }
-        let credential = self.credential(&self.current_key()).await?;
+        // Looked up with the current org's credential, or the default org's while the
+        // configured name is what is being looked up.
+        let lookup = match self.current_org() {
+            Some(PENDING_ORG) => CacheKey::org(None),
+            _ => self.current_key(),
+        };
+        let credential = self.credential(&lookup).await?;
         let user = self
             .session()?
             .v2()

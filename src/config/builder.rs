@@ -14,6 +14,7 @@ use crate::api_version::ApiVersion;
 use crate::base_url::BaseUrl;
 use crate::budget::MintBudget;
 use crate::error::Error;
+use crate::identity::OrgIdentifier;
 use crate::secrets::{FixedSecret, SecretSource, TokenProvider};
 use crate::store::CredentialStore;
 use crate::transport::Transport;
@@ -40,7 +41,7 @@ pub struct AuthBuilder {
     source: Option<Source>,
     kind: CredentialKind,
     api: ApiVersion,
-    org: Option<i64>,
+    org: Option<OrgIdentifier>,
     timings: Timings,
     replay: bool,
     max_replay_body_bytes: usize,
@@ -257,11 +258,17 @@ impl AuthBuilder {
         self
     }
 
-    /// The org to work in. Always sent explicitly, since ThoughtSpot's default is documented two
-    /// ways. Change it later with `AuthHandle::switch_org`. Org ids are int32 in ThoughtSpot's
-    /// API: one outside that range fails `build` with [`Error::Config`].
-    pub fn org(mut self, org_id: i64) -> Self {
-        self.org = Some(org_id);
+    /// The org to work in, by id or by name ([`OrgIdentifier`]). Always sent explicitly, since
+    /// ThoughtSpot's default is documented two ways. Change it later with
+    /// `AuthHandle::switch_org`. Org ids are int32 in ThoughtSpot's API: one outside that range
+    /// fails `build` with [`Error::Config`].
+    ///
+    /// A name is looked up before the first request's credential is made: one login in the
+    /// user's default org and one `auth/session/user` call, then the named org's own login. An
+    /// unknown name fails the requests with [`Error::UnknownOrg`] (asked again after a minute).
+    /// Names need one user and the v2.0 API; elsewhere `build` fails with [`Error::Config`].
+    pub fn org(mut self, org: impl Into<OrgIdentifier>) -> Self {
+        self.org = Some(org.into());
         self
     }
 
@@ -443,9 +450,24 @@ impl AuthBuilder {
                 )));
             }
         }
-        if let Some(org) = self.org {
-            check_org_id(org)?;
-        }
+        let (org, org_name) = match self.org {
+            Some(OrgIdentifier::Id(id)) => {
+                check_org_id(id)?;
+                (Some(id), None)
+            }
+            Some(OrgIdentifier::Name(name)) => {
+                if name.trim().is_empty() {
+                    return Err(Error::config("the org name is empty"));
+                }
+                if matches!(source, Source::ActAs { .. }) || self.api == ApiVersion::Beta {
+                    return Err(Error::config(
+                        "an org by name needs one user and the v2.0 API: name it by id",
+                    ));
+                }
+                (None, Some(name))
+            }
+            None => (None, None),
+        };
         let max_cached = if matches!(source, Source::ActAs { .. }) {
             self.max_cached_users
         } else {
@@ -456,7 +478,8 @@ impl AuthBuilder {
             source,
             kind: self.kind,
             api: self.api,
-            org: self.org,
+            org,
+            org_name,
             timings: self.timings,
             replay: self.replay,
             max_replay_body_bytes: self.max_replay_body_bytes,

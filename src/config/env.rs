@@ -12,8 +12,9 @@ impl AuthBuilder {
     /// `THOUGHTSPOT_PASSWORD`, `THOUGHTSPOT_PASSWORD_FILE`, `THOUGHTSPOT_SECRET_KEY` and
     /// `THOUGHTSPOT_SECRET_KEY_FILE` (a `_FILE` names a file read at each login, a
     /// [`SecretFile`](crate::secrets::SecretFile): a mounted secret that is rotated is used
-    /// without a restart), and optionally `THOUGHTSPOT_ORG_ID`, `THOUGHTSPOT_TOKEN_VALIDITY_SECS`
-    /// and `THOUGHTSPOT_API` (`v2`, the default, or `beta`).
+    /// without a restart), and optionally `THOUGHTSPOT_ORG` (an org id or name; or
+    /// `THOUGHTSPOT_ORG_ID`, an id), `THOUGHTSPOT_TOKEN_VALIDITY_SECS` and `THOUGHTSPOT_API`
+    /// (`v2`, the default, or `beta`).
     ///
     /// With the `redis` feature, `THOUGHTSPOT_REDIS_URL` (`redis://` or `rediss://`) shares
     /// credentials with the rest of the fleet through a [`RedisCredentialStore`], with
@@ -56,12 +57,30 @@ impl AuthBuilder {
                 ));
             }
         };
-        if let Some(org) = get("THOUGHTSPOT_ORG_ID").filter(|v| !v.trim().is_empty()) {
-            let org = org
-                .trim()
-                .parse()
-                .map_err(|_| Error::config("THOUGHTSPOT_ORG_ID must be an integer"))?;
-            builder = builder.org(org);
+        let org_id = get("THOUGHTSPOT_ORG_ID").filter(|v| !v.trim().is_empty());
+        let org = get("THOUGHTSPOT_ORG").filter(|v| !v.trim().is_empty());
+        match (org_id, org) {
+            (Some(_), Some(_)) => {
+                return Err(Error::config(
+                    "set THOUGHTSPOT_ORG or THOUGHTSPOT_ORG_ID, not both",
+                ));
+            }
+            (Some(id), None) => {
+                let id: i64 = id
+                    .trim()
+                    .parse()
+                    .map_err(|_| Error::config("THOUGHTSPOT_ORG_ID must be an integer"))?;
+                builder = builder.org(id);
+            }
+            // An id or a name.
+            (None, Some(org)) => {
+                let org = org.trim();
+                builder = match org.parse::<i64>() {
+                    Ok(id) => builder.org(id),
+                    Err(_) => builder.org(org),
+                };
+            }
+            (None, None) => {}
         }
         if let Some(secs) = get("THOUGHTSPOT_TOKEN_VALIDITY_SECS").filter(|v| !v.trim().is_empty())
         {
@@ -169,6 +188,34 @@ mod tests {
         ));
         assert_eq!(config.api, ApiVersion::V2);
         assert_eq!(config.org, None);
+    }
+
+    #[test]
+    fn from_env_reads_an_org_by_id_or_by_name() {
+        let with = |org: &str| {
+            env(&[
+                ("THOUGHTSPOT_URL", "https://ts.example.com"),
+                ("THOUGHTSPOT_USERNAME", "svc"),
+                ("THOUGHTSPOT_PASSWORD", "pw"),
+                ("THOUGHTSPOT_ORG", org),
+            ])
+            .and_then(AuthBuilder::into_config)
+        };
+        let by_id = with(" 3 ").unwrap();
+        assert_eq!((by_id.org, by_id.org_name), (Some(3), None));
+        let by_name = with("Sales Team").unwrap();
+        assert_eq!(
+            (by_name.org, by_name.org_name.as_deref()),
+            (None, Some("Sales Team"))
+        );
+        let both = env(&[
+            ("THOUGHTSPOT_URL", "https://ts.example.com"),
+            ("THOUGHTSPOT_USERNAME", "svc"),
+            ("THOUGHTSPOT_PASSWORD", "pw"),
+            ("THOUGHTSPOT_ORG", "Sales"),
+            ("THOUGHTSPOT_ORG_ID", "1"),
+        ]);
+        assert!(both.err().unwrap().to_string().contains("not both"));
     }
 
     #[test]

@@ -142,6 +142,8 @@ pub(crate) struct AuthConfig {
     pub(crate) kind: CredentialKind,
     pub(crate) api: ApiVersion,
     pub(crate) org: Option<i64>,
+    /// The org to start in, by name: looked up before the first request's credential.
+    pub(crate) org_name: Option<String>,
     pub(crate) timings: Timings,
     pub(crate) replay: bool,
     pub(crate) max_replay_body_bytes: usize,

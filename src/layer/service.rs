@@ -234,7 +234,7 @@ impl<S> SlowPath<S> {
         let Self {
             anchor,
             spare,
-            key,
+            mut key,
             mut kept,
             buffer,
         } = self;
@@ -251,7 +251,7 @@ impl<S> SlowPath<S> {
             kept = Replay::copy(&request, Some(bytes));
         }
         let generation = core
-            .attach_after_login(&key, &mut request)
+            .attach_after_login(&mut key, &mut request)
             .await
             .map_err(BoxError::from)?;
         let response = spare.oneshot(request).await.map_err(Into::into)?;

@@ -80,6 +80,11 @@
 //! (use does not extend them). A login without an explicit org lands in the user's last-used
 //! org, initially the first org of [`MockUser::orgs`].
 //!
+//! Orgs can also be looked up: `POST /api/rest/2.0/orgs/search` with an `org_identifier` (an id
+//! as text, or a name, ignoring case) answers the matching orgs, `[]` for an unknown one (the
+//! mock lets any authenticated user search; ThoughtSpot wants the "Can administer Org"
+//! privilege). Per-org trusted-authentication keys: [`MockThoughtSpotBuilder::org_secret_key`].
+//!
 //! # Clock
 //!
 //! Server time is the wall clock read once at start, advanced by the *tokio* clock since then,

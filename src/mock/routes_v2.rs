@@ -71,11 +71,43 @@ fn route(ctx: &Ctx<'_>) -> Result<Response<RespBody>, ApiError> {
             }
             Ok(wire::json_response(StatusCode::OK, &body))
         }
+        "/orgs/search" => {
+            ctx.expect(Method::POST)?;
+            search_orgs(ctx)
+        }
         _ => {
             principal(ctx, &ctx.state())?;
             Err(ApiError::not_found())
         }
     }
+}
+
+/// `POST /orgs/search`: the orgs matching `org_identifier` (an id as text, or a name, ignoring
+/// case), or all of them; an unknown identifier gives `[]`. (ThoughtSpot asks for the "Can
+/// administer Org" privilege; the mock answers any authenticated user.)
+fn search_orgs(ctx: &Ctx<'_>) -> Result<Response<RespBody>, ApiError> {
+    let st = ctx.state();
+    principal(ctx, &st)?;
+    let body = wire::json_body(ctx.headers, ctx.body)?;
+    let f = Fields(body.as_ref());
+    let wanted = f
+        .non_empty("org_identifier")?
+        .map(|ident| st.org_by_identifier(&ident));
+    let orgs: Vec<Value> = st
+        .orgs
+        .iter()
+        .filter(|(id, _)| wanted.is_none_or(|w| w == Some(**id)))
+        .map(|(id, name)| {
+            json!({
+                "id": id,
+                "name": name,
+                "status": "ACTIVE",
+                "description": null,
+                "visibility": "SHOW",
+            })
+        })
+        .collect();
+    Ok(wire::json_response(StatusCode::OK, &Value::Array(orgs)))
 }
 
 /// The principal of an authenticated request, or 401.

@@ -116,3 +116,50 @@ async fn a_bearer_token_becomes_a_session_in_its_org_unless_overridden() {
     }
     assert_eq!(h.mock.login_attempts_for("analyst"), 4);
 }
+
+#[tokio::test]
+async fn org_search_finds_orgs_by_id_or_name_and_answers_an_unknown_one_with_nothing() {
+    let h = Harness::new().await;
+    let token = h.token(DEFAULT_USER, DEFAULT_PASSWORD, None).await;
+    let search = |body: serde_json::Value| {
+        Req::post("/api/rest/2.0/orgs/search")
+            .bearer(&token)
+            .json(body)
+    };
+    let all = h.request(search(json!({}))).await;
+    assert_eq!(all.status, 200);
+    let names: Vec<_> = all
+        .json()
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|o| o["name"].clone())
+        .collect();
+    assert_eq!(
+        names,
+        [json!("Primary"), json!("Sales"), json!("Marketing")]
+    );
+    let sales = h
+        .request(search(json!({"org_identifier": "sales"})))
+        .await
+        .json();
+    assert_eq!(
+        sales,
+        json!([{"id": 1, "name": "Sales", "status": "ACTIVE", "description": null, "visibility": "SHOW"}])
+    );
+    let by_id = h
+        .request(search(json!({"org_identifier": "2"})))
+        .await
+        .json();
+    assert_eq!(by_id[0]["name"], "Marketing");
+    let unknown = h
+        .request(search(json!({"org_identifier": "Nowhere"})))
+        .await;
+    assert_eq!((unknown.status.as_u16(), unknown.json()), (200, json!([])));
+    h.check([(
+        "no credential",
+        Req::post("/api/rest/2.0/orgs/search").json(json!({})),
+        Expect::status(401).code(10097),
+    )])
+    .await;
+}

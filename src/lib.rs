@@ -10,7 +10,8 @@
 //!   the same builder and handle.
 //! - [`AuthHandle`]: org switching, refresh, invalidate, logout, revoke, [`AuthStats`] and
 //!   [`UserStats`].
-//! - [`OrgOverride`]: one request in another org. [`ActAs`] (with [`Provisioning`]): one request
+//! - [`OrgIdentifier`]: an org by id or by name, for the builder and `switch_org`.
+//!   [`OrgOverride`]: one request in another org. [`ActAs`] (with [`Provisioning`]): one request
 //!   as one of many users, in multi-user mode ([`AuthBuilder::act_as_users`]).
 //! - [`MintBudget`] and [`MintRate`]: one limit on the logins and mints a layer sends
 //!   ThoughtSpot.

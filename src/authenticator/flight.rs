@@ -190,8 +190,9 @@ impl Core {
                 Stage::LogIn { leading } => leading,
                 Stage::Done(answer) => return answer,
             };
-            // The process's mint budget, within the login deadline.
-            if self.config.mints() && !self.config.budget.turn(deadline).await {
+            // The process's mint budget, within the login deadline (not for an attempt that
+            // sends nothing: its source failed).
+            if self.config.mints() && secret.is_ok() && !self.config.budget.turn(deadline).await {
                 return Err(timed_out(&mut last_error));
             }
             let started = Instant::now();

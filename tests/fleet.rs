@@ -409,10 +409,26 @@ async fn a_revoked_token_means_one_fleet_wide_login_and_a_stale_401_evicts_nothi
         .dump()
         .await
         .into_iter()
-        .filter(|(k, _)| k.starts_with(b"test:cred:"))
+        .filter(|(k, _)| k.starts_with(b"test:{") && k.windows(6).any(|w| w == b"}cred:"))
         .collect();
     assert_eq!(stored.len(), 1, "one credential stored");
     assert_eq!(sum(&replicas, |h| h.stats().store_adoptions), 7 + 7);
+    // Every key of one user carries one hash tag: a script touches one Redis Cluster slot.
+    let tags: HashSet<Vec<u8>> = fleet
+        .redis
+        .dump()
+        .await
+        .into_iter()
+        .map(|(k, _)| hash_tag(&k).expect("a hash tag").to_vec())
+        .collect();
+    assert_eq!(tags.len(), 1, "one slot for the user's keys");
+}
+
+/// What Redis Cluster hashes of a key: between its first `{` and the next `}`.
+fn hash_tag(key: &[u8]) -> Option<&[u8]> {
+    let open = key.iter().position(|&b| b == b'{')?;
+    let close = key[open + 1..].iter().position(|&b| b == b'}')?;
+    (close > 0).then(|| &key[open + 1..open + 1 + close])
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -546,11 +562,10 @@ async fn redis_holds_no_secret_and_no_user_name_in_clear() {
     let kinds: HashSet<_> = dump
         .iter()
         .map(|(k, _)| {
-            String::from_utf8_lossy(k)
-                .split(':')
-                .nth(1)
-                .unwrap_or("")
-                .to_owned()
+            // `test:{tag}kind:hash`
+            let key = String::from_utf8_lossy(k);
+            let after_tag = key.split_once('}').map_or("", |(_, rest)| rest);
+            after_tag.split(':').next().unwrap_or("").to_owned()
         })
         .collect();
     assert!(

@@ -101,7 +101,9 @@ impl std::error::Error for StoreError {}
 ///
 /// The contract:
 /// - Entries are named by short ASCII names (the authenticator's keyed hashes, such as
-///   `cred:4f1c…`); an implementation may put a prefix of its own before them.
+///   `{9a0e…}cred:4f1c…`); an implementation may put a prefix of its own before them. Names that
+///   [`read`](Self::read) asks for together begin with the same `{…}` (a Redis Cluster hash
+///   tag): a sharded store keeps them in one shard.
 /// - Values are opaque bytes, already sealed: a store never sees a secret and need not protect
 ///   what it holds beyond the usual.
 /// - Every entry expires after the time to live it was written with. Time to live is the only

@@ -262,11 +262,19 @@ impl Fleet {
         let mut parts: Vec<&[u8]> = vec![user, org.as_bytes()];
         parts.extend(rules.as_deref().map(str::as_bytes));
         let keys = self.keys(key.org);
+        // Every name of one user (each org's credential, lease and failure, and the account's
+        // failure) carries the same Redis Cluster hash tag, `{…}`, so that one script, which
+        // reads several of them, touches one slot; different users spread over the slots.
+        let tag = keys.name("slot", &[user]);
+        let tag = &tag["slot:".len()..][..16];
+        let tagged = |name: String| format!("{{{tag}}}{name}");
         Names {
-            cred: keys.name("cred", &parts),
-            lease: keys.name("lease", &parts),
-            fail: keys.name("fail", &parts),
-            account_fail: self.account_wide.then(|| keys.name("fail", &[user, b"*"])),
+            cred: tagged(keys.name("cred", &parts)),
+            lease: tagged(keys.name("lease", &parts)),
+            fail: tagged(keys.name("fail", &parts)),
+            account_fail: self
+                .account_wide
+                .then(|| tagged(keys.name("fail", &[user, b"*"]))),
             keys,
         }
     }

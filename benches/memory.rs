@@ -11,7 +11,7 @@
 //! memory measured here is the layer's process alone: the runtime, a hyper-util client, and the
 //! layer. The mock has a user in orgs 0 to 999; the layer (`.max_cached_orgs(1000)`, org 0) logs
 //! in for org 0 with its first request, then for orgs 1 to 999 with one request each carrying
-//! `OrgOverride(n)`, one after another so that the client keeps a single connection. The
+//! `OrgOverride::new(n)`, one after another so that the client keeps a single connection. The
 //! multi-user layer (trusted authentication, `.act_as_users(..)`) sends one request for each of
 //! the mock's 10,000 other users the same way, each carrying `ActAs`.
 //!
@@ -154,7 +154,7 @@ fn main() {
                 .body(Full::default())
                 .expect("a valid request");
             if let Some(org) = org {
-                request.extensions_mut().insert(OrgOverride(org));
+                request.extensions_mut().insert(OrgOverride::new(org));
             }
             request
         };

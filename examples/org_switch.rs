@@ -44,7 +44,7 @@ async fn main() -> Result<(), BoxError> {
             async move {
                 let mut request = Request::get(url).body(Full::new(Bytes::new()))?;
                 if let Some(org) = org {
-                    request.extensions_mut().insert(OrgOverride(org));
+                    request.extensions_mut().insert(OrgOverride::new(org));
                 }
                 let body = service
                     .oneshot(request)

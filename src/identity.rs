@@ -11,26 +11,45 @@ use crate::sync::lock;
 use crate::session::{CustomTokenRequest, FilterRule, NamedValues, PersistOption, TokenRequest};
 
 /// Sends one request in another org than the handle's current one: insert it into the request's
-/// extensions. The layer then uses (and if need be makes) a credential for that org.
+/// extensions. The layer then uses (and if need be makes) a credential for that org. The org is
+/// an id or a name ([`OrgIdentifier`]); a name is looked up once, on the first request that
+/// names it, and shares its id's credential from then on.
 ///
 /// ```
 /// use thoughtspot_auth::OrgOverride;
 ///
 /// let mut request = http::Request::new(());
-/// request.extensions_mut().insert(OrgOverride(3));
+/// request.extensions_mut().insert(OrgOverride::new(3));
+///
+/// let mut request = http::Request::new(());
+/// request.extensions_mut().insert(OrgOverride::new("Sales"));
 /// ```
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub struct OrgOverride(pub i64);
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct OrgOverride(OrgIdentifier);
+
+impl OrgOverride {
+    /// The request goes to `org`: an id (`3`) or a name (`"Sales"`).
+    pub fn new(org: impl Into<OrgIdentifier>) -> Self {
+        Self(org.into())
+    }
+
+    /// The org named.
+    pub fn org(&self) -> &OrgIdentifier {
+        &self.0
+    }
+}
 
 /// An org, by its id or by its name, as ThoughtSpot's `org_identifier` takes it. Converts from
 /// an integer (an id) and from a string (a name).
 ///
 /// A name is resolved to its id once, from the orgs ThoughtSpot lists for the layer's user,
 /// and cached: a name and its id share one cached credential. An unknown name gives
-/// [`Error::UnknownOrg`](crate::Error::UnknownOrg). Names work in single-user modes with the
-/// v2.0 API, for [`AuthBuilder::org`](crate::AuthBuilder::org) and
-/// [`AuthHandle::switch_org`](crate::AuthHandle::switch_org); [`OrgOverride`] and
-/// [`ActAs::org`] take ids.
+/// [`Error::UnknownOrg`](crate::Error::UnknownOrg) (remembered for a minute, so that asking
+/// again sends nothing). Names work with the v2.0 API everywhere an org is given:
+/// [`AuthBuilder::org`](crate::AuthBuilder::org),
+/// [`AuthHandle::switch_org`](crate::AuthHandle::switch_org), [`OrgOverride`], [`ActAs::org`]
+/// (multi-user mode and the embed endpoint, looked up with the acting user's token) and
+/// `THOUGHTSPOT_ORG`. The beta API takes ids only.
 ///
 /// ```
 /// use thoughtspot_auth::OrgIdentifier;
@@ -103,6 +122,8 @@ impl fmt::Display for OrgIdentifier {
 pub struct ActAs {
     pub(crate) user: Arc<str>,
     pub(crate) org: Option<i64>,
+    /// An org named by name, looked up when first needed (then `org` is not set).
+    pub(crate) org_name: Option<Arc<str>>,
     pub(crate) provisioning: Option<Arc<Provisioning>>,
     pub(crate) attributes: Option<AttributeKey>,
 }
@@ -113,14 +134,26 @@ impl ActAs {
         Self {
             user: user.into(),
             org: None,
+            org_name: None,
             provisioning: None,
             attributes: None,
         }
     }
 
-    /// In this org rather than the handle's current one.
-    pub fn org(mut self, org_id: i64) -> Self {
-        self.org = Some(org_id);
+    /// In this org rather than the handle's current one: an id (`2`) or a name (`"Sales"`,
+    /// looked up once with the user's token in its default org, then cached for every user; see
+    /// [`OrgIdentifier`]).
+    pub fn org(mut self, org: impl Into<OrgIdentifier>) -> Self {
+        match org.into() {
+            OrgIdentifier::Id(id) => {
+                self.org = Some(id);
+                self.org_name = None;
+            }
+            OrgIdentifier::Name(name) => {
+                self.org = None;
+                self.org_name = Some(name.into());
+            }
+        }
         self
     }
 
@@ -161,6 +194,7 @@ impl fmt::Debug for ActAs {
         f.debug_struct("ActAs")
             .field("user", &&*self.user)
             .field("org", &self.org)
+            .field("org_name", &self.org_name)
             .field("create_if_missing", &self.provisioning.is_some())
             .field(
                 "attributes",

@@ -55,6 +55,7 @@ pub mod layer;
 mod log_capture;
 #[cfg(feature = "reqwest")]
 mod middleware;
+mod org_names;
 mod origin_alias;
 mod read_ahead;
 mod replay;

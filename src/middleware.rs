@@ -52,7 +52,7 @@ use crate::session::SessionCredential;
 /// Requests to other origins pass through untouched. A rejected credential is replaced and the
 /// request replayed once if [`Request::try_clone`] can copy it; a streaming body that cannot be
 /// cloned is sent once, and its rejection returned. An org for one request:
-/// `client.get(url).with_extension(OrgOverride(2))` (see [`OrgOverride`](crate::OrgOverride)).
+/// `client.get(url).with_extension(OrgOverride::new(2))` (see [`OrgOverride`](crate::OrgOverride)).
 #[cfg_attr(docsrs, doc(cfg(feature = "reqwest")))]
 #[derive(Clone)]
 pub struct ThoughtSpotAuthMiddleware {
@@ -113,7 +113,7 @@ impl Middleware for ThoughtSpotAuthMiddleware {
         next: Next<'_>,
     ) -> reqwest_middleware::Result<Response> {
         let core = self.owner.core();
-        // `RequestBuilder::with_extension(OrgOverride(..))` puts it in `extensions`.
+        // `RequestBuilder::with_extension(OrgOverride::new(..))` puts it in `extensions`.
         let mut outgoing = ReqwestOutgoing {
             request: &mut request,
             extensions,

@@ -108,7 +108,7 @@ impl Client {
                     .body(Full::new(Bytes::new()))
                     .unwrap();
                 if let Some(org) = call.org {
-                    request.extensions_mut().insert(OrgOverride(org));
+                    request.extensions_mut().insert(OrgOverride::new(org));
                 }
                 match (**service).clone().oneshot(request).await {
                     Ok(response) => Ok(response.status()),
@@ -123,7 +123,7 @@ impl Client {
                     .request(call.method, call.url)
                     .header("content-type", "application/json");
                 if let Some(org) = call.org {
-                    request = request.with_extension(OrgOverride(org));
+                    request = request.with_extension(OrgOverride::new(org));
                 }
                 match request.send().await {
                     Ok(response) => Ok(response.status()),

@@ -51,7 +51,7 @@ async fn beta_bearer_tokens_are_minted_for_the_configured_org() {
         if let Some(org) = org {
             request
                 .extensions_mut()
-                .insert(thoughtspot_auth::OrgOverride(org));
+                .insert(thoughtspot_auth::OrgOverride::new(org));
         }
         service.clone().oneshot(request)
     };

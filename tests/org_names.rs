@@ -1,5 +1,5 @@
-//! Orgs by name (`OrgIdentifier`) for `AuthHandle::switch_org`, on the paused clock through both
-//! front doors: a name is looked up once among the orgs ThoughtSpot lists for the layer's user,
+//! Orgs by name (`OrgIdentifier`) for `AuthBuilder::org`, `AuthHandle::switch_org`,
+//! `OrgOverride` and `ActAs::org`, on the paused clock through both front doors: a name is looked up once among the orgs ThoughtSpot lists for the layer's user,
 //! a name and its id share one credential, and an unknown name is a typed error that sends
 //! nothing more for a minute.
 
@@ -7,13 +7,16 @@ mod common;
 
 use std::time::Duration;
 
-use thoughtspot_auth::mock::{self, MockThoughtSpot};
-use thoughtspot_auth::{ErrorKind, ThoughtSpotAuthLayer};
+use thoughtspot_auth::mock::{self, MockThoughtSpot, MockUser, PresentedCredential};
+use thoughtspot_auth::{
+    ActAs, ApiVersion, ErrorKind, MintBudget, OrgIdentifier, ThoughtSpotAuthLayer,
+};
 
 use common::front::{Call, Client, Front};
 
 const TOKEN_FULL: &str = "/api/rest/2.0/auth/token/full";
 const SESSION_USER: &str = "/api/rest/2.0/auth/session/user";
+const SEARCH: &str = "/api/rest/2.0/metadata/search";
 
 async fn a_name_and_its_id_share_one_credential(front: Front) {
     // The mock's orgs: 0 "Primary", 1 "Sales", 2 "Marketing".
@@ -34,10 +37,10 @@ async fn a_name_and_its_id_share_one_credential(front: Front) {
     assert_eq!(handle.current_org(), Some(2));
     assert_eq!((ts.count(TOKEN_FULL), ts.count(SESSION_USER)), (3, 1));
     assert_eq!(client.status(Call::search(&ts.base_url())).await, 200);
-    // A name in another case is looked up once more, then found ignoring case.
+    // A name in another case is found ignoring case, as a lookup would.
     handle.switch_org("sales").await.unwrap();
     assert_eq!(handle.current_org(), Some(1));
-    assert_eq!((ts.count(TOKEN_FULL), ts.count(SESSION_USER)), (3, 2));
+    assert_eq!((ts.count(TOKEN_FULL), ts.count(SESSION_USER)), (3, 1));
 }
 
 async fn an_unknown_name_is_a_typed_error_that_is_not_asked_again_for_a_minute(front: Front) {
@@ -121,19 +124,146 @@ async fn a_layer_built_for_an_unknown_org_name_says_so(front: Front) {
     assert_eq!(client.status(Call::search(&ts.base_url())).await, 200);
 }
 
-async fn names_need_one_user(front: Front) {
+/// Which user and org each data request's token was for, in order.
+fn data_tokens(ts: &MockThoughtSpot) -> Vec<(String, i64)> {
+    ts.requests()
+        .into_iter()
+        .filter(|r| r.path == SEARCH)
+        .filter_map(|r| match r.credential {
+            PresentedCredential::Token { user, org, .. } => Some((user, org)),
+            _ => None,
+        })
+        .collect()
+}
+
+async fn an_org_override_by_name_shares_its_ids_credential(front: Front) {
     let ts = MockThoughtSpot::start().await.unwrap();
-    let builder =
-        ThoughtSpotAuthLayer::builder(ts.base_url()).act_as_users(mock::DEFAULT_SECRET_KEY);
-    let built = ThoughtSpotAuthLayer::builder(ts.base_url())
+    let base = ts.base_url();
+    let builder = ThoughtSpotAuthLayer::builder(&base)
+        .password(mock::DEFAULT_USER, mock::DEFAULT_PASSWORD)
+        .org(0);
+    let (client, _handle) = Client::build(front, builder);
+    assert_eq!(client.status(Call::search(&base)).await, 200);
+    // A burst naming an org not looked up yet: one lookup (with the current org's token),
+    // one login in the named org.
+    let burst = (0..20).map(|_| client.status(Call::search(&base).in_org("Sales")));
+    let statuses = futures_util::future::join_all(burst).await;
+    assert!(statuses.iter().all(|s| *s == 200), "{statuses:?}");
+    assert_eq!((ts.count(TOKEN_FULL), ts.count(SESSION_USER)), (2, 1));
+    // Its id, and another org of the same answer, need no lookup.
+    assert_eq!(client.status(Call::search(&base).in_org(1)).await, 200);
+    assert_eq!(
+        client.status(Call::search(&base).in_org("Marketing")).await,
+        200
+    );
+    assert_eq!((ts.count(TOKEN_FULL), ts.count(SESSION_USER)), (3, 1));
+    let orgs: Vec<i64> = data_tokens(&ts).into_iter().map(|(_, org)| org).collect();
+    assert_eq!(orgs[0], 0);
+    assert!(orgs[1..21].iter().all(|o| *o == 1), "{orgs:?}");
+    assert_eq!(orgs[21..], [1, 2]);
+    // An unknown name: a typed error, nothing sent, asked once within the minute.
+    for _ in 0..20 {
+        let failure = client
+            .send(Call::search(&base).in_org("Nowhere"))
+            .await
+            .unwrap_err();
+        assert_eq!(failure.kind(), Some(ErrorKind::UnknownOrg), "{failure:?}");
+    }
+    assert_eq!((ts.count(TOKEN_FULL), ts.count(SESSION_USER)), (3, 2));
+    assert_eq!(
+        data_tokens(&ts).len(),
+        23,
+        "nothing sent for the unknown name"
+    );
+}
+
+async fn act_as_org_by_name_is_looked_up_with_the_acting_users_token(front: Front) {
+    let ts = MockThoughtSpot::start().await.unwrap();
+    for user in ["alice", "bob"] {
+        ts.add_user(MockUser::new(user, "unused").orgs([0, 1, 2]));
+    }
+    let base = ts.base_url();
+    let builder = ThoughtSpotAuthLayer::builder(&base)
         .act_as_users(mock::DEFAULT_SECRET_KEY)
+        .mint_budget(MintBudget::unlimited());
+    let (client, handle) = Client::build(front, builder);
+    let as_user =
+        |user: &str, org: OrgIdentifier| Call::search(&base).acting_as(ActAs::user(user).org(org));
+    let burst = (0..10).map(|_| client.status(as_user("alice", "Sales".into())));
+    let statuses = futures_util::future::join_all(burst).await;
+    assert!(statuses.iter().all(|s| *s == 200), "{statuses:?}");
+    // Alice's token in her default org looked the name up; then her token for org 1.
+    assert_eq!((ts.count(TOKEN_FULL), ts.count(SESSION_USER)), (2, 1));
+    let lookup = ts
+        .requests()
+        .into_iter()
+        .find(|r| r.path == SESSION_USER)
+        .unwrap();
+    assert!(
+        matches!(&lookup.credential, PresentedCredential::Token { user, .. } if user == "alice"),
+        "{:?}",
+        lookup.credential
+    );
+    assert_eq!(client.status(as_user("alice", 1.into())).await, 200);
+    assert_eq!(ts.count(TOKEN_FULL), 2, "the id shares the name's token");
+    // The names are known for every user now (in any case).
+    assert_eq!(client.status(as_user("bob", "sales".into())).await, 200);
+    assert_eq!((ts.count(TOKEN_FULL), ts.count(SESSION_USER)), (3, 1));
+    assert_eq!(client.status(as_user("bob", "Marketing".into())).await, 200);
+    assert_eq!((ts.count(TOKEN_FULL), ts.count(SESSION_USER)), (4, 1));
+    assert!(
+        data_tokens(&ts)
+            .iter()
+            .all(|(user, org)| (user == "alice" && *org == 1) || (user == "bob" && *org > 0))
+    );
+    let failure = client
+        .send(as_user("bob", "Nowhere".into()))
+        .await
+        .unwrap_err();
+    assert_eq!(failure.kind(), Some(ErrorKind::UnknownOrg), "{failure:?}");
+    // A switch by a name already known works in multi-user mode; an unknown one cannot be
+    // looked up without a user.
+    handle.switch_org("Marketing").await.unwrap();
+    assert_eq!(handle.current_org(), Some(2));
+    let error = handle.switch_org("Elsewhere").await.unwrap_err();
+    assert_eq!(error.kind(), ErrorKind::Config);
+}
+
+async fn a_multi_user_layer_built_for_an_org_by_name_puts_every_user_in_it(front: Front) {
+    let ts = MockThoughtSpot::start().await.unwrap();
+    ts.add_user(MockUser::new("alice", "unused").orgs([0, 1, 2]));
+    let base = ts.base_url();
+    let builder = ThoughtSpotAuthLayer::builder(&base)
+        .act_as_users(mock::DEFAULT_SECRET_KEY)
+        .org("Marketing");
+    let (client, handle) = Client::build(front, builder);
+    let call = Call::search(&base).acting_as(ActAs::user("alice"));
+    assert_eq!(client.status(call.clone()).await, 200);
+    assert_eq!(client.status(call).await, 200);
+    assert_eq!(handle.current_org(), Some(2));
+    assert_eq!(data_tokens(&ts), [("alice".into(), 2), ("alice".into(), 2)]);
+    assert_eq!(ts.count(SESSION_USER), 1);
+}
+
+async fn the_beta_api_takes_ids_only(front: Front) {
+    let ts = MockThoughtSpot::start().await.unwrap();
+    let built = ThoughtSpotAuthLayer::builder(ts.base_url())
+        .password(mock::DEFAULT_USER, mock::DEFAULT_PASSWORD)
+        .api(ApiVersion::Beta)
         .org("Sales")
         .build();
     assert_eq!(built.err().unwrap().kind(), ErrorKind::Config);
-    let (_client, handle) = Client::build(front, builder);
+    let builder = ThoughtSpotAuthLayer::builder(ts.base_url())
+        .password(mock::DEFAULT_USER, mock::DEFAULT_PASSWORD)
+        .api(ApiVersion::Beta);
+    let (client, handle) = Client::build(front, builder);
     let error = handle.switch_org("Sales").await.unwrap_err();
     assert_eq!(error.kind(), ErrorKind::Config);
-    handle.switch_org(1).await.unwrap();
+    let failure = client
+        .send(Call::beta(&ts.base_url()).in_org("Sales"))
+        .await
+        .unwrap_err();
+    assert_eq!(failure.kind(), Some(ErrorKind::Config), "{failure:?}");
     assert_eq!(ts.count(SESSION_USER), 0);
 }
 
@@ -142,5 +272,8 @@ both_fronts!(
     a_layer_built_for_an_org_by_name_starts_in_it,
     a_layer_built_for_an_unknown_org_name_says_so,
     an_unknown_name_is_a_typed_error_that_is_not_asked_again_for_a_minute,
-    names_need_one_user,
+    an_org_override_by_name_shares_its_ids_credential,
+    act_as_org_by_name_is_looked_up_with_the_acting_users_token,
+    a_multi_user_layer_built_for_an_org_by_name_puts_every_user_in_it,
+    the_beta_api_takes_ids_only,
 );

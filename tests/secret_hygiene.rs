@@ -404,7 +404,7 @@ impl Stack {
                 if let Some(org) = org {
                     request
                         .extensions_mut()
-                        .insert(thoughtspot_auth::OrgOverride(org));
+                        .insert(thoughtspot_auth::OrgOverride::new(org));
                 }
                 match service.clone().oneshot(request).await {
                     Ok((status, headers)) => format!("{status} {headers:?}"),
@@ -417,7 +417,7 @@ impl Stack {
             Self::Reqwest(client) => {
                 let mut request = client.get(url).header("content-type", "application/json");
                 if let Some(org) = org {
-                    request = request.with_extension(thoughtspot_auth::OrgOverride(org));
+                    request = request.with_extension(thoughtspot_auth::OrgOverride::new(org));
                 }
                 match request.send().await {
                     Ok(response) => format!(

@@ -57,7 +57,9 @@ impl Core {
         key: &mut CacheKey,
         request: &mut R,
     ) -> Result<u64, Error> {
-        *key = self.settle_org(key.clone()).await?;
+        *key = self
+            .settle_org(key.clone(), Some(request.extensions()))
+            .await?;
         let key = &*key;
         self.provision(key, request.extensions());
         let credential = self.credential(key).await?;
@@ -102,15 +104,24 @@ impl Core {
 
     #[inline(never)]
     fn key_from_extensions(&self, extensions: &Extensions) -> Result<CacheKey, Error> {
+        // An org named by a name not looked up yet is pending: no credential has that key, so
+        // the request goes the slow way, where `settle_org` looks the name up.
         let org = || match extensions.get::<OrgOverride>() {
-            Some(OrgOverride(org)) => Some(*org),
-            None => self.current_org(),
+            Some(org) => self.org_now(org.org()).map(Some),
+            None => Ok(self.current_org()),
         };
         if !self.config.multi_user() {
-            return Ok(CacheKey::org(org()));
+            return Ok(CacheKey::org(org()?));
         }
         match extensions.get::<ActAs>() {
-            Some(act_as) => CacheKey::act_as(act_as, act_as.org.or_else(org), self.config.kind),
+            Some(act_as) => {
+                let org = match (act_as.org, &act_as.org_name) {
+                    (Some(id), _) => Some(id),
+                    (None, Some(name)) => Some(self.named_org_now(name)?),
+                    (None, None) => org()?,
+                };
+                CacheKey::act_as(act_as, org, self.config.kind)
+            }
             None => Err(Error::config(
                 "multi-user trusted authentication: the request names no user (insert an \
                  `ActAs` into its extensions); nothing was sent",

@@ -149,7 +149,7 @@ pub(crate) struct Core {
     /// Which persisted rule sets were minted before, so that a refresh replaces them.
     mint_history: MintHistory,
     /// Org names resolved to ids.
-    org_names: org_names::OrgNames,
+    org_names: crate::org_names::OrgNames,
     tick: AtomicU64,
     /// A weak reference to this core, for the tasks it starts itself.
     myself: OnceLock<std::sync::Weak<Core>>,
@@ -184,7 +184,7 @@ impl Core {
             fleet,
             persisted: Arc::default(),
             mint_history: MintHistory::default(),
-            org_names: org_names::OrgNames::default(),
+            org_names: crate::org_names::OrgNames::default(),
             tick: AtomicU64::new(0),
             myself: OnceLock::new(),
         });

@@ -40,7 +40,7 @@ impl Core {
                 "multi-user mode has no single credential to refresh; use `invalidate_user`",
             ));
         }
-        let key = self.settle_org(self.current_key()).await?;
+        let key = self.settle_org(self.current_key(), None).await?;
         if let Some(current) = self.slot(&key).credential.load_full() {
             current.refresh_forced.store(true, Ordering::Relaxed);
             current.advance(Phase::Hard);

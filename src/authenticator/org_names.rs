@@ -1,137 +1,126 @@
-//! Orgs by name: [`OrgIdentifier`](crate::OrgIdentifier) names resolved to ids once, from the
-//! orgs ThoughtSpot lists for the layer's own user (`GET auth/session/user`, which any user may
-//! call), and cached, so that a name and its id share one cached credential. An unknown name is
-//! remembered for a minute: asking again within it sends nothing.
+//! Orgs by name in the core: a request (or the configured org) naming an org that is not looked
+//! up yet gets a pending key, which no credential has, so that it leaves the hot path; here,
+//! on the slow path, the name is resolved once ([`OrgNames`](crate::org_names::OrgNames)) with
+//! a credential of whoever the request acts as, and the key becomes the named org's.
 
-use std::collections::HashMap;
 use std::sync::Arc;
-use std::time::Duration;
+use std::sync::atomic::Ordering;
 
-use tokio::time::Instant;
+use http::Extensions;
 
 use super::credential::CacheKey;
 use super::{Core, PENDING_ORG};
 use crate::api_version::ApiVersion;
 use crate::config::check_org_id;
 use crate::error::Error;
-use crate::identity::OrgIdentifier;
-use crate::sync::lock;
-
-/// How long an unknown name is answered without asking ThoughtSpot again.
-const UNKNOWN_FOR: Duration = Duration::from_secs(60);
-/// Names kept at most (orgs are few; a flood of unknown names must not grow the map).
-const MAX_NAMES: usize = 1_024;
-
-/// What is known of org names.
-#[derive(Default)]
-pub(crate) struct OrgNames {
-    known: std::sync::Mutex<HashMap<String, Known>>,
-    /// One lookup at a time: callers that come meanwhile find its answer in `known`.
-    lookup: tokio::sync::Mutex<()>,
-}
-
-#[derive(Clone, Copy)]
-enum Known {
-    Id(i64),
-    Unknown { until: Instant },
-}
-
-impl OrgNames {
-    fn get(&self, name: &str, now: Instant) -> Option<Result<i64, ()>> {
-        match lock(&self.known).get(name) {
-            Some(Known::Id(id)) => Some(Ok(*id)),
-            Some(Known::Unknown { until }) if now < *until => Some(Err(())),
-            _ => None,
-        }
-    }
-}
+use crate::identity::{ActAs, OrgIdentifier, OrgOverride};
 
 impl Core {
-    /// `key`, or, for the current org while the configured org name is not looked up yet, the
-    /// key of the org it names (looked up now, once; it becomes the current org unless a switch
-    /// came first).
-    pub(crate) async fn settle_org(self: &Arc<Self>, key: CacheKey) -> Result<CacheKey, Error> {
-        let Some(name) = &self.config.org_name else {
-            return Ok(key);
-        };
-        if key.org != Some(PENDING_ORG) || key.user.is_some() {
+    /// The org a name or id stands for as far as it is known without waiting: an id, the
+    /// pending org for a name not looked up yet, or the typed error for a name known to be
+    /// unknown.
+    pub(crate) fn org_now(&self, org: &OrgIdentifier) -> Result<i64, Error> {
+        match org {
+            OrgIdentifier::Id(id) => Ok(*id),
+            OrgIdentifier::Name(name) => self.named_org_now(name),
+        }
+    }
+
+    /// [`org_now`](Self::org_now) for a name.
+    pub(crate) fn named_org_now(&self, name: &str) -> Result<i64, Error> {
+        Ok(self.org_names.cached(name)?.unwrap_or(PENDING_ORG))
+    }
+
+    /// `key`, or, if its org is pending, the key of the org its request names (an
+    /// [`OrgOverride`] or [`ActAs::org`] by name) or the configured org name, looked up now,
+    /// once. The configured name becomes the current org unless a switch came first.
+    pub(crate) async fn settle_org(
+        self: &Arc<Self>,
+        mut key: CacheKey,
+        extensions: Option<&Extensions>,
+    ) -> Result<CacheKey, Error> {
+        if key.org != Some(PENDING_ORG) {
             return Ok(key);
         }
-        let id = self.org_id(&OrgIdentifier::Name(name.clone())).await?;
-        let _ = self.current_org.compare_exchange(
-            PENDING_ORG,
-            id,
-            std::sync::atomic::Ordering::AcqRel,
-            std::sync::atomic::Ordering::Acquire,
-        );
-        Ok(self.current_key())
+        let act_as = extensions.and_then(|e| e.get::<ActAs>());
+        let named = act_as.and_then(|a| a.org_name.as_deref()).or_else(|| {
+            match extensions?.get::<OrgOverride>()?.org() {
+                OrgIdentifier::Name(name) => Some(name.as_str()),
+                OrgIdentifier::Id(_) => None,
+            }
+        });
+        let (name, configured) = match (named, &self.config.org_name) {
+            (Some(name), _) => (name, false),
+            (None, Some(name)) => (name.as_str(), true),
+            (None, None) => return Err(check_org_id(PENDING_ORG).unwrap_err()),
+        };
+        let id = self.resolve_org(name, act_as).await?;
+        if configured {
+            let _ = self.current_org.compare_exchange(
+                PENDING_ORG,
+                id,
+                Ordering::AcqRel,
+                Ordering::Acquire,
+            );
+        }
+        key.org = Some(id);
+        Ok(key)
     }
 
     /// The id of `org`: itself, or the id ThoughtSpot lists for the name (exact match first,
-    /// then ignoring case). Single-user modes with the v2.0 API.
+    /// then ignoring case), asked with the layer's own credential. For
+    /// [`AuthHandle::switch_org`](crate::AuthHandle::switch_org).
     pub(crate) async fn org_id(self: &Arc<Self>, org: &OrgIdentifier) -> Result<i64, Error> {
-        let name = match org {
+        match org {
             OrgIdentifier::Id(id) => {
                 check_org_id(*id)?;
-                return Ok(*id);
+                Ok(*id)
             }
-            OrgIdentifier::Name(name) => name.as_str(),
-        };
-        let unknown = || Error::UnknownOrg(name.to_owned());
-        if let Some(known) = self.org_names.get(name, Instant::now()) {
-            return known.map_err(|()| unknown());
+            OrgIdentifier::Name(name) => match self.org_names.cached(name)? {
+                Some(id) => Ok(id),
+                None if self.config.multi_user() => Err(Error::config(
+                    "in multi-user mode an org name is looked up with the acting user's token: \
+                     name it per request (`ActAs::org`) or switch by id",
+                )),
+                None => self.resolve_org(name, None).await,
+            },
         }
-        if self.config.multi_user() || self.config.api == ApiVersion::Beta {
+    }
+
+    /// Looks `name` up with a credential in the default org: the layer's own (its current org's
+    /// once that is settled), or in multi-user mode the acting user's. v2.0 only.
+    async fn resolve_org(
+        self: &Arc<Self>,
+        name: &str,
+        act_as: Option<&ActAs>,
+    ) -> Result<i64, Error> {
+        if self.config.api == ApiVersion::Beta {
             return Err(Error::config(
-                "orgs are named by id in multi-user mode and on the beta API; org names need \
-                 the v2.0 API and one user",
+                "the beta API takes org ids only: name the org by id, or use the v2.0 API",
             ));
         }
-        let _turn = self.org_names.lookup.lock().await;
-        if let Some(known) = self.org_names.get(name, Instant::now()) {
-            return known.map_err(|()| unknown());
-        }
-        // Looked up with the current org's credential, or the default org's while the
-        // configured name is what is being looked up.
-        let lookup = match self.current_org() {
-            Some(PENDING_ORG) => CacheKey::org(None),
-            _ => self.current_key(),
+        let lookup = match (self.config.multi_user(), act_as) {
+            (true, Some(act_as)) => CacheKey {
+                user: Some(act_as.user.clone()),
+                org: None,
+                attributes: None,
+            },
+            (true, None) => {
+                return Err(Error::config(
+                    "multi-user trusted authentication: the request names no user (insert an \
+                     `ActAs` into its extensions); nothing was sent",
+                ));
+            }
+            (false, _) => match self.current_org() {
+                Some(PENDING_ORG) => CacheKey::org(None),
+                _ => self.current_key(),
+            },
         };
-        let credential = self.credential(&lookup).await?;
-        let user = self
-            .session()?
-            .v2()
-            .session_user(&credential.session)
-            .await?;
-        let listed: Vec<(String, i64)> = user
-            .orgs
-            .iter()
-            .chain(user.current_org.as_ref())
-            .filter_map(|o| Some((o.name.clone()?, o.id?)))
-            .filter(|(_, id)| check_org_id(*id).is_ok())
-            .collect();
-        let found = listed
-            .iter()
-            .find(|(n, _)| n == name)
-            .or_else(|| listed.iter().find(|(n, _)| n.eq_ignore_ascii_case(name)))
-            .map(|(_, id)| *id);
-        let mut known = lock(&self.org_names.known);
-        if known.len() + listed.len() + 1 > MAX_NAMES {
-            known.clear();
-        }
-        for (n, id) in listed {
-            known.insert(n, Known::Id(id));
-        }
-        match found {
-            Some(id) => {
-                known.insert(name.to_owned(), Known::Id(id));
-                Ok(id)
-            }
-            None => {
-                let until = Instant::now() + UNKNOWN_FOR;
-                known.insert(name.to_owned(), Known::Unknown { until });
-                Err(unknown())
-            }
-        }
+        self.org_names
+            .resolve(name, || async {
+                let credential = self.credential(&lookup).await?;
+                self.session()?.v2().session_user(&credential.session).await
+            })
+            .await
     }
 }

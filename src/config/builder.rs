@@ -459,9 +459,9 @@ impl AuthBuilder {
                 if name.trim().is_empty() {
                     return Err(Error::config("the org name is empty"));
                 }
-                if matches!(source, Source::ActAs { .. }) || self.api == ApiVersion::Beta {
+                if self.api == ApiVersion::Beta {
                     return Err(Error::config(
-                        "an org by name needs one user and the v2.0 API: name it by id",
+                        "the beta API takes org ids only: name the org by id, or use the v2.0 API",
                     ));
                 }
                 (None, Some(name))

@@ -14,6 +14,7 @@ use crate::budget::{Gcra, MintBudget, MintRate};
 use crate::error::Error;
 use crate::error::ErrorKind;
 use crate::identity::{AttributeKey, MintHistory};
+use crate::org_names::OrgNames;
 use crate::secrets::{Fingerprint, SecretSource, rotation};
 use crate::session::{CustomTokenRequest, RevokeTokenRequest, SharedSession, TokenRequest};
 use crate::sync::{Counter, Pending, lock, shared_answer, spawn};
@@ -96,6 +97,8 @@ pub(crate) struct Minter {
     table: Mutex<Table>,
     /// Which persisted rule sets were minted before, so that a refresh replaces them.
     history: MintHistory,
+    /// Org names resolved to ids.
+    pub(crate) org_names: OrgNames,
 }
 
 impl Minter {
@@ -117,6 +120,7 @@ impl Minter {
             counters: Counters::default(),
             table: Mutex::new(Table::default()),
             history: MintHistory::default(),
+            org_names: OrgNames::default(),
         }
     }
 
@@ -124,6 +128,7 @@ impl Minter {
     /// may mint now). A mint that has answered anyone is never joined: its entry is removed
     /// before its outcome is sent.
     pub(crate) async fn token_for(self: &Arc<Self>, who: EmbedUser) -> Outcome {
+        let who = self.settle_org(who).await?;
         let key = MintKey {
             user: who.act_as.user.clone(),
             org: who.act_as.org,

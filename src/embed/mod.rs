@@ -87,6 +87,7 @@
 mod builder;
 mod limits;
 mod mint;
+mod named_org;
 mod origin;
 mod refusals;
 mod service;

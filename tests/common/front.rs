@@ -4,7 +4,7 @@
 use bytes::Bytes;
 use http::{HeaderMap, Method, StatusCode};
 use http_body_util::{BodyExt, Full};
-use thoughtspot_auth::{ActAs, AuthBuilder, AuthHandle, Error, OrgOverride};
+use thoughtspot_auth::{ActAs, AuthBuilder, AuthHandle, Error, OrgIdentifier, OrgOverride};
 use tower::ServiceExt;
 
 use super::{AuthService, HyperClient};
@@ -30,7 +30,7 @@ pub enum Client {
 pub struct Call {
     pub method: Method,
     pub url: String,
-    pub org: Option<i64>,
+    pub org: Option<OrgIdentifier>,
     pub request_id: Option<String>,
     /// Multi-user mode: who the request acts as.
     pub act_as: Option<ActAs>,
@@ -59,8 +59,9 @@ impl Call {
         }
     }
 
-    pub fn in_org(mut self, org: i64) -> Self {
-        self.org = Some(org);
+    /// In `org` (an id or a name), by `OrgOverride`.
+    pub fn in_org(mut self, org: impl Into<OrgIdentifier>) -> Self {
+        self.org = Some(org.into());
         self
     }
 
@@ -150,7 +151,7 @@ impl Client {
                 }
                 let mut request = request.body(Full::new(Bytes::new())).unwrap();
                 if let Some(org) = call.org {
-                    request.extensions_mut().insert(OrgOverride(org));
+                    request.extensions_mut().insert(OrgOverride::new(org));
                 }
                 if let Some(act_as) = call.act_as {
                     request.extensions_mut().insert(act_as);
@@ -182,7 +183,7 @@ impl Client {
                     request = request.header("x-request-id", id.as_str());
                 }
                 if let Some(org) = call.org {
-                    request = request.with_extension(OrgOverride(org));
+                    request = request.with_extension(OrgOverride::new(org));
                 }
                 if let Some(act_as) = call.act_as {
                     request = request.with_extension(act_as);

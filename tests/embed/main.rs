@@ -307,3 +307,39 @@ async fn a_rotated_key_is_read_again_and_used_at_once() {
         "the mint and one look after its refusal"
     );
 }
+
+#[tokio::test(start_paused = true)]
+async fn an_identity_may_name_its_org_by_name() {
+    const SESSION_USER: &str = "/api/rest/2.0/auth/session/user";
+    let ts = MockThoughtSpot::start().await.unwrap();
+    ts.add_user(mock::MockUser::new("alice", "unused").orgs([0, 1, 2]));
+    let service = builder(&ts)
+        .identity(|parts: &http::request::Parts| {
+            let org = parts.headers["x-org"].to_str().unwrap().to_owned();
+            EmbedIdentity::from(ActAs::user("alice").org(org))
+        })
+        .build()
+        .unwrap();
+    let in_org = |org: &str| {
+        let mut request = call_as(None);
+        request
+            .headers_mut()
+            .insert("x-org", http::HeaderValue::from_str(org).unwrap());
+        request
+    };
+    // Looked up once with alice's own token in her default org, then minted by id.
+    let first = send(&service, in_org("Sales")).await;
+    assert_eq!(first.status, 200, "{}", first.body);
+    assert_eq!(ts.token_owner(&first.body), Some(("alice".to_owned(), 1)));
+    assert_eq!((ts.count(TOKEN_FULL), ts.count(SESSION_USER)), (2, 1));
+    let second = send(&service, in_org("Marketing")).await;
+    assert_eq!(ts.token_owner(&second.body), Some(("alice".to_owned(), 2)));
+    assert_eq!((ts.count(TOKEN_FULL), ts.count(SESSION_USER)), (3, 1));
+    // A name ThoughtSpot does not list: refused as ThoughtSpot would, asked once a minute.
+    for _ in 0..5 {
+        let refused = send(&service, in_org("Nowhere")).await;
+        assert_eq!(refused.status, 403, "{}", refused.body);
+    }
+    assert_eq!((ts.count(TOKEN_FULL), ts.count(SESSION_USER)), (4, 2));
+    assert_eq!(service.stats().thoughtspot_refused, 5);
+}

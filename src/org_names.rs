@@ -1,0 +1,162 @@
+//! Org names resolved to ids once and cached, for every place that needs the integer
+//! (`token/full`'s `org_id`, the cache keys): a name and its id then share one credential. The
+//! list comes from `GET auth/session/user` (any user may call it; it lists the user's orgs with
+//! their names), asked by whoever resolves: the layer with its own credential, multi-user mode
+//! and the embed endpoint with the acting user's. An unknown name is remembered for a minute:
+//! asking again within it sends nothing.
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::sync::Mutex;
+use std::time::Duration;
+
+use tokio::time::Instant;
+
+use crate::config::check_org_id;
+use crate::error::Error;
+use crate::session::SessionUser;
+use crate::sync::lock;
+
+/// How long an unknown name is answered without asking ThoughtSpot again.
+const UNKNOWN_FOR: Duration = Duration::from_secs(60);
+/// Names kept at most (orgs are few; a flood of unknown names must not grow the map).
+const MAX_NAMES: usize = 1_024;
+
+/// What is known of org names.
+#[derive(Default)]
+pub(crate) struct OrgNames {
+    known: Mutex<HashMap<String, Known>>,
+    /// One lookup at a time: callers that come meanwhile find its answer in `known`.
+    lookup: tokio::sync::Mutex<()>,
+}
+
+#[derive(Clone, Copy)]
+enum Known {
+    Id(i64),
+    Unknown { until: Instant },
+}
+
+impl OrgNames {
+    /// The id of `name` if it is known now, the typed error if it is known to be unknown, or
+    /// `None` if it must be looked up. Never waits: callable on a request's way in.
+    pub(crate) fn cached(&self, name: &str) -> Result<Option<i64>, Error> {
+        let mut known = lock(&self.known);
+        match known.get(name) {
+            Some(Known::Id(id)) => return Ok(Some(*id)),
+            Some(Known::Unknown { until }) if Instant::now() < *until => {
+                return Err(Error::UnknownOrg(name.to_owned()));
+            }
+            _ => {}
+        }
+        // As a lookup would find it: ignoring case when nothing matches exactly (remembered,
+        // so that the next time is one map access).
+        let Some(id) = known.iter().find_map(|(n, k)| match k {
+            Known::Id(id) if n.eq_ignore_ascii_case(name) => Some(*id),
+            _ => None,
+        }) else {
+            return Ok(None);
+        };
+        if known.len() < MAX_NAMES {
+            known.insert(name.to_owned(), Known::Id(id));
+        }
+        Ok(Some(id))
+    }
+
+    /// The id of `name`: cached, else from the orgs `list` gives (exact match first, then
+    /// ignoring case). One lookup at a time; every org listed is remembered.
+    pub(crate) async fn resolve<F, Fut>(&self, name: &str, list: F) -> Result<i64, Error>
+    where
+        F: FnOnce() -> Fut,
+        Fut: Future<Output = Result<SessionUser, Error>>,
+    {
+        if name.trim().is_empty() {
+            return Err(Error::config("the org name is empty"));
+        }
+        if let Some(id) = self.cached(name)? {
+            return Ok(id);
+        }
+        let _turn = self.lookup.lock().await;
+        if let Some(id) = self.cached(name)? {
+            return Ok(id);
+        }
+        let user = list().await?;
+        let listed: Vec<(String, i64)> = user
+            .orgs
+            .iter()
+            .chain(user.current_org.as_ref())
+            .filter_map(|o| Some((o.name.clone()?, o.id?)))
+            .filter(|(_, id)| check_org_id(*id).is_ok())
+            .collect();
+        let found = listed
+            .iter()
+            .find(|(n, _)| n == name)
+            .or_else(|| listed.iter().find(|(n, _)| n.eq_ignore_ascii_case(name)))
+            .map(|(_, id)| *id);
+        let mut known = lock(&self.known);
+        if known.len() + listed.len() + 1 > MAX_NAMES {
+            known.clear();
+        }
+        for (n, id) in listed {
+            known.insert(n, Known::Id(id));
+        }
+        match found {
+            Some(id) => {
+                known.insert(name.to_owned(), Known::Id(id));
+                Ok(id)
+            }
+            None => {
+                let until = Instant::now() + UNKNOWN_FOR;
+                known.insert(name.to_owned(), Known::Unknown { until });
+                Err(Error::UnknownOrg(name.to_owned()))
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::session::OrgRef;
+
+    fn user(orgs: &[(&str, i64)]) -> SessionUser {
+        SessionUser {
+            orgs: orgs
+                .iter()
+                .map(|(name, id)| OrgRef {
+                    id: Some(*id),
+                    name: Some((*name).to_owned()),
+                })
+                .collect(),
+            ..SessionUser::default()
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn names_resolve_once_and_unknown_ones_are_remembered_for_a_minute() {
+        let names = OrgNames::default();
+        let asked = std::sync::atomic::AtomicUsize::new(0);
+        let list = || async {
+            asked.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            Ok(user(&[("Sales", 2), ("Finance", 3), ("Huge", i64::MAX)]))
+        };
+        assert_eq!(names.resolve("Sales", list).await.unwrap(), 2);
+        // Every listed org is known now; case is ignored when nothing matches exactly.
+        assert_eq!(names.cached("Finance").unwrap(), Some(3));
+        assert_eq!(names.resolve("finance", list).await.unwrap(), 3);
+        assert_eq!(asked.load(std::sync::atomic::Ordering::Relaxed), 1);
+        // An id outside int32 is not an org id.
+        assert_eq!(names.cached("Huge").unwrap(), None);
+        let unknown = names.resolve("Nope", list).await.unwrap_err();
+        assert!(matches!(unknown, Error::UnknownOrg(ref n) if n == "Nope"));
+        assert!(names.cached("Nope").is_err());
+        names.resolve("Nope", list).await.unwrap_err();
+        assert_eq!(asked.load(std::sync::atomic::Ordering::Relaxed), 2);
+        tokio::time::advance(UNKNOWN_FOR).await;
+        assert_eq!(
+            names.cached("Nope").unwrap(),
+            None,
+            "forgotten after a minute"
+        );
+        assert!(names.resolve(" ", list).await.is_err());
+    }
+}

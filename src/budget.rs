@@ -10,6 +10,7 @@ use std::time::Duration;
 use tokio::time::Instant;
 
 use crate::sync::lock;
+use crate::telemetry;
 
 /// At most `count` mints per `period`, with bursts of up to `burst`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -166,9 +167,14 @@ impl MintBudget {
         let Some(rate) = self.inner.rate else {
             return Ok(Duration::ZERO);
         };
-        let wait = lock(&self.inner.cells).reserve(rate, Instant::now(), max_wait)?;
+        let reserved = lock(&self.inner.cells).reserve(rate, Instant::now(), max_wait);
+        let Ok(wait) = reserved else {
+            telemetry::count(telemetry::names::BUDGET_EXHAUSTED, None);
+            return reserved;
+        };
         let nanos = u64::try_from(wait.as_nanos()).unwrap_or(u64::MAX);
         self.inner.waited_nanos.fetch_add(nanos, Ordering::Relaxed);
+        telemetry::seconds(telemetry::names::BUDGET_WAIT, wait);
         Ok(wait)
     }
 

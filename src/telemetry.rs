@@ -9,7 +9,6 @@
 
 use std::time::Duration;
 
-use crate::config::{AuthConfig, SecretKind, Source};
 use crate::error::ErrorKind;
 
 /// Metric names, dotted and lower case as OpenTelemetry names them; the Prometheus exporter
@@ -60,6 +59,10 @@ pub(crate) mod names {
     pub(crate) const EMBED_RATE_LIMITED: &str = "thoughtspot_auth.embed.rate_limited";
     /// Histogram, seconds: from a token request to its token.
     pub(crate) const EMBED_TIME_TO_TOKEN: &str = "thoughtspot_auth.embed.time_to_token";
+    /// Histogram, seconds: how long each login or mint waited for its turn of the mint budget.
+    pub(crate) const BUDGET_WAIT: &str = "thoughtspot_auth.mint_budget.wait";
+    /// Counter: logins or mints that found no turn of the mint budget within their deadline.
+    pub(crate) const BUDGET_EXHAUSTED: &str = "thoughtspot_auth.mint_budget.exhausted";
 }
 
 /// Tells the installed recorder each metric's unit and meaning (an OpenTelemetry exporter
@@ -157,23 +160,16 @@ pub(crate) fn describe() {
             Unit::Seconds,
             "Time from an embed token request to its token"
         );
-    }
-}
-
-/// The credential mode, as a label.
-pub(crate) fn mode(config: &AuthConfig) -> &'static str {
-    match &config.source {
-        Source::Login {
-            kind: SecretKind::Password,
-            ..
-        } => "password",
-        Source::Login {
-            kind: SecretKind::SecretKey,
-            ..
-        } => "secret_key",
-        Source::ActAs { .. } => "act_as",
-        Source::Static(_) => "token",
-        Source::Provider(_) => "provider",
+        describe_histogram!(
+            names::BUDGET_WAIT,
+            Unit::Seconds,
+            "Time a login or mint waited for its turn of the mint budget"
+        );
+        describe_counter!(
+            names::BUDGET_EXHAUSTED,
+            Unit::Count,
+            "Logins or mints that found no turn of the mint budget in time"
+        );
     }
 }
 

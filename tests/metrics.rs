@@ -275,6 +275,16 @@ async fn what_is_recorded_agrees_with_stats_and_names_no_user_or_secret() {
         sum(&recorded, "thoughtspot_auth.embed.time_to_token", &[]),
         1.0
     );
+    // Every login that was sent, and every mint of the embed endpoint, took a turn of its
+    // mint budget first; none waited past its deadline.
+    assert_eq!(
+        sum(&recorded, "thoughtspot_auth.mint_budget.wait", &[]),
+        sum(&recorded, "thoughtspot_auth.logins", &[]) + embed_stats.mints as f64
+    );
+    assert_eq!(
+        sum(&recorded, "thoughtspot_auth.mint_budget.exhausted", &[]),
+        0.0
+    );
     let (first_stats, second_stats) = (first_handle.stats(), second_handle.stats());
     assert_eq!(
         sum(&recorded, "thoughtspot_auth.store.writes", &[]),

@@ -199,7 +199,7 @@ impl Core {
             let (span, login_sent, attempt, used) =
                 self.attempt(slot, leading, secret, deadline).await?;
             telemetry::login(
-                telemetry::mode(&self.config),
+                self.config.mode_label(),
                 telemetry::outcome(attempt.as_ref().err().map(Error::kind)),
                 slot.key.org,
                 started.elapsed(),

@@ -159,6 +159,23 @@ pub(crate) struct AuthConfig {
 }
 
 impl AuthConfig {
+    /// The credential mode, as a metrics label.
+    pub(crate) fn mode_label(&self) -> &'static str {
+        match &self.source {
+            Source::Login {
+                kind: SecretKind::Password,
+                ..
+            } => "password",
+            Source::Login {
+                kind: SecretKind::SecretKey,
+                ..
+            } => "secret_key",
+            Source::ActAs { .. } => "act_as",
+            Source::Static(_) => "token",
+            Source::Provider(_) => "provider",
+        }
+    }
+
     #[inline]
     pub(crate) fn multi_user(&self) -> bool {
         matches!(self.source, Source::ActAs { .. })

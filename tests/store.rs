@@ -521,3 +521,49 @@ async fn a_rotated_secret_moves_the_fleet_to_new_names_the_old_key_cannot_read()
     );
     assert_eq!(ts.count(TOKEN_FULL), 3);
 }
+
+/// A leader whose login found its key rotated (refused, then the source gave the new key) gives
+/// up the lease it took under the old key's names: a replica still on the old key takes that
+/// lease at once rather than wait for it to expire.
+#[tokio::test(start_paused = true)]
+async fn a_lease_taken_before_a_rotation_is_released_after_it() {
+    use thoughtspot_auth::secrets::SecretFn;
+
+    let ts = MockThoughtSpot::start().await.unwrap();
+    ts.set_secret_key("the-rotated-key");
+    let store = MemoryCredentialStore::new();
+    // The first read still gives the old key; every later one the new key.
+    let reads = Arc::new(AtomicUsize::new(0));
+    let source = {
+        let reads = reads.clone();
+        SecretFn::new(move |_org| {
+            let first = reads.fetch_add(1, Ordering::SeqCst) == 0;
+            async move {
+                Ok::<_, thoughtspot_auth::secrets::SourceError>(if first {
+                    mock::DEFAULT_SECRET_KEY
+                } else {
+                    "the-rotated-key"
+                })
+            }
+        })
+    };
+    let leader = replica(&ts, &store, |b| {
+        b.secret_key_from(mock::DEFAULT_USER, source)
+    });
+    let base = ts.base_url();
+    let status = common::send(&leader.0, common::search_request(&base)).await;
+    assert_eq!(status.unwrap(), 200);
+    assert_eq!(ts.count(TOKEN_FULL), 2, "the old key, then the new one");
+
+    let stale = replica(&ts, &store, |b| {
+        b.secret_key(mock::DEFAULT_USER, mock::DEFAULT_SECRET_KEY)
+    });
+    let asked = tokio::time::Instant::now();
+    let status = common::send(&stale.0, common::search_request(&base)).await;
+    assert!(status.is_err(), "ThoughtSpot refuses the old key");
+    assert!(
+        asked.elapsed() < Duration::from_secs(1),
+        "the old names' lease was free: waited {:?}",
+        asked.elapsed()
+    );
+}

@@ -61,6 +61,9 @@ pub(crate) struct Fleet {
     lease: Duration,
     margin: Duration,
     health: Mutex<Health>,
+    /// The name each lease held now was taken under, by holder: a login that meets a rotated
+    /// secret moves the names on, but renews and gives up the lease it took.
+    leases: Mutex<HashMap<Generation, String>>,
 }
 
 /// Per org, which secret the keys derive from, and the keys.
@@ -215,6 +218,7 @@ impl Fleet {
             lease: config.timings.store_lease,
             margin: config.timings.refresh_margin,
             health: Mutex::new(Health::default()),
+            leases: Mutex::new(HashMap::new()),
         })
     }
 
@@ -276,6 +280,14 @@ impl Fleet {
                 .account_wide
                 .then(|| tagged(keys.name("fail", &[user, b"*"]))),
             keys,
+        }
+    }
+
+    /// The name of the lease `holder` holds for `key`: the one it was taken under.
+    fn lease_name(&self, key: &CacheKey, holder: Generation) -> String {
+        match lock(&self.leases).get(&holder) {
+            Some(name) => name.clone(),
+            None => self.names(key).lease,
         }
     }
 
@@ -416,7 +428,15 @@ impl Fleet {
             {
                 None => return Step::Alone,
                 // Look once more: a leader may have published between our read and its release.
-                Some(true) => leading = true,
+                Some(true) => {
+                    let mut leases = lock(&self.leases);
+                    // Only a flight cancelled mid-login leaves an entry behind; bounded anyway.
+                    if leases.len() >= 4_096 {
+                        leases.clear();
+                    }
+                    leases.insert(holder, names.lease.clone());
+                    leading = true;
+                }
                 Some(false) => {
                     let now = Instant::now();
                     if now >= deadline {

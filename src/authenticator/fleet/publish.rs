@@ -28,7 +28,7 @@ impl Fleet {
         holder: Generation,
         login: F,
     ) -> F::Output {
-        let name = self.names(key).lease;
+        let name = self.lease_name(key, holder);
         let renew = async {
             loop {
                 tokio::time::sleep(self.lease / 3).await;
@@ -147,7 +147,7 @@ impl Fleet {
         holder: Generation,
         delay: Duration,
     ) {
-        let name = self.names(key).lease;
+        let name = self.lease_name(key, holder);
         let _ = self
             .call(
                 counters,
@@ -158,7 +158,8 @@ impl Fleet {
 
     /// Gives the lease of `key` up, if `holder` still holds it.
     pub(crate) async fn release(&self, counters: &Counters, key: &CacheKey, holder: Generation) {
-        let name = self.names(key).lease;
+        let name = self.lease_name(key, holder);
+        crate::sync::lock(&self.leases).remove(&holder);
         let _ = self
             .call(counters, self.store.remove_if(&name, holder))
             .await;

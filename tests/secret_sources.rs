@@ -438,6 +438,8 @@ struct Minting {
     session: Arc<common::HyperSession>,
     calls: Arc<AtomicUsize>,
     failing: Arc<Mutex<(usize, Option<SourceError>)>>,
+    /// This many calls answer the last token given again (a provider with a stale cache).
+    repeating: Arc<Mutex<(usize, Option<String>)>>,
     lifetime: Option<Duration>,
 }
 
@@ -447,12 +449,17 @@ impl Minting {
             session: Arc::new(common::session_for(ts)),
             calls: Arc::new(AtomicUsize::new(0)),
             failing: Arc::new(Mutex::new((0, None))),
+            repeating: Arc::new(Mutex::new((0, None))),
             lifetime,
         }
     }
 
     fn fail(&self, times: usize, failure: SourceError) {
         *self.failing.lock().unwrap() = (times, Some(failure));
+    }
+
+    fn repeat_last(&self, times: usize) {
+        self.repeating.lock().unwrap().0 = times;
     }
 
     fn calls(&self) -> usize {
@@ -472,6 +479,13 @@ impl Minting {
                         return Err(failing.1.clone().unwrap());
                     }
                 }
+                {
+                    let mut repeating = this.repeating.lock().unwrap();
+                    if let (n @ 1.., Some(last)) = (repeating.0, repeating.1.clone()) {
+                        repeating.0 = n - 1;
+                        return Ok(ProvidedToken::new(last));
+                    }
+                }
                 let mut request =
                     TokenRequest::password(mock::DEFAULT_USER, mock::DEFAULT_PASSWORD)
                         .validity_secs(60);
@@ -480,6 +494,7 @@ impl Minting {
                     SourceError::transient("the identity provider failed").with_cause(e)
                 })?;
                 let token = login.credential.token().unwrap().expose_secret().to_owned();
+                this.repeating.lock().unwrap().1 = Some(token.clone());
                 let provided = ProvidedToken::new(token);
                 Ok(match this.lifetime {
                     Some(lifetime) => provided.lifetime(lifetime),
@@ -524,6 +539,34 @@ async fn a_provider_is_asked_once_per_need_and_its_tokens_live_what_it_says(fron
             .filter(|r| r.path == "/api/rest/2.0/metadata/search")
             .all(|r| r.status == 200 || r.status == 401)
     );
+}
+
+/// A provider that answers with the very token ThoughtSpot just rejected (a stale cache of its
+/// own) is not believed: nothing is sent with that token again, the provider is asked again
+/// after a pause, and the request waits for a fresh token.
+async fn a_provider_giving_back_the_rejected_token_is_asked_again(front: Front) {
+    let ts = MockThoughtSpot::start().await.unwrap();
+    let minting = Minting::new(&ts, Some(Duration::from_secs(60)));
+    let builder = ThoughtSpotAuthLayer::builder(ts.base_url()).token_provider(minting.provider());
+    let (client, handle) = Client::build(front, builder);
+    let base = ts.base_url();
+    assert_eq!(client.status(Call::search(&base)).await, 200);
+    ts.revoke_all_tokens();
+    minting.repeat_last(2);
+    assert_eq!(client.status(Call::search(&base)).await, 200);
+    assert_eq!(
+        minting.calls(),
+        1 + 2 + 1,
+        "two stale answers, then a fresh token"
+    );
+    let refused = ts
+        .requests()
+        .iter()
+        .filter(|r| r.path == "/api/rest/2.0/metadata/search" && r.status == 401)
+        .count();
+    assert_eq!(refused, 1, "the rejected token was sent once, never again");
+    let stats = handle.stats();
+    assert_eq!((stats.replays, stats.failures.source), (1, 2));
 }
 
 async fn a_provided_token_without_a_lifetime_lives_the_configured_default(front: Front) {
@@ -580,6 +623,7 @@ async fn a_provider_failing_for_a_while_then_for_good(front: Front) {
 both_fronts!(
     a_stale_key_of_one_org_blocks_that_org_only,
     a_provider_is_asked_once_per_need_and_its_tokens_live_what_it_says,
+    a_provider_giving_back_the_rejected_token_is_asked_again,
     a_provided_token_without_a_lifetime_lives_the_configured_default,
     a_provider_failing_for_a_while_then_for_good,
     per_org_keys_mint_each_org_with_its_own_key,

@@ -8,12 +8,12 @@ use std::sync::atomic::Ordering;
 use tokio::time::Instant;
 use tracing::Instrument;
 
-use super::credential::CacheKey;
+use super::credential::{CacheKey, Credential};
 use super::slot::Slot;
 use super::{Core, login};
-use crate::config::Secret;
+use crate::config::{Secret, Source};
 use crate::error::Error;
-use crate::secrets::{Fingerprint, rotation};
+use crate::secrets::{Fingerprint, SourceError, rotation};
 use crate::session::Login;
 use crate::store::Generation;
 use crate::sync::lock;
@@ -166,7 +166,40 @@ impl Core {
             }
         };
         let used = secret.map(|s| s.fingerprint);
+        let attempt = attempt.and_then(|login| self.unless_just_rejected(&slot.key, login));
         Ok((span, login_sent, attempt, used))
+    }
+
+    /// A provided token ThoughtSpot rejected is remembered (its fingerprint), per org.
+    pub(super) fn provided_token_rejected(&self, key: &CacheKey, credential: &Credential) {
+        if !matches!(self.config.source, Source::Provider(_)) {
+            return;
+        }
+        if let Some(token) = credential.session.token() {
+            let mut rejected = lock(&self.rejected_provided);
+            if rejected.len() >= 1_024 {
+                rejected.clear();
+            }
+            rejected.insert(key.org, Fingerprint::of(token));
+        }
+    }
+
+    /// The provider gave back the token ThoughtSpot rejected last (a stale cache of its own):
+    /// a transient failure of the source, so that it is asked again after a pause, and the
+    /// dead token is never sent again.
+    fn unless_just_rejected(&self, key: &CacheKey, login: Login) -> Result<Login, Error> {
+        if !matches!(self.config.source, Source::Provider(_)) {
+            return Ok(login);
+        }
+        let rejected = lock(&self.rejected_provided).get(&key.org).copied();
+        match login.credential.token() {
+            Some(token) if rejected == Some(Fingerprint::of(token)) => {
+                Err(Error::Source(SourceError::transient(
+                    "the token provider gave back the token ThoughtSpot just rejected",
+                )))
+            }
+            _ => Ok(login),
+        }
     }
 }
 

@@ -17,6 +17,7 @@ impl Core {
                 slot.credential.rcu(|current| match current.as_deref() {
                     Some(c) if c.generation == generation => {
                         forgotten = true;
+                        self.provided_token_rejected(key, c);
                         None
                     }
                     _ => {

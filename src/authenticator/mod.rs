@@ -61,6 +61,7 @@ mod slot;
 mod slots;
 mod stats;
 
+use std::collections::HashMap;
 use std::sync::atomic::{AtomicI64, AtomicU32, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 
@@ -150,6 +151,9 @@ pub(crate) struct Core {
     mint_history: MintHistory,
     /// Org names resolved to ids.
     org_names: crate::org_names::OrgNames,
+    /// With a token provider: per org, the last provided token ThoughtSpot rejected, so that the
+    /// provider giving it back is not believed.
+    rejected_provided: Mutex<HashMap<Option<i64>, crate::secrets::Fingerprint>>,
     tick: AtomicU64,
     /// A weak reference to this core, for the tasks it starts itself.
     myself: OnceLock<std::sync::Weak<Core>>,
@@ -185,6 +189,7 @@ impl Core {
             persisted: Arc::default(),
             mint_history: MintHistory::default(),
             org_names: crate::org_names::OrgNames::default(),
+            rejected_provided: Mutex::new(HashMap::new()),
             tick: AtomicU64::new(0),
             myself: OnceLock::new(),
         });

@@ -1,6 +1,7 @@
 //! One mint budget per layer (`MintBudget`), on the paused clock through both front doors:
 //! a thousand users at cold start stay within it while a warm user's requests go by without
-//! waiting, and a layer and the embed endpoint given one budget share it.
+//! waiting, a layer and the embed endpoint given one budget share it, and a fleet's replicas
+//! share one through their credential store.
 
 mod common;
 
@@ -11,6 +12,7 @@ use std::time::Duration;
 use futures_util::future::join_all;
 use thoughtspot_auth::embed::EmbedTokenService;
 use thoughtspot_auth::mock::{self, MockThoughtSpot, MockUser};
+use thoughtspot_auth::store::{CredentialStore, MemoryCredentialStore};
 use thoughtspot_auth::transport::ServiceTransport;
 use thoughtspot_auth::{ActAs, ErrorKind, MintBudget, MintRate, ThoughtSpotAuthLayer};
 use tower::ServiceExt;
@@ -100,6 +102,86 @@ async fn a_thousand_users_at_cold_start_stay_within_the_budget(front: Front) {
 
 both_fronts!(a_thousand_users_at_cold_start_stay_within_the_budget);
 
+/// Every paused second until `done`, how many mints ThoughtSpot saw in it.
+fn sample_mints_per_second(
+    ts: &MockThoughtSpot,
+    done: Arc<AtomicBool>,
+) -> tokio::task::JoinHandle<Vec<usize>> {
+    let ts = ts.clone();
+    tokio::spawn(async move {
+        let mut per_second = Vec::new();
+        let mut last = ts.count(TOKEN_FULL);
+        while !done.load(Ordering::SeqCst) {
+            tokio::time::sleep(Duration::from_secs(1)).await;
+            let now = ts.count(TOKEN_FULL);
+            per_second.push(now - last);
+            last = now;
+        }
+        per_second
+    })
+}
+
+/// Eight replicas (layers of their own, as in eight processes) minting for a thousand cold
+/// users keep together to one budget shared through their credential store; with the store
+/// down, each keeps to its eighth.
+#[tokio::test(start_paused = true)]
+async fn eight_replicas_keep_to_one_fleet_budget_through_their_store() {
+    const REPLICAS: usize = 8;
+    let ts = MockThoughtSpot::builder()
+        .record_requests(false)
+        .start()
+        .await
+        .unwrap();
+    for i in 0..USERS {
+        ts.add_user(MockUser::new(format!("user-{i}"), "unused").orgs([0]));
+    }
+    let store = MemoryCredentialStore::new();
+    let replicas: Vec<_> = (0..REPLICAS)
+        .map(|_| {
+            let shared: Arc<dyn CredentialStore> = Arc::new(store.clone());
+            let budget =
+                MintBudget::per_second(RATE, BURST).shared_through(shared, REPLICAS as u32);
+            assert!(budget.is_shared());
+            Client::build(
+                Front::Tower,
+                ThoughtSpotAuthLayer::builder(ts.base_url())
+                    .act_as_users(mock::DEFAULT_SECRET_KEY)
+                    .credential_store(store.clone())
+                    .mint_budget(budget),
+            )
+        })
+        .collect();
+    let base = ts.base_url();
+    for (round, users) in [(0, 0..USERS / 2), (1, USERS / 2..USERS)] {
+        // The second round with the store down: each replica alone, at its share.
+        store.set_available(round == 0);
+        let done = Arc::new(AtomicBool::new(false));
+        let sampler = sample_mints_per_second(&ts, done.clone());
+        let started = tokio::time::Instant::now();
+        let storm = join_all(users.clone().map(|i| {
+            let (client, _) = &replicas[i % REPLICAS];
+            let call = Call::search(&base).acting_as(ActAs::user(format!("user-{i}")));
+            client.status(call)
+        }));
+        let statuses = storm.await;
+        done.store(true, Ordering::SeqCst);
+        let per_second = sampler.await.unwrap();
+        assert!(statuses.iter().all(|s| *s == 200), "round {round}");
+        let most = per_second.iter().max().copied().unwrap_or(0);
+        // The fleet's burst once, then its rate; alone, each replica's share of both.
+        assert!(
+            most <= (RATE + BURST) as usize,
+            "round {round}: {most} mints in a second: {per_second:?}"
+        );
+        let took = started.elapsed();
+        assert!(
+            took >= Duration::from_secs(4),
+            "round {round}: 500 mints at 100 a second took {took:?}"
+        );
+    }
+    assert_eq!(ts.count(TOKEN_FULL), USERS);
+}
+
 /// A layer and the embed endpoint given one budget draw on it together: the endpoint's second
 /// mint finds the budget spent by the layer's login and its own first, and is turned away
 /// (its wait would pass the endpoint's queue limit); the layer's next login waits for its turn.
@@ -155,4 +237,43 @@ async fn a_layer_and_the_embed_endpoint_share_one_budget() {
     assert_eq!(failure.kind(), Some(ErrorKind::Transport), "{failure:?}");
     assert_eq!(short_handle.stats().login_attempts, 0);
     assert_eq!(ts.count(TOKEN_FULL), 3);
+}
+
+/// At a budget of R mints a second and tokens valid V seconds, at most R × V users stay served:
+/// the layer warns once when the cached users come near it, and again only after they fell
+/// well below it.
+#[tokio::test(start_paused = true)]
+async fn the_cached_users_coming_near_the_budgets_ceiling_are_warned_of_once() {
+    let (logs, _guard) = common::LogCapture::install();
+    let ts = MockThoughtSpot::start().await.unwrap();
+    for i in 0..12 {
+        ts.add_user(MockUser::new(format!("user-{i}"), "unused").orgs([0]));
+    }
+    // One a second, tokens of ten seconds: ten users at most; the warning from the eighth.
+    let budget = MintBudget::per_second(1, 10);
+    assert_eq!(budget.sustainable(Duration::from_secs(10)), Some(10));
+    let (client, _handle) = Client::build(
+        Front::Tower,
+        ThoughtSpotAuthLayer::builder(ts.base_url())
+            .act_as_users(mock::DEFAULT_SECRET_KEY)
+            .token_validity(Duration::from_secs(10))
+            .mint_budget(budget),
+    );
+    let base = ts.base_url();
+    let warnings = || {
+        logs.text()
+            .matches("come near what the mint budget")
+            .count()
+    };
+    for i in 0..12 {
+        let call = Call::search(&base).acting_as(ActAs::user(format!("user-{i}")));
+        assert_eq!(client.status(call).await, 200);
+        assert_eq!(warnings(), usize::from(i >= 7), "after user {i}");
+    }
+    let shared: Arc<dyn CredentialStore> = Arc::new(MemoryCredentialStore::new());
+    let fleet = MintBudget::per_second(100, 10).shared_through(shared, 8);
+    assert_eq!(
+        fleet.sustainable(Duration::from_secs(300)),
+        Some(30_000 / 8)
+    );
 }

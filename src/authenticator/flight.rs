@@ -192,7 +192,14 @@ impl Core {
             };
             // The process's mint budget, within the login deadline (not for an attempt that
             // sends nothing: its source failed).
-            if self.config.mints() && secret.is_ok() && !self.config.budget.turn(deadline).await {
+            if self.config.mints()
+                && secret.is_ok()
+                && !self
+                    .config
+                    .budget
+                    .turn(self.config.base.authority().as_str(), deadline)
+                    .await
+            {
                 return Err(timed_out(&mut last_error));
             }
             let started = Instant::now();
@@ -418,6 +425,7 @@ impl Core {
         span.in_scope(|| tracing::info!("logged in to ThoughtSpot"));
         lock(&slot.failures).reset();
         lock(&self.account_failures).reset();
+        self.look_at_the_mint_ceiling();
         drop(account_turn);
         if let (Some(fleet), Some(stored), Some(lifetime)) =
             (&self.fleet, stored, credential.lifetime)

@@ -158,7 +158,13 @@ impl Core {
             };
             match self.rotated_secret(&slot.key, used, error).await {
                 // One more login: one more turn of the budget.
-                Some(new) if self.config.budget.turn(deadline).await => {
+                Some(new)
+                    if self
+                        .config
+                        .budget
+                        .turn(self.config.base.authority().as_str(), deadline)
+                        .await =>
+                {
                     secret = Some(new);
                     rotated = true;
                 }

@@ -39,6 +39,7 @@
 
 mod admission;
 mod backoff;
+mod ceiling;
 pub(crate) mod credential;
 mod fleet;
 mod flight;
@@ -154,6 +155,8 @@ pub(crate) struct Core {
     /// With a token provider: per org, the last provided token ThoughtSpot rejected, so that the
     /// provider giving it back is not believed.
     rejected_provided: Mutex<HashMap<Option<i64>, crate::secrets::Fingerprint>>,
+    /// Whether the cached users were last seen near the mint budget's ceiling (see `ceiling`).
+    near_ceiling: std::sync::atomic::AtomicBool,
     tick: AtomicU64,
     /// A weak reference to this core, for the tasks it starts itself.
     myself: OnceLock<std::sync::Weak<Core>>,
@@ -190,6 +193,7 @@ impl Core {
             mint_history: MintHistory::default(),
             org_names: crate::org_names::OrgNames::default(),
             rejected_provided: Mutex::new(HashMap::new()),
+            near_ceiling: std::sync::atomic::AtomicBool::new(false),
             tick: AtomicU64::new(0),
             myself: OnceLock::new(),
         });

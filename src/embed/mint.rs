@@ -10,7 +10,8 @@ use tokio::time::Instant;
 
 use super::limits::{Backoff, Failure};
 use super::{EmbedStats, EmbedUser};
-use crate::budget::{Gcra, MintBudget, MintRate};
+use crate::budget::MintBudget;
+use crate::budget::rate::{Gcra, MintRate};
 use crate::error::Error;
 use crate::error::ErrorKind;
 use crate::identity::{AttributeKey, MintHistory};
@@ -224,7 +225,8 @@ impl Minter {
     /// Waits for a slot of the global rate, then mints.
     async fn mint(&self, who: &EmbedUser, refresh: bool) -> Result<Minted, MintError> {
         if let Some(budget) = &self.global {
-            let slot = budget.reserve(self.max_queue_wait);
+            let cluster = self.session.base_url().authority().as_str();
+            let slot = budget.reserve(cluster, self.max_queue_wait).await;
             match slot {
                 Ok(wait) if wait.is_zero() => {}
                 Ok(wait) => tokio::time::sleep(wait).await,

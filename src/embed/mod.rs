@@ -94,7 +94,7 @@ mod service;
 
 use std::time::Duration;
 
-pub use crate::budget::MintRate;
+pub use crate::budget::rate::MintRate;
 pub use builder::EmbedTokenServiceBuilder;
 pub use service::EmbedTokenService;
 

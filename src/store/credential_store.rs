@@ -132,6 +132,46 @@ pub trait CredentialStore: Send + Sync + 'static {
         holder: Generation,
         ttl: Duration,
     ) -> StoreFuture<'a, bool>;
+
+    /// Takes a turn of the rate named `name`, shared by every replica that asks this store: one
+    /// turn every `interval`, in bursts of up to `burst`, by the generic cell-rate algorithm on
+    /// the store's own clock (it answers durations, never instants). A turn more than
+    /// `max_wait` away is not taken. Must be atomic. Used by a
+    /// [`MintBudget`](crate::MintBudget) shared through the store
+    /// ([`shared_through`](crate::MintBudget::shared_through)).
+    ///
+    /// The default answers an error: a store that keeps no shared rate makes every replica keep
+    /// to its own share of the budget.
+    fn take_turn<'a>(
+        &'a self,
+        name: &'a str,
+        interval: Duration,
+        burst: u32,
+        max_wait: Duration,
+    ) -> StoreFuture<'a, Turn> {
+        let _ = (name, interval, burst, max_wait);
+        Box::pin(async {
+            Err(StoreError::new(
+                "this credential store keeps no shared rate",
+            ))
+        })
+    }
+}
+
+/// What [`CredentialStore::take_turn`] answers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Turn {
+    /// The turn is taken; it comes after `wait` (zero: now).
+    Taken {
+        /// How long from now.
+        wait: Duration,
+    },
+    /// No turn within the longest wait: the first free one is this much beyond it. Nothing was
+    /// taken.
+    NotWithin {
+        /// How far beyond the longest wait the first free turn is.
+        beyond: Duration,
+    },
 }
 
 impl<T: CredentialStore + ?Sized> CredentialStore for Arc<T> {
@@ -154,5 +194,15 @@ impl<T: CredentialStore + ?Sized> CredentialStore for Arc<T> {
         ttl: Duration,
     ) -> StoreFuture<'a, bool> {
         (**self).try_lease(name, holder, ttl)
+    }
+
+    fn take_turn<'a>(
+        &'a self,
+        name: &'a str,
+        interval: Duration,
+        burst: u32,
+        max_wait: Duration,
+    ) -> StoreFuture<'a, Turn> {
+        (**self).take_turn(name, interval, burst, max_wait)
     }
 }

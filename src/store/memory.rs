@@ -10,7 +10,10 @@ use tokio::time::Instant;
 
 use crate::sync::lock;
 
-use super::credential_store::{CredentialStore, Generation, StoreError, StoreFuture, StoredEntry};
+use super::credential_store::{
+    CredentialStore, Generation, StoreError, StoreFuture, StoredEntry, Turn,
+};
+use crate::budget::rate::{Gcra, MintRate};
 
 /// A [`CredentialStore`] in this process's memory, with time to live on tokio's clock: for
 /// tests (a paused clock ages its entries), and for several layers in one process that should
@@ -24,6 +27,8 @@ pub struct MemoryCredentialStore {
 #[derive(Default)]
 struct MemoryInner {
     entries: Mutex<HashMap<String, (Generation, Bytes, Instant)>>,
+    /// Shared rates, by name.
+    rates: Mutex<HashMap<String, Gcra>>,
     unavailable: std::sync::atomic::AtomicBool,
 }
 
@@ -158,6 +163,28 @@ impl CredentialStore for MemoryCredentialStore {
                     Ok(true)
                 }
             }
+        })
+    }
+
+    fn take_turn<'a>(
+        &'a self,
+        name: &'a str,
+        interval: Duration,
+        burst: u32,
+        max_wait: Duration,
+    ) -> StoreFuture<'a, Turn> {
+        Box::pin(async move {
+            self.check()?;
+            let rate = MintRate::every(interval, burst);
+            let mut rates = lock(&self.inner.rates);
+            if rates.len() >= 1_024 && !rates.contains_key(name) {
+                rates.retain(|_, g| !g.idle(Instant::now()));
+            }
+            let cell = rates.entry(name.to_owned()).or_default();
+            Ok(match cell.reserve(rate, Instant::now(), max_wait) {
+                Ok(wait) => Turn::Taken { wait },
+                Err(beyond) => Turn::NotWithin { beyond },
+            })
         })
     }
 }

@@ -52,5 +52,7 @@ pub(crate) mod sealed;
 #[cfg(feature = "redis")]
 #[cfg_attr(docsrs, doc(cfg(feature = "redis")))]
 pub use self::redis::{RedisCredentialStore, RedisStoreBuilder};
-pub use credential_store::{CredentialStore, Generation, StoreError, StoreFuture, StoredEntry};
+pub use credential_store::{
+    CredentialStore, Generation, StoreError, StoreFuture, StoredEntry, Turn,
+};
 pub use memory::MemoryCredentialStore;

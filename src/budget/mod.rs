@@ -1,6 +1,9 @@
-//! One limit on the logins and token mints a process sends ThoughtSpot ([`MintBudget`], at a
-//! [`MintRate`]), and the cell-rate limiter under it, on tokio's clock so that a paused test
-//! clock drives it. Never on the hot path.
+//! One limit on the logins and token mints a process, or a fleet of replicas, sends
+//! ThoughtSpot ([`MintBudget`], at a [`MintRate`]), and the cell-rate limiter under it, on
+//! tokio's clock so that a paused test clock drives it. Never on the hot path.
+
+pub(crate) mod rate;
+mod shared;
 
 use std::fmt;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -9,79 +12,12 @@ use std::time::Duration;
 
 use tokio::time::Instant;
 
+use self::rate::Gcra;
+pub use self::rate::MintRate;
+use self::shared::FleetShare;
+use crate::store::CredentialStore;
 use crate::sync::lock;
 use crate::telemetry;
-
-/// At most `count` mints per `period`, with bursts of up to `burst`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct MintRate {
-    pub(crate) interval: Duration,
-    pub(crate) burst: u32,
-}
-
-impl MintRate {
-    /// `count` mints per `period` (at least one), in bursts of up to `burst` (at least one).
-    pub fn new(count: u32, period: Duration, burst: u32) -> Self {
-        Self {
-            interval: period / count.max(1),
-            burst: burst.max(1),
-        }
-    }
-
-    /// `count` mints per second in bursts of up to `burst`.
-    pub fn per_second(count: u32, burst: u32) -> Self {
-        Self::new(count, Duration::from_secs(1), burst)
-    }
-
-    /// `count` mints per minute in bursts of up to `burst`.
-    pub fn per_minute(count: u32, burst: u32) -> Self {
-        Self::new(count, Duration::from_secs(60), burst)
-    }
-
-    fn tolerance(&self) -> Duration {
-        self.interval.saturating_mul(self.burst - 1)
-    }
-}
-
-/// The generic cell-rate algorithm: one instant per limited thing.
-#[derive(Debug, Default, Clone, Copy)]
-pub(crate) struct Gcra {
-    /// When the next cell is due if cells arrived at exactly the rate.
-    tat: Option<Instant>,
-}
-
-impl Gcra {
-    /// Takes a slot at most `max_wait` away: how long to wait for it, or (taking nothing) how
-    /// long until one would be free within `max_wait`.
-    pub(crate) fn reserve(
-        &mut self,
-        rate: MintRate,
-        now: Instant,
-        max_wait: Duration,
-    ) -> Result<Duration, Duration> {
-        let tat = self.tat.map_or(now, |t| t.max(now));
-        let wait = tat.saturating_duration_since(now + rate.tolerance());
-        if wait > max_wait {
-            return Err(wait - max_wait);
-        }
-        self.tat = Some(tat + rate.interval);
-        Ok(wait)
-    }
-
-    /// Gives back the slot the last `reserve` took, for a call that was never carried out.
-    #[cfg(feature = "embed")]
-    pub(crate) fn release(&mut self, rate: MintRate) {
-        if let Some(tat) = self.tat {
-            self.tat = tat.checked_sub(rate.interval);
-        }
-    }
-
-    /// Whether the limiter has forgotten everything (it can be dropped).
-    #[cfg(feature = "embed")]
-    pub(crate) fn idle(&self, now: Instant) -> bool {
-        self.tat.is_none_or(|t| t <= now)
-    }
-}
 
 /// One budget of logins and mints, shared by its clones: every org and user of a layer draws
 /// on it, and the embed endpoint too when it is given the same budget, so that together they
@@ -103,6 +39,8 @@ struct Shared {
     cells: Mutex<Gcra>,
     /// Nanoseconds spent waiting for a turn, by everyone.
     waited_nanos: AtomicU64,
+    /// The fleet's budget in its credential store, if shared.
+    fleet: Option<FleetShare>,
 }
 
 impl MintBudget {
@@ -129,6 +67,7 @@ impl MintBudget {
                 rate: Some(rate),
                 cells: Mutex::new(Gcra::default()),
                 waited_nanos: AtomicU64::new(0),
+                fleet: None,
             }),
         }
     }
@@ -146,8 +85,77 @@ impl MintBudget {
                 rate: None,
                 cells: Mutex::new(Gcra::default()),
                 waited_nanos: AtomicU64::new(0),
+                fleet: None,
             }),
         }
+    }
+
+    /// Makes this the budget of a whole fleet: the rate is shared by every replica whose budget
+    /// is shared through the same `store` (its key prefix) for the same ThoughtSpot cluster,
+    /// one atomic call to the store per login or mint, so that the replicas together keep to
+    /// it. While the store fails or is slow (`timeout`: 500 ms by default, as the layer's store
+    /// time-out), each replica keeps to its share, the rate and burst divided by `replicas`,
+    /// and asks the store again a second later. Call it before the budget is cloned.
+    ///
+    /// Behind one address (a NAT, an egress proxy), ThoughtSpot counts every replica's calls
+    /// against one limit (100 a second by default): give the fleet's budget below it.
+    ///
+    /// # Example
+    ///
+    /// ```no_run
+    /// # #[cfg(feature = "redis")] {
+    /// use std::sync::Arc;
+    /// use thoughtspot_auth::{MintBudget, ThoughtSpotAuthLayer};
+    /// use thoughtspot_auth::store::RedisCredentialStore;
+    ///
+    /// let store = Arc::new(RedisCredentialStore::open("redis://redis.internal:6379")?);
+    /// // 80 mints a second (bursts of 10) for the whole fleet of about 8 replicas.
+    /// let budget = MintBudget::per_second(80, 10).shared_through(store.clone(), 8);
+    /// let layer = ThoughtSpotAuthLayer::builder("https://analytics.example.com")
+    ///     .act_as_users("the-trusted-auth-key")
+    ///     .credential_store(store)
+    ///     .mint_budget(budget)
+    ///     .build()?;
+    /// # }
+    /// # Ok::<(), thoughtspot_auth::Error>(())
+    /// ```
+    pub fn shared_through(self, store: Arc<dyn CredentialStore>, replicas: u32) -> Self {
+        self.shared_through_with_timeout(store, replicas, Duration::from_millis(500))
+    }
+
+    /// [`shared_through`](Self::shared_through) with another time-out for the store's answer.
+    pub fn shared_through_with_timeout(
+        self,
+        store: Arc<dyn CredentialStore>,
+        replicas: u32,
+        timeout: Duration,
+    ) -> Self {
+        let Some(rate) = self.inner.rate else {
+            return self;
+        };
+        Self {
+            inner: Arc::new(Shared {
+                rate: Some(rate),
+                cells: Mutex::new(Gcra::default()),
+                waited_nanos: AtomicU64::new(0),
+                fleet: Some(FleetShare::new(store, rate, replicas, timeout)),
+            }),
+        }
+    }
+
+    /// Whether the budget is a fleet's, shared through a store.
+    pub fn is_shared(&self) -> bool {
+        self.inner.fleet.is_some()
+    }
+
+    /// How many credentials living `validity` each this budget can keep alive, minting each
+    /// again before it ends: the rate times the validity (30,000 at 100 a second and 300 s),
+    /// this replica's share of it for a fleet's budget. `None` without a limit.
+    pub fn sustainable(&self, validity: Duration) -> Option<u64> {
+        let rate = self.inner.rate?;
+        let per_validity = validity.as_nanos() / rate.interval.as_nanos().max(1);
+        let replicas = self.inner.fleet.as_ref().map_or(1, FleetShare::replicas);
+        Some(u64::try_from(per_validity / u128::from(replicas)).unwrap_or(u64::MAX))
     }
 
     /// The rate; `None` for [`unlimited`](Self::unlimited).
@@ -160,14 +168,22 @@ impl MintBudget {
         Duration::from_nanos(self.inner.waited_nanos.load(Ordering::Relaxed))
     }
 
-    /// Takes a turn at most `max_wait` away: how long to wait for it (counted in
+    /// Takes a turn at most `max_wait` away, for the ThoughtSpot cluster at `cluster` (its
+    /// address: a fleet's budget is one per cluster): how long to wait for it (counted in
     /// [`waited`](Self::waited)), or, taking nothing, how long until one would be free within
     /// `max_wait`.
-    pub(crate) fn reserve(&self, max_wait: Duration) -> Result<Duration, Duration> {
+    pub(crate) async fn reserve(
+        &self,
+        cluster: &str,
+        max_wait: Duration,
+    ) -> Result<Duration, Duration> {
         let Some(rate) = self.inner.rate else {
             return Ok(Duration::ZERO);
         };
-        let reserved = lock(&self.inner.cells).reserve(rate, Instant::now(), max_wait);
+        let reserved = match &self.inner.fleet {
+            Some(fleet) => fleet.reserve(rate, cluster, max_wait).await,
+            None => lock(&self.inner.cells).reserve(rate, Instant::now(), max_wait),
+        };
         let Ok(wait) = reserved else {
             telemetry::count(telemetry::names::BUDGET_EXHAUSTED, None);
             return reserved;
@@ -179,8 +195,9 @@ impl MintBudget {
     }
 
     /// Waits for a turn before `deadline`; `false` (nothing taken) if none comes before it.
-    pub(crate) async fn turn(&self, deadline: Instant) -> bool {
-        match self.reserve(deadline.saturating_duration_since(Instant::now())) {
+    pub(crate) async fn turn(&self, cluster: &str, deadline: Instant) -> bool {
+        let max_wait = deadline.saturating_duration_since(Instant::now());
+        match self.reserve(cluster, max_wait).await {
             Ok(wait) if wait.is_zero() => true,
             Ok(wait) => {
                 tokio::time::sleep(wait).await;
@@ -201,6 +218,7 @@ impl fmt::Debug for MintBudget {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("MintBudget")
             .field("rate", &self.inner.rate)
+            .field("shared", &self.is_shared())
             .field("waited", &self.waited())
             .finish()
     }
@@ -211,54 +229,28 @@ mod tests {
     use super::*;
 
     #[tokio::test(start_paused = true)]
-    async fn gcra_allows_the_burst_then_the_rate() {
-        let rate = MintRate::per_second(10, 3);
-        let mut g = Gcra::default();
-        let now = Instant::now();
-        for _ in 0..3 {
-            assert_eq!(g.reserve(rate, now, Duration::ZERO), Ok(Duration::ZERO));
-        }
-        assert_eq!(
-            g.reserve(rate, now, Duration::ZERO),
-            Err(Duration::from_millis(100))
-        );
-        // Waiting callers queue at the rate.
-        assert_eq!(
-            g.reserve(rate, now, Duration::from_secs(1)),
-            Ok(Duration::from_millis(100))
-        );
-        assert_eq!(
-            g.reserve(rate, now, Duration::from_secs(1)),
-            Ok(Duration::from_millis(200))
-        );
-        #[cfg(feature = "embed")]
-        {
-            assert!(!g.idle(now));
-            assert!(g.idle(now + Duration::from_secs(1)));
-        }
-    }
-
-    #[tokio::test(start_paused = true)]
     async fn a_budget_is_shared_by_its_clones_and_counts_the_waits() {
         let budget = MintBudget::per_second(10, 2);
         let clone = budget.clone();
         let deadline = Instant::now() + Duration::from_millis(150);
-        assert!(budget.turn(deadline).await);
-        assert!(clone.turn(deadline).await);
+        assert!(budget.turn("c", deadline).await);
+        assert!(clone.turn("c", deadline).await);
         assert_eq!(budget.waited(), Duration::ZERO);
         let started = Instant::now();
         assert!(
-            clone.turn(deadline).await,
+            clone.turn("c", deadline).await,
             "100 ms away, within the deadline"
         );
         assert_eq!(started.elapsed(), Duration::from_millis(100));
         assert_eq!(budget.waited(), Duration::from_millis(100));
         assert!(
-            !budget.turn(deadline).await,
+            !budget.turn("c", deadline).await,
             "the next one is past the deadline"
         );
         assert!(
-            budget.turn(Instant::now() + Duration::from_secs(1)).await,
+            budget
+                .turn("c", Instant::now() + Duration::from_secs(1))
+                .await,
             "nothing was taken"
         );
     }

@@ -172,6 +172,13 @@ impl Core {
             // Read for each attempt, so that a rotated secret is used from the next one on; a
             // source that fails is an attempt that failed without anything sent.
             let secret = self.read_secret(&slot.key).await;
+            if let Some(failed) = self.held_key(slot, &secret) {
+                let span = tracing::Span::current();
+                let lease = lease.as_deref_mut();
+                return Err(self
+                    .failed_for_good(slot, failed, &span, account_turn, None, lease)
+                    .await);
+            }
             let used = secret
                 .as_ref()
                 .ok()
@@ -220,6 +227,7 @@ impl Core {
             // credential store) is no login attempt, and a relogin need not wait for it.
             match attempt {
                 Ok(login) => {
+                    self.key_worked(slot, used);
                     let made = Made {
                         login,
                         login_sent,
@@ -230,6 +238,7 @@ impl Core {
                         .await;
                 }
                 Err(error) if error.is_permanent() => {
+                    self.key_refused(slot, used, &error);
                     let error = self
                         .failed_for_good(
                             slot,

@@ -8,9 +8,10 @@ use tokio::time::Instant;
 
 use super::Core;
 use super::backoff::Failures;
+use super::flight_attempt::AttemptSecret;
 use super::slot::{Lease, Slot};
 use crate::error::{Error, ErrorKind};
-use crate::secrets::Fingerprint;
+use crate::secrets::{Fingerprint, rotation};
 use crate::store::Generation;
 use crate::sync::lock;
 
@@ -93,6 +94,50 @@ impl Core {
             &self.account_failures
         } else {
             &slot.failures
+        }
+    }
+}
+
+impl Core {
+    /// Multi-user mode: a mint with a key held as rotated (see `secrets::stale_keys`) is a
+    /// permanent failure with nothing sent.
+    pub(super) fn held_key(
+        &self,
+        slot: &Slot,
+        secret: &Result<Option<AttemptSecret>, Error>,
+    ) -> Option<Failed> {
+        if !self.config.multi_user() {
+            return None;
+        }
+        let fingerprint = secret.as_ref().ok()?.as_ref()?.fingerprint;
+        let error = self.stale_keys.held(slot.key.org, fingerprint)?;
+        Some(Failed {
+            error,
+            secret: Some(fingerprint),
+        })
+    }
+
+    /// Multi-user mode: a login with `used` worked; the key is good.
+    pub(super) fn key_worked(&self, slot: &Slot, used: Option<Fingerprint>) {
+        if let (true, Some(used)) = (self.config.multi_user(), used) {
+            slot.good_secret.store(used.short(), Ordering::Relaxed);
+            self.stale_keys.succeeded(slot.key.org, used);
+        }
+    }
+
+    /// Multi-user mode: a login with `used` was refused for good. If this user minted with that
+    /// key before, the key may be dead (rotated), not the user unknown.
+    pub(super) fn key_refused(&self, slot: &Slot, used: Option<Fingerprint>, error: &Error) {
+        let (true, Some(used), Some(user)) =
+            (self.config.multi_user(), used, slot.key.user.as_ref())
+        else {
+            return;
+        };
+        if rotation::may_be_stale(error) && slot.good_secret.load(Ordering::Relaxed) == used.short()
+        {
+            let hold = self.config.timings.permanent_backoff;
+            self.stale_keys
+                .refused(slot.key.org, user, used, error, hold);
         }
     }
 }

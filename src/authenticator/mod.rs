@@ -155,6 +155,8 @@ pub(crate) struct Core {
     /// With a token provider: per org, the last provided token ThoughtSpot rejected, so that the
     /// provider giving it back is not believed.
     rejected_provided: Mutex<HashMap<Option<i64>, crate::secrets::Fingerprint>>,
+    /// Keys refused for users who minted with them before (multi-user mode).
+    stale_keys: crate::secrets::stale_keys::StaleKeys,
     /// Whether the cached users were last seen near the mint budget's ceiling (see `ceiling`).
     near_ceiling: std::sync::atomic::AtomicBool,
     tick: AtomicU64,
@@ -194,6 +196,7 @@ impl Core {
             org_names: crate::org_names::OrgNames::default(),
             rejected_provided: Mutex::new(HashMap::new()),
             near_ceiling: std::sync::atomic::AtomicBool::new(false),
+            stale_keys: Default::default(),
             tick: AtomicU64::new(0),
             myself: OnceLock::new(),
         });

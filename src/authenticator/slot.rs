@@ -37,6 +37,9 @@ pub(crate) struct Slot {
     pub(super) provisioning: Mutex<Option<Arc<Provisioning>>>,
     pub(super) logins: AtomicU64,
     pub(super) failed_logins: AtomicU64,
+    /// The secret this key's last successful login used (`Fingerprint::short`; 0: none), to
+    /// tell a rotated key from an unknown user (multi-user mode, see `secrets::stale_keys`).
+    pub(super) good_secret: AtomicU64,
     /// What this slot knows of its entry in the credential store.
     pub(super) fleet: Mutex<fleet::SlotFleet>,
 }
@@ -87,6 +90,7 @@ impl Slot {
             provisioning: Mutex::new(None),
             logins: AtomicU64::new(0),
             failed_logins: AtomicU64::new(0),
+            good_secret: AtomicU64::new(0),
             fleet: Mutex::new(fleet::SlotFleet::default()),
         }
     }

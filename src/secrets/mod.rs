@@ -55,6 +55,7 @@ mod file;
 mod provider;
 pub(crate) mod rotation;
 mod sources;
+pub(crate) mod stale_keys;
 
 use std::fmt;
 use std::future::Future;
@@ -188,6 +189,11 @@ impl Fingerprint {
         let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(key).expect("any key length");
         mac.update(secret.expose_secret().as_bytes());
         Self(mac.finalize().into_bytes().into())
+    }
+
+    /// Eight bytes of it, for an atomic: enough to tell the secrets of one process apart.
+    pub(crate) fn short(&self) -> u64 {
+        u64::from_be_bytes(self.0[..8].try_into().expect("32 bytes"))
     }
 }
 

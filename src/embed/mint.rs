@@ -16,6 +16,7 @@ use crate::error::Error;
 use crate::error::ErrorKind;
 use crate::identity::{AttributeKey, MintHistory};
 use crate::org_names::OrgNames;
+use crate::secrets::stale_keys::StaleKeys;
 use crate::secrets::{Fingerprint, SecretSource, rotation};
 use crate::session::{CustomTokenRequest, RevokeTokenRequest, SharedSession, TokenRequest};
 use crate::sync::{Counter, Pending, lock, shared_answer, spawn};
@@ -61,6 +62,8 @@ enum MintError {
 struct UserState {
     rate: Gcra,
     failure: Option<Failure>,
+    /// The key (`Fingerprint::short`) this user's last mint succeeded with; 0: none.
+    good_secret: u64,
 }
 
 #[derive(Default)]
@@ -100,6 +103,8 @@ pub(crate) struct Minter {
     history: MintHistory,
     /// Org names resolved to ids.
     pub(crate) org_names: OrgNames,
+    /// Keys refused for users they minted for before.
+    stale_keys: StaleKeys,
 }
 
 impl Minter {
@@ -122,6 +127,7 @@ impl Minter {
             table: Mutex::new(Table::default()),
             history: MintHistory::default(),
             org_names: OrgNames::default(),
+            stale_keys: StaleKeys::default(),
         }
     }
 
@@ -255,23 +261,56 @@ impl Minter {
 
     /// Mints with the secret key read for the identity's org; if ThoughtSpot rejects it and the
     /// source now gives another key (a rotation), once more with that.
+    ///
+    /// A key held as rotated (see `secrets::stale_keys`) is not sent at all; what a mint says
+    /// of its key is recorded for that.
     async fn call(&self, who: &EmbedUser, refresh: bool) -> Result<crate::session::Login, Error> {
         let org = who.act_as.org;
         let key = rotation::read(&*self.secret_key, org).await?;
-        match self.call_with(who, refresh, &key).await {
+        let mut used = Fingerprint::of(&key);
+        if let Some(error) = self.stale_keys.held(org, used) {
+            return Err(error);
+        }
+        let outcome = match self.call_with(who, refresh, &key).await {
             Err(error) if rotation::may_be_stale(&error) => {
-                let used = Fingerprint::of(&key);
                 drop(key);
-                let Some(new) = rotation::changed_since(&*self.secret_key, org, used).await else {
-                    return Err(error);
-                };
-                tracing::info!(
-                    "ThoughtSpot rejected the mint, and the secret source now gives another key: \
-                     minting once with it"
-                );
-                self.call_with(who, refresh, &new).await
+                match rotation::changed_since(&*self.secret_key, org, used).await {
+                    Some(new) => {
+                        tracing::info!(
+                            "ThoughtSpot rejected the mint, and the secret source now gives \
+                             another key: minting once with it"
+                        );
+                        used = Fingerprint::of(&new);
+                        self.call_with(who, refresh, &new).await
+                    }
+                    None => Err(error),
+                }
             }
             other => other,
+        };
+        self.judge_key(who, used, outcome.as_ref().err());
+        outcome
+    }
+
+    /// What a mint with the key `used` says of it: good, or, refused for a user it minted for
+    /// before, perhaps rotated.
+    fn judge_key(&self, who: &EmbedUser, used: Fingerprint, refused: Option<&Error>) {
+        let org = who.act_as.org;
+        let user = &who.act_as.user;
+        let mut table = lock(&self.table);
+        let state = table.users.entry(user.clone()).or_default();
+        match refused {
+            None => {
+                state.good_secret = used.short();
+                drop(table);
+                self.stale_keys.succeeded(org, used);
+            }
+            Some(error) if rotation::may_be_stale(error) && state.good_secret == used.short() => {
+                drop(table);
+                let hold = self.backoff.permanent;
+                self.stale_keys.refused(org, user, used, error, hold);
+            }
+            Some(_) => {}
         }
     }
 

@@ -343,3 +343,24 @@ async fn an_identity_may_name_its_org_by_name() {
     assert_eq!((ts.count(TOKEN_FULL), ts.count(SESSION_USER)), (4, 2));
     assert_eq!(service.stats().thoughtspot_refused, 5);
 }
+
+/// Rotated at ThoughtSpot while the source still gives the old key: two users the key minted
+/// for before are refused with it, and every other user's mint with it is held (nothing sent),
+/// not one stale mint per user.
+#[tokio::test(start_paused = true)]
+async fn a_rotated_key_costs_two_stale_mints_not_one_per_user() {
+    let ts = MockThoughtSpot::start().await.unwrap();
+    let users: Vec<String> = (0..20).map(|i| format!("user-{i}")).collect();
+    for user in &users {
+        ts.add_user(mock::MockUser::new(user, "unused").orgs([0]));
+    }
+    let service = builder(&ts).build().unwrap();
+    for user in &users {
+        assert_eq!(send(&service, call_as(Some(user))).await.status, 200);
+    }
+    ts.set_secret_key("the-rotated-key");
+    for user in &users {
+        assert_eq!(send(&service, call_as(Some(user))).await.status, 403);
+    }
+    assert_eq!(ts.count(TOKEN_FULL), 20 + 2);
+}

@@ -337,18 +337,22 @@ impl Drop for RedisCluster {
 }
 
 fn connect(port: u16, auth: Option<&(String, String)>) -> redis::Connection {
+    try_connect(port, auth).unwrap_or_else(|e| panic!("a connection to the node on {port}: {e}"))
+}
+
+fn try_connect(port: u16, auth: Option<&(String, String)>) -> Result<redis::Connection, String> {
     let url = match auth {
         Some((user, password)) => format!("redis://{user}:{password}@127.0.0.1:{port}"),
         None => format!("redis://127.0.0.1:{port}"),
     };
-    let client = redis::Client::open(url).unwrap();
+    let client = redis::Client::open(url).map_err(|e| e.to_string())?;
     let connection = client
         .get_connection_with_timeout(Duration::from_secs(2))
-        .unwrap_or_else(|e| panic!("a connection to the node on {port}: {e}"));
+        .map_err(|e| e.to_string())?;
     connection
         .set_read_timeout(Some(Duration::from_secs(2)))
-        .unwrap();
-    connection
+        .map_err(|e| e.to_string())?;
+    Ok(connection)
 }
 
 /// One line of `CLUSTER NODES`.
@@ -364,6 +368,10 @@ fn cluster_nodes(connection: &mut redis::Connection) -> Vec<Node> {
         .arg("NODES")
         .query(connection)
         .expect("CLUSTER NODES");
+    parse_nodes(&text)
+}
+
+fn parse_nodes(text: &str) -> Vec<Node> {
     text.lines()
         .filter_map(|line| {
             let fields: Vec<&str> = line.split_whitespace().collect();
@@ -409,7 +417,7 @@ fn wait_until_ok(ports: &[u16], auth: Option<(String, String)>, within: Duration
 
 fn cluster_ok(ports: &[u16], auth: Option<&(String, String)>) -> Result<(), String> {
     for &port in ports {
-        let mut connection = connect(port, auth);
+        let mut connection = try_connect(port, auth).map_err(|e| format!("node {port}: {e}"))?;
         let info: String = redis::cmd("CLUSTER")
             .arg("INFO")
             .query(&mut connection)
@@ -424,7 +432,11 @@ fn cluster_ok(ports: &[u16], auth: Option<&(String, String)>) -> Result<(), Stri
         if replication.contains("role:slave") && !replication.contains("master_link_status:up") {
             return Err(format!("replica {port} is not in sync with its primary"));
         }
-        let served: u32 = cluster_nodes(&mut connection)
+        let nodes: String = redis::cmd("CLUSTER")
+            .arg("NODES")
+            .query(&mut connection)
+            .map_err(|e| e.to_string())?;
+        let served: u32 = parse_nodes(&nodes)
             .iter()
             .filter(|n| n.primary && !n.failed && ports.contains(&n.port))
             .flat_map(|n| n.slots.iter())

@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 use fleet_support::servers::RedisCluster;
 use fleet_support::{Fleet, Kind, Redis, Replica, all_ok, hash_tag, is_kind, send, storm, sum};
 use thoughtspot_auth::mock::{self, MockUser};
-use thoughtspot_auth::store::RedisCredentialStore;
+use thoughtspot_auth::store::{CredentialStore, Generation, RedisCredentialStore, StoredEntry};
 use thoughtspot_auth::{ActAs, ThoughtSpotAuthLayer};
 
 fleet_support::cases::shared_cases!(Kind::Cluster);
@@ -137,6 +137,71 @@ async fn an_acl_user_and_password_set_apart_on_every_node() {
     let (service, handle) = fleet.layered(fleet.builder().credential_store(anonymous));
     assert_eq!(send(&service, fleet.request()).await, Ok(200));
     assert_eq!(handle.stats().store_outages, 1);
+}
+
+/// One store kept across runtimes (as a layer may be), on a cluster whose nodes forgot their
+/// scripts: it connects again on the new runtime, and sends each script whole where it is not
+/// known.
+#[test]
+fn a_store_kept_across_runtimes_and_script_flushes_still_answers() {
+    let cluster = RedisCluster::start();
+    let store = RedisCredentialStore::cluster_builder(cluster.urls())
+        .key_prefix("test:")
+        .build()
+        .unwrap();
+    let names = [
+        "{0123456789abcdef}cred:x".to_owned(),
+        "{0123456789abcdef}fail:x".to_owned(),
+    ];
+    let entry = StoredEntry {
+        generation: Generation::random(),
+        value: bytes::Bytes::from_static(b"sealed"),
+        ttl: Duration::from_secs(60),
+    };
+    let first = tokio::runtime::Runtime::new().unwrap();
+    first.block_on(async {
+        store.write(&names[0], entry.clone()).await.unwrap();
+        let read = store.read(&names).await.unwrap();
+        assert_eq!(read[0].as_ref().map(|e| &e.value), Some(&entry.value));
+        assert!(read[1].is_none());
+    });
+    drop(first);
+    for port in cluster.ports() {
+        let _: () = redis::cmd("SCRIPT")
+            .arg("FLUSH")
+            .query(&mut cluster.connect(port))
+            .unwrap();
+    }
+    let second = tokio::runtime::Runtime::new().unwrap();
+    second.block_on(async {
+        let read = store.read(&names).await.unwrap();
+        assert_eq!(
+            read[0].as_ref().map(|e| e.generation),
+            Some(entry.generation)
+        );
+        assert!(
+            !store
+                .remove_if(&names[0], Generation::random())
+                .await
+                .unwrap()
+        );
+        assert!(store.remove_if(&names[0], entry.generation).await.unwrap());
+        assert!(store.read(&names).await.unwrap()[0].is_none());
+        let holder = Generation::random();
+        let lease = "{0123456789abcdef}lease:x";
+        assert!(
+            store
+                .try_lease(lease, holder, Duration::from_secs(5))
+                .await
+                .unwrap()
+        );
+        assert!(
+            !store
+                .try_lease(lease, Generation::random(), Duration::from_secs(5))
+                .await
+                .unwrap()
+        );
+    });
 }
 
 /// Requests through every replica, a few every 50 ms, until `stop`.

@@ -7,12 +7,18 @@
 //! Starts a `MockThoughtSpot` with two-second tokens and, unless `THOUGHTSPOT_REDIS_URL` names a
 //! Redis, a `redis-server` of its own on a free loopback port (if one is on the `PATH`; it is
 //! stopped at the end). Then 1, 4 and 16 replicas — each a layer of its own, as in separate
-//! processes — send requests for three token lifetimes, once alone and once sharing the Redis,
-//! and the logins ThoughtSpot saw are printed. Last, four real processes of this example
-//! (`--replica`) share the Redis the same way.
+//! processes — send requests for three token lifetimes, once alone, once sharing the Redis and
+//! once sharing a Redis Cluster, and the logins ThoughtSpot saw are printed. Last, four real
+//! processes of this example (`--replica`) share the Redis the same way.
+//!
+//! The cluster is `THOUGHTSPOT_REDIS_CLUSTER` (the URLs of some of its nodes, separated by
+//! commas) or, when `redis-server` and `redis-cli` are both on the `PATH`, a cluster of its own:
+//! three primaries and three replicas on free loopback ports (its start, about two seconds,
+//! overlaps the other runs; its processes are killed at the end). Without either, or with
+//! `--no-cluster`, the cluster rows are left out.
 //!
 //! Options: `--lifetimes N` (default 3), `--validity-ms N` (default 2000), `--replicas 1,4,16`,
-//! `--processes N` (default 4; 0 for none). A replica process is
+//! `--processes N` (default 4; 0 for none), `--no-cluster`. A replica process is
 //! `fleet --replica --thoughtspot URL --redis URL --millis N`: it prints its stats and exits
 //! non-zero if a request failed.
 
@@ -27,6 +33,13 @@ use thoughtspot_auth::mock::{self, MockThoughtSpot};
 use thoughtspot_auth::store::RedisCredentialStore;
 use thoughtspot_auth::{AuthHandle, ThoughtSpotAuthLayer};
 use tower::{BoxError, Layer, ServiceExt};
+
+/// The Redis processes the fleet tests start (one server, or a six-node cluster), killed on drop.
+#[allow(dead_code)]
+#[path = "../tests/fleet_support/servers.rs"]
+mod servers;
+
+use servers::{RedisCluster, RedisServer};
 
 fn arg(args: &[String], name: &str) -> Option<String> {
     args.iter()
@@ -55,9 +68,22 @@ async fn main() -> Result<(), BoxError> {
     let redis_url = match std::env::var("THOUGHTSPOT_REDIS_URL") {
         Ok(url) if !url.trim().is_empty() => Some(url),
         _ => {
-            local_redis = LocalRedis::start();
-            local_redis.as_ref().map(LocalRedis::url)
+            local_redis = installed(&["redis-server"]).then(RedisServer::start);
+            local_redis.as_ref().map(RedisServer::url)
         }
+    };
+    // The cluster: named, or started beside the first runs (it takes a moment), or none.
+    let cluster = {
+        let named = std::env::var("THOUGHTSPOT_REDIS_CLUSTER")
+            .ok()
+            .filter(|seeds| !seeds.trim().is_empty());
+        let local = named.is_none()
+            && !args.iter().any(|a| a == "--no-cluster")
+            && installed(&["redis-server", "redis-cli"]);
+        tokio::task::spawn_blocking(move || match named {
+            Some(seeds) => Some(Cluster::Named(seeds)),
+            None => local.then(|| Cluster::Local(RedisCluster::start())),
+        })
     };
     match &redis_url {
         Some(_) => println!("Redis: yes (a fresh key prefix per run)"),
@@ -73,43 +99,66 @@ async fn main() -> Result<(), BoxError> {
         run_for.as_secs_f64()
     );
 
-    // Every run at once, each against a mock ThoughtSpot of its own.
+    // Every run at once, each against a mock ThoughtSpot of its own; the cluster's as soon as
+    // it is there.
+    let prefix = |i: usize| format!("fleet-example-{}-{i}:", std::process::id());
     let mut runs = Vec::new();
     for (i, &n) in sizes.iter().enumerate() {
-        runs.push(run(n, None, validity, run_for));
+        runs.push(run(n, Shared::None, validity, run_for));
         if let Some(url) = &redis_url {
             runs.push(run(
                 n,
-                Some((
-                    url.clone(),
-                    format!("fleet-example-{}-{i}:", std::process::id()),
-                )),
+                Shared::Redis(url.clone(), prefix(i)),
                 validity,
                 run_for,
             ));
         }
     }
-    let results = futures_util::future::join_all(runs).await;
-    println!("replicas  store  logins  per lifetime  failed requests  requests");
+    let cluster_runs = async {
+        let cluster = cluster.await?;
+        let mut runs = Vec::new();
+        if let Some(cluster) = &cluster {
+            for (i, &n) in sizes.iter().enumerate() {
+                let shared = Shared::Cluster(cluster.seeds(), prefix(i));
+                runs.push(run(n, shared, validity, run_for));
+            }
+        }
+        let results = futures_util::future::join_all(runs).await;
+        Ok::<_, BoxError>((cluster, results))
+    };
+    let (mut results, cluster_runs) =
+        futures_util::join!(futures_util::future::join_all(runs), cluster_runs);
+    let (cluster, cluster_results) = cluster_runs?;
+    results.extend(cluster_results);
+    match &cluster {
+        Some(Cluster::Local(_)) => println!("Redis Cluster: three primaries, three replicas"),
+        Some(Cluster::Named(_)) => println!("Redis Cluster: THOUGHTSPOT_REDIS_CLUSTER"),
+        None => println!(
+            "Redis Cluster: none (no THOUGHTSPOT_REDIS_CLUSTER, and no redis-server and \
+             redis-cli on the PATH, or --no-cluster)"
+        ),
+    }
+    println!("replicas  store    logins  per lifetime  failed requests  requests");
     let mut failed = 0;
     for result in &results {
         let r = result.as_ref().map_err(|e| e.to_string())?;
         failed += r.failed;
         println!(
-            "{:>8}  {:<5}  {:>6}  {:>12.2}  {:>15}  {:>8}",
+            "{:>8}  {:<7}  {:>6}  {:>12.2}  {:>15}  {:>8}",
             r.replicas,
-            if r.shared { "redis" } else { "none" },
+            r.store,
             r.logins,
             r.logins as f64 / f64::from(lifetimes),
             r.failed,
             r.requests,
         );
     }
+    drop(cluster);
 
     if let (Some(url), true) = (&redis_url, processes > 0) {
         let (logins, ok) = run_processes(processes, url, validity, run_for).await?;
         println!(
-            "{processes:>8}  redis  {logins:>6}  {:>12.2}  processes: {}",
+            "{processes:>8}  redis    {logins:>6}  {:>12.2}  processes: {}",
             logins as f64 / f64::from(lifetimes),
             if ok { "all succeeded" } else { "SOME FAILED" }
         );
@@ -128,18 +177,53 @@ async fn main() -> Result<(), BoxError> {
     Ok(())
 }
 
+/// Whether every one of `programs` runs (is on the `PATH`).
+fn installed(programs: &[&str]) -> bool {
+    programs.iter().all(|program| {
+        Command::new(program)
+            .arg("--version")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .is_ok_and(|status| status.success())
+    })
+}
+
+/// The Redis Cluster of the cluster rows.
+enum Cluster {
+    /// `THOUGHTSPOT_REDIS_CLUSTER`: seed URLs, separated by commas.
+    Named(String),
+    Local(RedisCluster),
+}
+
+impl Cluster {
+    fn seeds(&self) -> Vec<String> {
+        match self {
+            Self::Named(seeds) => seeds.split(',').map(|s| s.trim().to_owned()).collect(),
+            Self::Local(cluster) => cluster.urls(),
+        }
+    }
+}
+
+/// What a run's replicas share, with the key prefix of the run.
+enum Shared {
+    None,
+    Redis(String, String),
+    Cluster(Vec<String>, String),
+}
+
 struct RunResult {
     replicas: usize,
-    shared: bool,
+    store: &'static str,
     logins: usize,
     requests: usize,
     failed: usize,
 }
 
-/// `n` replicas against a fresh mock for `run_for`, sharing `redis` (URL and key prefix) or not.
+/// `n` replicas against a fresh mock for `run_for`, sharing a Redis or a cluster, or not.
 async fn run(
     n: usize,
-    redis: Option<(String, String)>,
+    shared: Shared,
     validity: Duration,
     run_for: Duration,
 ) -> Result<RunResult, BoxError> {
@@ -152,12 +236,22 @@ async fn run(
         let mut builder = ThoughtSpotAuthLayer::builder(ts.base_url())
             .password(mock::DEFAULT_USER, mock::DEFAULT_PASSWORD)
             .org(1);
-        if let Some((url, prefix)) = &redis {
-            builder = builder.credential_store(
-                RedisCredentialStore::builder(url)
-                    .key_prefix(prefix)
-                    .build()?,
-            );
+        match &shared {
+            Shared::None => {}
+            Shared::Redis(url, prefix) => {
+                builder = builder.credential_store(
+                    RedisCredentialStore::builder(url)
+                        .key_prefix(prefix)
+                        .build()?,
+                );
+            }
+            Shared::Cluster(seeds, prefix) => {
+                builder = builder.credential_store(
+                    RedisCredentialStore::cluster_builder(seeds.clone())
+                        .key_prefix(prefix)
+                        .build()?,
+                );
+            }
         }
         replicas.push(builder.build()?);
     }
@@ -175,7 +269,11 @@ async fn run(
     }
     Ok(RunResult {
         replicas: n,
-        shared: redis.is_some(),
+        store: match shared {
+            Shared::None => "none",
+            Shared::Redis(..) => "redis",
+            Shared::Cluster(..) => "cluster",
+        },
         logins: ts.logins(),
         requests,
         failed,
@@ -275,60 +373,4 @@ async fn replica_process(args: &[String]) -> Result<(), BoxError> {
         return Err(format!("{failed} requests failed").into());
     }
     Ok(())
-}
-
-/// A `redis-server` of our own on a free loopback port, stopped on drop.
-struct LocalRedis {
-    port: u16,
-    child: Child,
-}
-
-impl LocalRedis {
-    fn start() -> Option<Self> {
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .ok()?
-            .local_addr()
-            .ok()?
-            .port();
-        let child = Command::new("redis-server")
-            .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
-            .args(["--save", "", "--appendonly", "no"])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .ok()?;
-        let redis = Self { port, child };
-        let started = Instant::now();
-        while started.elapsed() < Duration::from_secs(10) {
-            if redis.answers() {
-                return Some(redis);
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        None
-    }
-
-    fn answers(&self) -> bool {
-        use std::io::{Read, Write};
-        let Ok(mut stream) = std::net::TcpStream::connect(("127.0.0.1", self.port)) else {
-            return false;
-        };
-        let _ = stream.set_read_timeout(Some(Duration::from_millis(500)));
-        let mut buf = [0u8; 16];
-        stream.write_all(b"PING\r\n").is_ok()
-            && stream
-                .read(&mut buf)
-                .is_ok_and(|n| buf[..n].starts_with(b"+PONG"))
-    }
-
-    fn url(&self) -> String {
-        format!("redis://127.0.0.1:{}", self.port)
-    }
-}
-
-impl Drop for LocalRedis {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
 }

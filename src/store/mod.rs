@@ -3,7 +3,8 @@
 //! By default a layer keeps its credentials in process and nothing else: every replica of a
 //! service logs in on its own. Give the builder a [`CredentialStore`]
 //! ([`AuthBuilder::credential_store`](crate::AuthBuilder::credential_store)) — with the `redis`
-//! feature, a [`RedisCredentialStore`] — and the replicas behave like one well-behaved client:
+//! feature, a [`RedisCredentialStore`] on one Redis or a Redis Cluster — and the replicas behave
+//! like one well-behaved client:
 //!
 //! - **Fleet-wide single flight.** Before a replica logs in it looks in the store: a fresh
 //!   credential another replica published is adopted. Otherwise it takes a short lease, logs in
@@ -36,6 +37,20 @@
 //!
 //! A static token ([`AuthBuilder::token`](crate::AuthBuilder::token)) is never stored: there is
 //! no secret to seal it with, and nothing to share since it is never renewed.
+//!
+//! # Names, and Redis Cluster's slots
+//!
+//! Per user the store holds a few entries: each org's credential (`cred:…`), lease
+//! (`lease:…`) and permanent failure (`fail:…`), and with a password the account's failure.
+//! Every name of one user begins with the same Redis Cluster hash tag, `{` and 16 hex digits of
+//! a keyed hash of the user `}`, as in `{9a0e52c1d0b47f3e}cred:4f1c…`: a Redis Cluster (or a
+//! Valkey cluster) hashes only the tag, so one user's entries share a slot and each call that
+//! reads or changes several of them at once runs on one node, while different users spread over
+//! the slots. [`RedisCredentialStore`] puts its key prefix (default `thoughtspot-auth:`) before
+//! the name; a prefix with a `{…}` of its own pins every key to that tag's one slot, which is
+//! correct but spreads nothing, and one that would split a user's names (`{}`) is refused.
+//! Names written by a version before the tags were added are not read: they expire by their
+//! time to live.
 //!
 //! # Writing a store
 //!

@@ -36,6 +36,11 @@ macro_rules! shared_cases {
         async fn redis_holds_no_secret_and_no_user_name_in_clear() {
             $crate::fleet_support::cases::no_secret_in_clear($kind).await
         }
+
+        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+        async fn eight_replicas_minting_for_a_thousand_users_keep_to_one_fleet_budget() {
+            $crate::fleet_support::cases::one_fleet_budget($kind).await
+        }
     };
 }
 pub(crate) use shared_cases;
@@ -222,4 +227,81 @@ pub async fn no_secret_in_clear(kind: Kind) {
             );
         }
     }
+}
+
+/// Eight replicas minting for a thousand cold users at once, their budget shared through the
+/// store: together they keep to its rate. On the real clock the mock sees a mint a little after
+/// its turn, so each second sampled is allowed the rate over the second and a quarter more, and
+/// the burst; the thousand mints cannot take less than (1,000 - burst) / rate.
+pub async fn one_fleet_budget(kind: Kind) {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicBool, Ordering};
+
+    use thoughtspot_auth::MintBudget;
+    use thoughtspot_auth::store::CredentialStore;
+
+    const USERS: usize = 1_000;
+    const RATE: u32 = 250;
+    const BURST: u32 = 10;
+    let fleet = Fleet::start_with(kind, Duration::from_secs(60)).await;
+    for i in 0..USERS {
+        fleet
+            .ts
+            .add_user(MockUser::new(format!("user-{i}"), "unused").orgs([0]));
+    }
+    let replicas: Vec<_> = (0..8)
+        .map(|_| {
+            let store: Arc<dyn CredentialStore> = Arc::new(fleet.store());
+            fleet.layered(
+                ThoughtSpotAuthLayer::builder(fleet.ts.base_url())
+                    .act_as_users(mock::DEFAULT_SECRET_KEY)
+                    .credential_store(fleet.store())
+                    .credential_store_timeout(Duration::from_secs(3))
+                    .mint_budget(MintBudget::per_second(RATE, BURST).shared_through(store, 8)),
+            )
+        })
+        .collect();
+    let done = Arc::new(AtomicBool::new(false));
+    let sampler = {
+        let (ts, done) = (fleet.ts.clone(), done.clone());
+        tokio::spawn(async move {
+            let mut samples = Vec::new();
+            let (mut last, mut at) = (ts.count(super::TOKEN_FULL), Instant::now());
+            while !done.load(Ordering::SeqCst) {
+                tokio::time::sleep(Duration::from_secs(1)).await;
+                let (now, now_at) = (ts.count(super::TOKEN_FULL), Instant::now());
+                samples.push((now - last, now_at - at));
+                (last, at) = (now, now_at);
+            }
+            samples
+        })
+    };
+    let started = Instant::now();
+    let requests = (0..USERS).map(|i| {
+        let mut request = fleet.request();
+        request
+            .extensions_mut()
+            .insert(ActAs::user(format!("user-{i}")).org(0));
+        send(&replicas[i % replicas.len()].0, request)
+    });
+    let results = futures_util::future::join_all(requests).await;
+    let took = started.elapsed();
+    done.store(true, Ordering::SeqCst);
+    let samples = sampler.await.unwrap();
+    all_ok(&results);
+    assert_eq!(fleet.ts.count(super::TOKEN_FULL), USERS);
+    let least = Duration::from_secs_f64((USERS as u32 - BURST) as f64 / RATE as f64);
+    assert!(took >= least.mul_f64(0.98), "{USERS} mints in {took:?}");
+    for (mints, over) in &samples {
+        let allowed = RATE as f64 * (over.as_secs_f64() + 0.25) + BURST as f64;
+        assert!(
+            *mints as f64 <= allowed,
+            "{mints} mints in {over:?}: {samples:?}"
+        );
+    }
+    let waited: Duration = replicas
+        .iter()
+        .map(|(_, h)| h.stats().mint_budget_waited)
+        .sum();
+    assert!(waited > Duration::from_secs(8), "{waited:?} waited in all");
 }

@@ -47,11 +47,39 @@ end
 return 0
 ";
 
+/// Takes a turn of a shared rate by the generic cell-rate algorithm, on Redis's own clock
+/// (`TIME`, microseconds: exact in Lua's doubles for millennia). The key holds the theoretical
+/// arrival time of the next turn. ARGV: the interval, the burst's tolerance and the longest wait,
+/// in microseconds. Answers `{1, wait}` (taken) or `{0, how far beyond the longest wait}`.
+const TAKE_TURN: &str = r"
+local clock = redis.call('TIME')
+local now = tonumber(clock[1]) * 1000000 + tonumber(clock[2])
+local interval = tonumber(ARGV[1])
+local tolerance = tonumber(ARGV[2])
+local max_wait = tonumber(ARGV[3])
+local tat = tonumber(redis.call('GET', KEYS[1]))
+if not tat or tat < now then
+  tat = now
+end
+local wait = tat - tolerance - now
+if wait < 0 then
+  wait = 0
+end
+if wait > max_wait then
+  return {0, wait - max_wait}
+end
+local next_tat = tat + interval
+redis.call('SET', KEYS[1], string.format('%.0f', next_tat), 'PX',
+  math.floor((next_tat - now) / 1000) + 1)
+return {1, wait}
+";
+
 /// The store's scripts, each with its hash computed once.
 pub(super) struct Scripts {
     pub(super) read: LuaScript,
     pub(super) remove_if: LuaScript,
     pub(super) try_lease: LuaScript,
+    pub(super) take_turn: LuaScript,
 }
 
 impl Scripts {
@@ -60,6 +88,7 @@ impl Scripts {
             read: LuaScript::new(READ),
             remove_if: LuaScript::new(REMOVE_IF),
             try_lease: LuaScript::new(TRY_LEASE),
+            take_turn: LuaScript::new(TAKE_TURN),
         }
     }
 }

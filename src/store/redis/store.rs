@@ -11,7 +11,7 @@ use super::cluster::{Cluster, hash_tag};
 use super::scripts::{Call, Scripts};
 use super::single::Single;
 use crate::store::credential_store::{
-    CredentialStore, Generation, StoreError, StoreFuture, StoredEntry,
+    CredentialStore, Generation, StoreError, StoreFuture, StoredEntry, Turn,
 };
 
 /// A [`CredentialStore`] in Redis (or Valkey), a single server or a Redis Cluster: `redis://`
@@ -262,6 +262,38 @@ impl CredentialStore for RedisCredentialStore {
             );
             let held: i64 = self.send(&call).await?;
             Ok(held == 1)
+        })
+    }
+
+    fn take_turn<'a>(
+        &'a self,
+        name: &'a str,
+        interval: Duration,
+        burst: u32,
+        max_wait: Duration,
+    ) -> StoreFuture<'a, Turn> {
+        Box::pin(async move {
+            let micros = |d: Duration| {
+                u64::try_from(d.as_micros())
+                    .unwrap_or(u64::MAX)
+                    // Beyond a year is as good as forever, and stays exact in Lua's doubles.
+                    .min(365 * 24 * 3_600 * 1_000_000)
+                    .to_string()
+                    .into_bytes()
+            };
+            let interval = interval.max(Duration::from_micros(1));
+            let tolerance = interval.saturating_mul(burst.max(1) - 1);
+            let call = self.scripts.take_turn.call(
+                vec![self.key(name)],
+                vec![micros(interval), micros(tolerance), micros(max_wait)],
+            );
+            let (taken, micros): (i64, i64) = self.send(&call).await?;
+            let micros = Duration::from_micros(u64::try_from(micros).unwrap_or(0));
+            Ok(if taken == 1 {
+                Turn::Taken { wait: micros }
+            } else {
+                Turn::NotWithin { beyond: micros }
+            })
         })
     }
 }

@@ -421,6 +421,55 @@ async fn one_users_revocation(front: Front, callers: usize, scale: usize) -> Ver
     verdict
 }
 
+/// Multi-user mode: the trusted-authentication key rotated under load spread over every user
+/// (at ThoughtSpot and at the source in one step), then every token revoked. Each user's next
+/// mint reads the new key, or, having read the old one just before, is refused, reads again and
+/// mints with the new one: no request fails, and the key held for stale ones never holds the
+/// new key.
+async fn key_rotation_for_many_users(front: Front, callers: usize, scale: usize) -> Verdict {
+    let key = Arc::new(std::sync::Mutex::new(mock::DEFAULT_SECRET_KEY.to_owned()));
+    let source = key.clone();
+    let run = Run::start(front, callers, LIFETIME, move |b| {
+        b.act_as_users_from(SecretFn::new(move |_org| {
+            let current = source.lock().unwrap().clone();
+            async move { Ok::<_, SourceError>(current) }
+        }))
+        .mint_budget(thoughtspot_auth::MintBudget::unlimited())
+    })
+    .await;
+    for i in 0..USERS {
+        run.ts
+            .add_user(MockUser::new(format!("user-{i}"), "unused").orgs([0]));
+    }
+    let base = run.ts.base_url();
+    let load = Load::start(&run.client, callers, move |caller, n| {
+        Call::search(&base).acting_as(ActAs::user(format!("user-{}", (caller + n) % USERS)))
+    });
+    let rounds = 4 * scale;
+    for round in 0..rounds {
+        let epoch = load.next_epoch();
+        load.settled(epoch, run.between()).await;
+        {
+            let mut current = key.lock().unwrap();
+            *current = format!("rotated-key-{round}");
+            run.ts.set_secret_key(&current);
+        }
+        run.ts.revoke_all_tokens();
+    }
+    let epoch = load.next_epoch();
+    load.settled(epoch, run.between()).await;
+    let tally = load.stop().await;
+    let stats = run.handle.stats();
+    let retried = stats.login_attempts - stats.logins;
+    run.verdict(
+        &tally,
+        USERS,
+        rounds * USERS,
+        USERS,
+        format!("; {retried} mints retried with a new key"),
+    )
+}
+
 // ----- the tests ---------------------------------------------------------------------------------
 
 macro_rules! realtime {
@@ -464,4 +513,5 @@ realtime!(
     beta_500_with_upstream_401_under_load => |f, c, s| beta_revocation(f, c, s, false),
     beta_bare_500_of_a_dead_token_under_load => |f, c, s| beta_revocation(f, c, s, true),
     one_users_revocation_in_multi_user_mode => one_users_revocation,
+    key_rotation_for_many_users_under_load => key_rotation_for_many_users,
 );

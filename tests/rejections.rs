@@ -1,5 +1,6 @@
 //! How rejected credentials are judged and recovered from, where the conformance suite does not
-//! look: a rejection streak that a good response must reset, and a beta 500 whose body names
+//! look: a rejection streak that a good response must reset, that a key rejected again and
+//! again makes and a revocation of many keys at once does not, and a beta 500 whose body names
 //! code 10097 but no upstream status. Both front doors, on tokio's paused clock.
 
 mod common;
@@ -14,6 +15,7 @@ use tokio::time::Instant;
 use common::front::{Call, Client, Front};
 
 const BETA_SESSION: &str = "/tspublic/rest/v2/session";
+const SEARCH: &str = "/api/rest/2.0/metadata/search";
 const GET_TOKEN: &str = "/tspublic/rest/v2/session/gettoken";
 
 fn builder(ts: &MockThoughtSpot) -> thoughtspot_auth::AuthBuilder {
@@ -143,7 +145,70 @@ async fn a_refresh_sent_before_a_revocation_and_landing_after_the_rejection_earn
     assert_eq!(ts.logins(), 3);
 }
 
+/// Every user's token revoked at once (a restart, a rotation): twenty keys rejected together
+/// are twenty first rejections, not a streak, and every relogin is made at once. (Counted as a
+/// streak, the last users' relogins waited 250 ms x 2^19, capped at 30 s, past their deadline.)
+async fn a_revocation_of_every_users_token_at_once_stalls_no_relogin(front: Front) {
+    let ts = MockThoughtSpot::start().await.unwrap();
+    for i in 0..20 {
+        ts.add_user(thoughtspot_auth::mock::MockUser::new(format!("user-{i}"), "unused").orgs([0]));
+    }
+    let (client, _handle) = Client::build(
+        front,
+        ThoughtSpotAuthLayer::builder(ts.base_url())
+            .act_as_users(mock::DEFAULT_SECRET_KEY)
+            .mint_budget(thoughtspot_auth::MintBudget::unlimited()),
+    );
+    let call = |i: usize| {
+        Call::search(&ts.base_url()).acting_as(thoughtspot_auth::ActAs::user(format!("user-{i}")))
+    };
+    for i in 0..20 {
+        assert_eq!(client.status(call(i)).await, 200);
+    }
+    ts.revoke_all_tokens();
+    // The 401s come back together, then the relogins and replays.
+    ts.inject(SEARCH, Fault::Delay(Duration::from_secs(1)), 20);
+    let started = Instant::now();
+    let statuses = futures_util::future::join_all((0..20).map(|i| client.status(call(i)))).await;
+    assert!(statuses.iter().all(|s| *s == 200), "{statuses:?}");
+    assert!(
+        started.elapsed() <= Duration::from_secs(2),
+        "the relogins were held back: {:?} (1 s of it at the server)",
+        started.elapsed()
+    );
+}
+
+/// A key whose fresh credentials ThoughtSpot rejects again and again (each request and its
+/// replay answered 401) is relogged ever more slowly: the rejection streak's pause, from its
+/// third rejection on. The first relogins are made at once.
+async fn a_key_rejected_again_and_again_is_relogged_ever_more_slowly(front: Front) {
+    let ts = MockThoughtSpot::start().await.unwrap();
+    let (client, _handle) = Client::build(front, builder(&ts));
+    assert_eq!(client.status(Call::search(&ts.base_url())).await, 200);
+    ts.inject(
+        SEARCH,
+        Fault::Status {
+            status: 401,
+            retry_after: None,
+        },
+        12,
+    );
+    let mut took = Vec::new();
+    for _ in 0..6 {
+        let started = Instant::now();
+        assert_eq!(client.status(Call::search(&ts.base_url())).await, 401);
+        took.push(started.elapsed());
+    }
+    assert_eq!(took[0], Duration::ZERO, "{took:?}");
+    assert!(
+        took[5] >= Duration::from_secs(2) && took.windows(2).skip(1).all(|w| w[1] >= w[0]),
+        "the relogins were not slowed: {took:?}"
+    );
+}
+
 both_fronts!(
+    a_revocation_of_every_users_token_at_once_stalls_no_relogin,
+    a_key_rejected_again_and_again_is_relogged_ever_more_slowly,
     separate_revocations_are_each_relogged_at_once,
     a_beta_500_with_code_10097_and_no_upstream_status_is_a_rejection,
     a_refresh_sent_before_a_revocation_and_landing_after_the_rejection_earns_a_second_replay,

@@ -155,6 +155,8 @@ pub(crate) struct Core {
     /// With a token provider: per org, the last provided token ThoughtSpot rejected, so that the
     /// provider giving it back is not believed.
     rejected_provided: Mutex<HashMap<Option<i64>, crate::secrets::Fingerprint>>,
+    /// When this core was made: the origin of the slots' times.
+    born: Instant,
     /// Keys refused for users who minted with them before (multi-user mode).
     stale_keys: crate::secrets::stale_keys::StaleKeys,
     /// Whether the cached users were last seen near the mint budget's ceiling (see `ceiling`).
@@ -197,6 +199,7 @@ impl Core {
             rejected_provided: Mutex::new(HashMap::new()),
             near_ceiling: std::sync::atomic::AtomicBool::new(false),
             stale_keys: Default::default(),
+            born: Instant::now(),
             tick: AtomicU64::new(0),
             myself: OnceLock::new(),
         });

@@ -28,6 +28,10 @@ use super::recovery_record::{Recovery, Replayed};
 use crate::session::SessionCredential;
 use crate::telemetry;
 
+/// A key rejected again within this of its last rejection is a streak's: ThoughtSpot rejects
+/// its fresh credentials too.
+const REJECTED_AGAIN_WITHIN: std::time::Duration = std::time::Duration::from_secs(30);
+
 /// How much of a beta 500 is read to learn whether it rejects the credential.
 const BETA_500_READ_LIMIT: usize = 64 * 1024;
 
@@ -214,13 +218,28 @@ impl Core {
     /// Records that a response rejected the credential of `generation`, and forgets it.
     ///
     /// The rejection streak counts rejected *credentials*, not responses: the many requests in
-    /// flight with one revoked credential are one rejection, and must not delay the relogin.
+    /// flight with one revoked credential are one rejection, and must not delay the relogin. And
+    /// only keys rejected again soon after their last rejection: a revocation of every user's
+    /// token at once (a restart, a rotation) rejects each key once, and must not delay their
+    /// relogins either.
     fn reject(&self, key: &CacheKey, generation: u64, reason: &'static str, door: &'static str) {
         self.counters.rejected_responses.bump();
         telemetry::count(telemetry::names::REJECTIONS, Some(("door", door)));
-        if self.invalidate(key, generation, reason) {
+        if self.invalidate(key, generation, reason) && self.rejected_again_soon(key) {
             self.rejection_streak.fetch_add(1, Ordering::Relaxed);
         }
+    }
+
+    /// Whether `key` was rejected before, less than [`REJECTED_AGAIN_WITHIN`] ago.
+    fn rejected_again_soon(&self, key: &CacheKey) -> bool {
+        let now = u64::try_from(self.born.elapsed().as_millis()).unwrap_or(u64::MAX) + 1;
+        let within = REJECTED_AGAIN_WITHIN.as_millis() as u64;
+        self.slots
+            .with(key, |slot| {
+                let before = slot.last_rejected.swap(now, Ordering::Relaxed);
+                before != 0 && now - before < within
+            })
+            .unwrap_or(false)
     }
 
     /// Counts a replay of a request whose credential of generation `rejected` was rejected, now

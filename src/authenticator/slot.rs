@@ -40,6 +40,9 @@ pub(crate) struct Slot {
     /// The secret this key's last successful login used (`Fingerprint::short`; 0: none), to
     /// tell a rotated key from an unknown user (multi-user mode, see `secrets::stale_keys`).
     pub(super) good_secret: AtomicU64,
+    /// When this key was last rejected (milliseconds since the core was made, plus one; 0:
+    /// never), to tell a key rejected again and again from a revocation of many keys at once.
+    pub(super) last_rejected: AtomicU64,
     /// What this slot knows of its entry in the credential store.
     pub(super) fleet: Mutex<fleet::SlotFleet>,
 }
@@ -91,6 +94,7 @@ impl Slot {
             logins: AtomicU64::new(0),
             failed_logins: AtomicU64::new(0),
             good_secret: AtomicU64::new(0),
+            last_rejected: AtomicU64::new(0),
             fleet: Mutex::new(fleet::SlotFleet::default()),
         }
     }

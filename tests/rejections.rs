@@ -206,7 +206,28 @@ async fn a_key_rejected_again_and_again_is_relogged_ever_more_slowly(front: Fron
     );
 }
 
+/// Without replays (nothing ends the streak but time), revocations a minute or more apart are
+/// each a first rejection: every relogin is made at once.
+async fn without_replays_a_rejection_long_after_the_last_starts_no_streak(front: Front) {
+    let ts = MockThoughtSpot::start().await.unwrap();
+    let (client, _handle) = Client::build(front, builder(&ts).replay(false));
+    assert_eq!(client.status(Call::search(&ts.base_url())).await, 200);
+    for revocation in 1..=3 {
+        ts.revoke_all_tokens();
+        assert_eq!(client.status(Call::search(&ts.base_url())).await, 401);
+        let started = Instant::now();
+        assert_eq!(client.status(Call::search(&ts.base_url())).await, 200);
+        assert_eq!(
+            started.elapsed(),
+            Duration::ZERO,
+            "revocation {revocation}: the relogin was held back"
+        );
+        tokio::time::advance(Duration::from_secs(61)).await;
+    }
+}
+
 both_fronts!(
+    without_replays_a_rejection_long_after_the_last_starts_no_streak,
     a_revocation_of_every_users_token_at_once_stalls_no_relogin,
     a_key_rejected_again_and_again_is_relogged_ever_more_slowly,
     separate_revocations_are_each_relogged_at_once,

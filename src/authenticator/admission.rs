@@ -68,17 +68,13 @@ impl Core {
         Ok(credential.generation)
     }
 
-    /// What a response's status says about the credential it carried. A response that does not
-    /// reject it ends any streak of rejections.
+    /// What a response's status says about the credential it carried.
     #[inline]
     pub(crate) fn judge(&self, status: StatusCode) -> Verdict {
         match (self.config.api, status) {
             (_, StatusCode::UNAUTHORIZED) => Verdict::Rejected,
             (ApiVersion::Beta, StatusCode::INTERNAL_SERVER_ERROR) => Verdict::ReadBody,
-            _ => {
-                self.accepted();
-                Verdict::Fine
-            }
+            _ => Verdict::Fine,
         }
     }
 

@@ -314,7 +314,7 @@ impl Core {
             now = Instant::now();
         }
         let wait_until = lock(&slot.failures).not_before().filter(|t| *t > now);
-        let wait_until = match (wait_until, self.rejection_streak.load(Ordering::Relaxed)) {
+        let wait_until = match (wait_until, slot.rejected_in_a_row.load(Ordering::Relaxed)) {
             (w, 0 | 1) => w,
             (w, n) => {
                 let pause = timings

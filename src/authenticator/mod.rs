@@ -63,7 +63,7 @@ mod slots;
 mod stats;
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicI64, AtomicU32, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 
 use arc_swap::ArcSwapOption;
@@ -135,9 +135,6 @@ pub(crate) struct Core {
     /// Login requests sent so far, in order: which logins were sent after a rejection was
     /// seen (and so after whatever caused it) decides whether a replay's rejection is final.
     login_sends: AtomicU64,
-    /// Rejections in a row with no accepted response between: slows relogins when ThoughtSpot
-    /// rejects even fresh credentials, so nothing loops.
-    rejection_streak: AtomicU32,
     /// Bad credentials are the account's, not one org's: while their window lasts no org tries
     /// the password or key again.
     account_failures: Mutex<Failures>,
@@ -188,7 +185,6 @@ impl Core {
             generation: AtomicU64::new(0),
             login_sends: AtomicU64::new(0),
             ever_reached: std::sync::atomic::AtomicBool::new(false),
-            rejection_streak: AtomicU32::new(0),
             account_failures: Mutex::new(Failures::default()),
             account_login: tokio::sync::Mutex::new(()),
             counters: Counters::default(),

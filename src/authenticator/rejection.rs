@@ -28,9 +28,9 @@ use super::recovery_record::{Recovery, Replayed};
 use crate::session::SessionCredential;
 use crate::telemetry;
 
-/// A key rejected again within this of its last rejection is a streak's: ThoughtSpot rejects
-/// its fresh credentials too.
-const REJECTED_AGAIN_WITHIN: std::time::Duration = std::time::Duration::from_secs(30);
+/// A key rejected again within this of its last rejection (and no replay served between) is
+/// on a streak: ThoughtSpot rejects its fresh credentials too.
+const REJECTED_AGAIN_WITHIN: std::time::Duration = std::time::Duration::from_secs(60);
 
 /// How much of a beta 500 is read to learn whether it rejects the credential.
 const BETA_500_READ_LIMIT: usize = 64 * 1024;
@@ -81,7 +81,15 @@ impl Core {
         let mut recovery = Recovery::new(generation);
         loop {
             let beta_500 = match verdict {
-                Verdict::Fine => return Ok(response),
+                Verdict::Fine => {
+                    if recovery.replays > 0 {
+                        // A new credential of this key served the request: any streak ends.
+                        self.slots.with(key, |slot| {
+                            slot.rejected_in_a_row.store(0, Ordering::Relaxed)
+                        });
+                    }
+                    return Ok(response);
+                }
                 Verdict::Rejected => None,
                 Verdict::ReadBody => {
                     let (read, seen) = D::read_ahead(response, BETA_500_READ_LIMIT).await;
@@ -189,14 +197,6 @@ impl Core {
         }
     }
 
-    /// A response with the credential was not a rejection (see [`Core::judge`]).
-    #[inline]
-    pub(super) fn accepted(&self) {
-        if self.rejection_streak.load(Ordering::Relaxed) != 0 {
-            self.rejection_streak.store(0, Ordering::Relaxed);
-        }
-    }
-
     /// Whether a response that was not plainly fine rejected the credential of `generation`, and
     /// why: a 401 does; a beta 500 does if its body says upstream 401, or if it says nothing and
     /// the one check for that generation finds the credential dead.
@@ -217,29 +217,30 @@ impl Core {
 
     /// Records that a response rejected the credential of `generation`, and forgets it.
     ///
-    /// The rejection streak counts rejected *credentials*, not responses: the many requests in
-    /// flight with one revoked credential are one rejection, and must not delay the relogin. And
-    /// only keys rejected again soon after their last rejection: a revocation of every user's
-    /// token at once (a restart, a rotation) rejects each key once, and must not delay their
-    /// relogins either.
+    /// The key's rejection streak counts rejected *credentials*, not responses: the many
+    /// requests in flight with one revoked credential are one rejection, and must not delay the
+    /// relogin. It is the key's own: a revocation of every user's token at once (a restart, a
+    /// rotation) is one rejection for each key, and delays none of their relogins. It ends when
+    /// a replay with the key's new credential is served, or when the key has not been rejected
+    /// for [`REJECTED_AGAIN_WITHIN`] (or twice the longest pause, if that is longer).
     fn reject(&self, key: &CacheKey, generation: u64, reason: &'static str, door: &'static str) {
         self.counters.rejected_responses.bump();
         telemetry::count(telemetry::names::REJECTIONS, Some(("door", door)));
-        if self.invalidate(key, generation, reason) && self.rejected_again_soon(key) {
-            self.rejection_streak.fetch_add(1, Ordering::Relaxed);
-        }
-    }
-
-    /// Whether `key` was rejected before, less than [`REJECTED_AGAIN_WITHIN`] ago.
-    fn rejected_again_soon(&self, key: &CacheKey) -> bool {
-        let now = u64::try_from(self.born.elapsed().as_millis()).unwrap_or(u64::MAX) + 1;
-        let within = REJECTED_AGAIN_WITHIN.as_millis() as u64;
-        self.slots
-            .with(key, |slot| {
+        if self.invalidate(key, generation, reason) {
+            let now = u64::try_from(self.born.elapsed().as_millis()).unwrap_or(u64::MAX) + 1;
+            // Longer than the longest pause: a key paused that long is still on its streak.
+            let within = REJECTED_AGAIN_WITHIN
+                .max(self.config.timings.transient_backoff_max * 2)
+                .as_millis() as u64;
+            self.slots.with(key, |slot| {
                 let before = slot.last_rejected.swap(now, Ordering::Relaxed);
-                before != 0 && now - before < within
-            })
-            .unwrap_or(false)
+                if before == 0 || now - before >= within {
+                    slot.rejected_in_a_row.store(1, Ordering::Relaxed);
+                } else {
+                    slot.rejected_in_a_row.fetch_add(1, Ordering::Relaxed);
+                }
+            });
+        }
     }
 
     /// Counts a replay of a request whose credential of generation `rejected` was rejected, now

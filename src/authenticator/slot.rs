@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 use std::sync::Mutex;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 
 use arc_swap::ArcSwapOption;
 use tokio::task::AbortHandle;
@@ -41,8 +41,9 @@ pub(crate) struct Slot {
     /// tell a rotated key from an unknown user (multi-user mode, see `secrets::stale_keys`).
     pub(super) good_secret: AtomicU64,
     /// When this key was last rejected (milliseconds since the core was made, plus one; 0:
-    /// never), to tell a key rejected again and again from a revocation of many keys at once.
+    /// never), and how many of its credentials were rejected in a row (see `Core::reject`).
     pub(super) last_rejected: AtomicU64,
+    pub(super) rejected_in_a_row: AtomicU32,
     /// What this slot knows of its entry in the credential store.
     pub(super) fleet: Mutex<fleet::SlotFleet>,
 }
@@ -95,6 +96,7 @@ impl Slot {
             failed_logins: AtomicU64::new(0),
             good_secret: AtomicU64::new(0),
             last_rejected: AtomicU64::new(0),
+            rejected_in_a_row: AtomicU32::new(0),
             fleet: Mutex::new(fleet::SlotFleet::default()),
         }
     }

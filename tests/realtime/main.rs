@@ -451,12 +451,19 @@ async fn key_rotation_for_many_users(front: Front, callers: usize, scale: usize)
         load.settled(epoch, run.between()).await;
         // Revoked first: a token minted with the new key between the two steps would be revoked
         // too, and its replay's 401 would be this test's doing, not the layer's.
+        let before: Vec<usize> = (0..USERS)
+            .map(|i| run.ts.login_attempts_for(&format!("user-{i}")))
+            .collect();
         run.ts.revoke_all_tokens();
         {
             let mut current = key.lock().unwrap();
             *current = format!("rotated-key-{round}");
             run.ts.set_secret_key(&current);
         }
+        // Every user logged in again before the next round: a request that met this round's
+        // revocation with a credential not yet replaced must not meet the next one in its replay.
+        until(|| (0..USERS).all(|i| run.ts.login_attempts_for(&format!("user-{i}")) > before[i]))
+            .await;
     }
     let epoch = load.next_epoch();
     load.settled(epoch, run.between()).await;

@@ -226,7 +226,47 @@ async fn without_replays_a_rejection_long_after_the_last_starts_no_streak(front:
     }
 }
 
+/// A key rejected eight times in a row (its pause grown to the cap) is off its streak once it
+/// has been quiet, and its pause never outgrows the login deadline: after ThoughtSpot is
+/// healthy again and a quiet spell, requests are served. (A pause longer than the deadline
+/// failed every login at once, so nothing was rejected or replayed again, and the key never
+/// came off its streak.)
+async fn a_long_streak_never_locks_the_key_out(front: Front) {
+    let ts = MockThoughtSpot::start().await.unwrap();
+    let (client, _handle) = Client::build(
+        front,
+        builder(&ts)
+            .replay(false)
+            .login_deadline(Duration::from_secs(20)),
+    );
+    assert_eq!(client.status(Call::search(&ts.base_url())).await, 200);
+    ts.inject(
+        SEARCH,
+        Fault::Status {
+            status: 401,
+            retry_after: None,
+        },
+        8,
+    );
+    for _ in 0..8 {
+        let sent = client.send(Call::search(&ts.base_url())).await;
+        assert!(sent.is_ok_and(|reply| reply.status == 401));
+    }
+    // The next login waits its pause, within the deadline, and is served.
+    assert_eq!(client.status(Call::search(&ts.base_url())).await, 200);
+    // (Slept, not advanced: the credential's own timers run meanwhile.)
+    tokio::time::sleep(Duration::from_secs(600)).await;
+    let started = Instant::now();
+    assert_eq!(client.status(Call::search(&ts.base_url())).await, 200);
+    assert!(
+        started.elapsed() < Duration::from_secs(1),
+        "{:?}",
+        started.elapsed()
+    );
+}
+
 both_fronts!(
+    a_long_streak_never_locks_the_key_out,
     without_replays_a_rejection_long_after_the_last_starts_no_streak,
     a_revocation_of_every_users_token_at_once_stalls_no_relogin,
     a_key_rejected_again_and_again_is_relogged_ever_more_slowly,

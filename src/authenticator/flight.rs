@@ -314,13 +314,16 @@ impl Core {
             now = Instant::now();
         }
         let wait_until = lock(&slot.failures).not_before().filter(|t| *t > now);
-        let wait_until = match (wait_until, slot.rejected_in_a_row.load(Ordering::Relaxed)) {
+        let wait_until = match (wait_until, self.rejected_in_a_row(slot)) {
             (w, 0 | 1) => w,
             (w, n) => {
+                // Never a pause the login deadline cannot hold: a key paused past it would fail
+                // every login at once, be rejected no more, and never come off its streak.
                 let pause = timings
                     .transient_backoff
                     .saturating_mul(1 << (n - 1).min(16))
-                    .min(timings.transient_backoff_max);
+                    .min(timings.transient_backoff_max)
+                    .min(timings.login_deadline / 2);
                 Some(w.unwrap_or(now).max(now + pause))
             }
         };

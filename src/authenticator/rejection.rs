@@ -227,20 +227,43 @@ impl Core {
         self.counters.rejected_responses.bump();
         telemetry::count(telemetry::names::REJECTIONS, Some(("door", door)));
         if self.invalidate(key, generation, reason) {
-            let now = u64::try_from(self.born.elapsed().as_millis()).unwrap_or(u64::MAX) + 1;
-            // Longer than the longest pause: a key paused that long is still on its streak.
-            let within = REJECTED_AGAIN_WITHIN
-                .max(self.config.timings.transient_backoff_max * 2)
-                .as_millis() as u64;
+            let now = self.millis_since_born();
+            let within = self.streak_lasts();
             self.slots.with(key, |slot| {
                 let before = slot.last_rejected.swap(now, Ordering::Relaxed);
-                if before == 0 || now - before >= within {
+                if before == 0 || now.saturating_sub(before) >= within {
                     slot.rejected_in_a_row.store(1, Ordering::Relaxed);
                 } else {
                     slot.rejected_in_a_row.fetch_add(1, Ordering::Relaxed);
                 }
             });
         }
+    }
+
+    /// The key's rejections in a row, as its next login sees them: none once the key has not
+    /// been rejected for as long as a streak lasts (a key paused that long, whose pause kept it
+    /// from being rejected again, is off its streak).
+    pub(super) fn rejected_in_a_row(&self, slot: &super::slot::Slot) -> u32 {
+        let last = slot.last_rejected.load(Ordering::Relaxed);
+        if last == 0 || self.millis_since_born().saturating_sub(last) >= self.streak_lasts() {
+            return 0;
+        }
+        slot.rejected_in_a_row.load(Ordering::Relaxed)
+    }
+
+    /// Milliseconds since this core was made, plus one (0 means never).
+    fn millis_since_born(&self) -> u64 {
+        u64::try_from(self.born.elapsed().as_millis())
+            .unwrap_or(u64::MAX)
+            .saturating_add(1)
+    }
+
+    /// How long after its last rejection a key is still on its streak: longer than the
+    /// longest pause, so that a key paused that long is still on it when rejected again.
+    fn streak_lasts(&self) -> u64 {
+        REJECTED_AGAIN_WITHIN
+            .max(self.config.timings.transient_backoff_max * 2)
+            .as_millis() as u64
     }
 
     /// Counts a replay of a request whose credential of generation `rejected` was rejected, now

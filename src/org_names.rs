@@ -7,7 +7,7 @@
 
 use std::collections::HashMap;
 use std::future::Future;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use tokio::time::Instant;
@@ -22,49 +22,57 @@ const UNKNOWN_FOR: Duration = Duration::from_secs(60);
 /// Names kept at most (orgs are few; a flood of unknown names must not grow the map).
 const MAX_NAMES: usize = 1_024;
 
-/// What is known of org names.
+/// What is known of org names: the ids, for everyone (a name is one org for every user), and
+/// the names a user's orgs do not include, for that user only (another user may belong to it).
 #[derive(Default)]
 pub(crate) struct OrgNames {
-    known: Mutex<HashMap<String, Known>>,
+    known: Mutex<HashMap<String, i64>>,
+    /// (user, name) → until when the name is answered as unknown; the user is `None` for the
+    /// layer's own.
+    unknown: Mutex<HashMap<(Option<Arc<str>>, String), Instant>>,
     /// One lookup at a time: callers that come meanwhile find its answer in `known`.
     lookup: tokio::sync::Mutex<()>,
 }
 
-#[derive(Clone, Copy)]
-enum Known {
-    Id(i64),
-    Unknown { until: Instant },
-}
-
 impl OrgNames {
-    /// The id of `name` if it is known now, the typed error if it is known to be unknown, or
-    /// `None` if it must be looked up. Never waits: callable on a request's way in.
-    pub(crate) fn cached(&self, name: &str) -> Result<Option<i64>, Error> {
+    /// The id of `name` if it is known now, the typed error if it is known to be unknown to
+    /// `user`, or `None` if it must be looked up. Never waits: callable on a request's way in.
+    pub(crate) fn cached(&self, name: &str, user: Option<&Arc<str>>) -> Result<Option<i64>, Error> {
+        if let Some(id) = self.known_id(name) {
+            return Ok(Some(id));
+        }
+        let unknown = lock(&self.unknown);
+        match unknown.get(&(user.cloned(), name.to_owned())) {
+            Some(until) if Instant::now() < *until => Err(Error::UnknownOrg(name.to_owned())),
+            _ => Ok(None),
+        }
+    }
+
+    fn known_id(&self, name: &str) -> Option<i64> {
         let mut known = lock(&self.known);
-        match known.get(name) {
-            Some(Known::Id(id)) => return Ok(Some(*id)),
-            Some(Known::Unknown { until }) if Instant::now() < *until => {
-                return Err(Error::UnknownOrg(name.to_owned()));
-            }
-            _ => {}
+        if let Some(id) = known.get(name) {
+            return Some(*id);
         }
         // As a lookup would find it: ignoring case when nothing matches exactly (remembered,
         // so that the next time is one map access).
-        let Some(id) = known.iter().find_map(|(n, k)| match k {
-            Known::Id(id) if n.eq_ignore_ascii_case(name) => Some(*id),
-            _ => None,
-        }) else {
-            return Ok(None);
-        };
+        let id = known
+            .iter()
+            .find_map(|(n, id)| n.eq_ignore_ascii_case(name).then_some(*id))?;
         if known.len() < MAX_NAMES {
-            known.insert(name.to_owned(), Known::Id(id));
+            known.insert(name.to_owned(), id);
         }
-        Ok(Some(id))
+        Some(id)
     }
 
-    /// The id of `name`: cached, else from the orgs `list` gives (exact match first, then
-    /// ignoring case). One lookup at a time; every org listed is remembered.
-    pub(crate) async fn resolve<F, Fut>(&self, name: &str, list: F) -> Result<i64, Error>
+    /// The id of `name`: cached, else from the orgs `list` gives for `user` (exact match first,
+    /// then ignoring case). One lookup at a time; every org listed is remembered for everyone,
+    /// a name not listed for this user only.
+    pub(crate) async fn resolve<F, Fut>(
+        &self,
+        name: &str,
+        user: Option<&Arc<str>>,
+        list: F,
+    ) -> Result<i64, Error>
     where
         F: FnOnce() -> Fut,
         Fut: Future<Output = Result<SessionUser, Error>>,
@@ -72,18 +80,18 @@ impl OrgNames {
         if name.trim().is_empty() {
             return Err(Error::config("the org name is empty"));
         }
-        if let Some(id) = self.cached(name)? {
+        if let Some(id) = self.cached(name, user)? {
             return Ok(id);
         }
         let _turn = self.lookup.lock().await;
-        if let Some(id) = self.cached(name)? {
+        if let Some(id) = self.cached(name, user)? {
             return Ok(id);
         }
-        let user = list().await?;
-        let listed: Vec<(String, i64)> = user
+        let listed = list().await?;
+        let listed: Vec<(String, i64)> = listed
             .orgs
             .iter()
-            .chain(user.current_org.as_ref())
+            .chain(listed.current_org.as_ref())
             .filter_map(|o| Some((o.name.clone()?, o.id?)))
             .filter(|(_, id)| check_org_id(*id).is_ok())
             .collect();
@@ -92,21 +100,28 @@ impl OrgNames {
             .find(|(n, _)| n == name)
             .or_else(|| listed.iter().find(|(n, _)| n.eq_ignore_ascii_case(name)))
             .map(|(_, id)| *id);
-        let mut known = lock(&self.known);
-        if known.len() + listed.len() + 1 > MAX_NAMES {
-            known.clear();
-        }
-        for (n, id) in listed {
-            known.insert(n, Known::Id(id));
+        {
+            let mut known = lock(&self.known);
+            if known.len() + listed.len() + 1 > MAX_NAMES {
+                known.clear();
+            }
+            known.extend(listed);
+            if let Some(id) = found {
+                known.insert(name.to_owned(), id);
+            }
         }
         match found {
-            Some(id) => {
-                known.insert(name.to_owned(), Known::Id(id));
-                Ok(id)
-            }
+            Some(id) => Ok(id),
             None => {
-                let until = Instant::now() + UNKNOWN_FOR;
-                known.insert(name.to_owned(), Known::Unknown { until });
+                let mut unknown = lock(&self.unknown);
+                let now = Instant::now();
+                if unknown.len() >= MAX_NAMES {
+                    unknown.retain(|_, until| now < *until);
+                    if unknown.len() >= MAX_NAMES {
+                        unknown.clear();
+                    }
+                }
+                unknown.insert((user.cloned(), name.to_owned()), now + UNKNOWN_FOR);
                 Err(Error::UnknownOrg(name.to_owned()))
             }
         }
@@ -139,24 +154,24 @@ mod tests {
             asked.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
             Ok(user(&[("Sales", 2), ("Finance", 3), ("Huge", i64::MAX)]))
         };
-        assert_eq!(names.resolve("Sales", list).await.unwrap(), 2);
+        assert_eq!(names.resolve("Sales", None, list).await.unwrap(), 2);
         // Every listed org is known now; case is ignored when nothing matches exactly.
-        assert_eq!(names.cached("Finance").unwrap(), Some(3));
-        assert_eq!(names.resolve("finance", list).await.unwrap(), 3);
+        assert_eq!(names.cached("Finance", None).unwrap(), Some(3));
+        assert_eq!(names.resolve("finance", None, list).await.unwrap(), 3);
         assert_eq!(asked.load(std::sync::atomic::Ordering::Relaxed), 1);
         // An id outside int32 is not an org id.
-        assert_eq!(names.cached("Huge").unwrap(), None);
-        let unknown = names.resolve("Nope", list).await.unwrap_err();
+        assert_eq!(names.cached("Huge", None).unwrap(), None);
+        let unknown = names.resolve("Nope", None, list).await.unwrap_err();
         assert!(matches!(unknown, Error::UnknownOrg(ref n) if n == "Nope"));
-        assert!(names.cached("Nope").is_err());
-        names.resolve("Nope", list).await.unwrap_err();
+        assert!(names.cached("Nope", None).is_err());
+        names.resolve("Nope", None, list).await.unwrap_err();
         assert_eq!(asked.load(std::sync::atomic::Ordering::Relaxed), 2);
         tokio::time::advance(UNKNOWN_FOR).await;
         assert_eq!(
-            names.cached("Nope").unwrap(),
+            names.cached("Nope", None).unwrap(),
             None,
             "forgotten after a minute"
         );
-        assert!(names.resolve(" ", list).await.is_err());
+        assert!(names.resolve(" ", None, list).await.is_err());
     }
 }

@@ -221,12 +221,54 @@ async fn act_as_org_by_name_is_looked_up_with_the_acting_users_token(front: Fron
         .await
         .unwrap_err();
     assert_eq!(failure.kind(), Some(ErrorKind::UnknownOrg), "{failure:?}");
+
     // A switch by a name already known works in multi-user mode; an unknown one cannot be
     // looked up without a user.
     handle.switch_org("Marketing").await.unwrap();
     assert_eq!(handle.current_org(), Some(2));
     let error = handle.switch_org("Elsewhere").await.unwrap_err();
     assert_eq!(error.kind(), ErrorKind::Config);
+}
+
+/// A name one user's orgs do not include is unknown to that user only: another user who belongs
+/// to the org is served, and the first is still answered without a lookup.
+async fn a_name_unknown_to_one_user_is_known_to_another(front: Front) {
+    let ts = MockThoughtSpot::builder()
+        .org(3, "Research")
+        .start()
+        .await
+        .unwrap();
+    ts.add_user(MockUser::new("carol", "unused").orgs([0]));
+    ts.add_user(MockUser::new("dave", "unused").orgs([0, 3]));
+    let base = ts.base_url();
+    let builder = ThoughtSpotAuthLayer::builder(&base)
+        .act_as_users(mock::DEFAULT_SECRET_KEY)
+        .mint_budget(MintBudget::unlimited());
+    let (client, _handle) = Client::build(front, builder);
+    let as_user = |user: &str| Call::search(&base).acting_as(ActAs::user(user).org("Research"));
+    let failure = client.send(as_user("carol")).await.unwrap_err();
+    assert_eq!(failure.kind(), Some(ErrorKind::UnknownOrg), "{failure:?}");
+    assert_eq!(client.status(as_user("dave")).await, 200);
+    assert_eq!(ts.count(SESSION_USER), 2, "each user's own lookup");
+    assert!(client.send(as_user("carol")).await.is_err());
+    assert_eq!(ts.count(SESSION_USER), 2, "carol's answer remembered");
+    assert_eq!(data_tokens(&ts), [("dave".to_owned(), 3)]);
+}
+
+/// In single-user modes an `ActAs` is no part of the key: its org name is ignored, as its user
+/// is, and the request goes to its `OrgOverride`'s org.
+async fn a_single_user_layer_ignores_an_act_as_org_name(front: Front) {
+    let ts = MockThoughtSpot::start().await.unwrap();
+    let base = ts.base_url();
+    let builder = ThoughtSpotAuthLayer::builder(&base)
+        .password(mock::DEFAULT_USER, mock::DEFAULT_PASSWORD)
+        .org(0);
+    let (client, _handle) = Client::build(front, builder);
+    let call = Call::search(&base)
+        .in_org("Sales")
+        .acting_as(ActAs::user("someone").org("Marketing"));
+    assert_eq!(client.status(call).await, 200);
+    assert_eq!(data_tokens(&ts), [(mock::DEFAULT_USER.to_owned(), 1)]);
 }
 
 async fn a_multi_user_layer_built_for_an_org_by_name_puts_every_user_in_it(front: Front) {
@@ -275,5 +317,7 @@ both_fronts!(
     an_org_override_by_name_shares_its_ids_credential,
     act_as_org_by_name_is_looked_up_with_the_acting_users_token,
     a_multi_user_layer_built_for_an_org_by_name_puts_every_user_in_it,
+    a_single_user_layer_ignores_an_act_as_org_name,
+    a_name_unknown_to_one_user_is_known_to_another,
     the_beta_api_takes_ids_only,
 );

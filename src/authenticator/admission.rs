@@ -102,19 +102,20 @@ impl Core {
     fn key_from_extensions(&self, extensions: &Extensions) -> Result<CacheKey, Error> {
         // An org named by a name not looked up yet is pending: no credential has that key, so
         // the request goes the slow way, where `settle_org` looks the name up.
-        let org = || match extensions.get::<OrgOverride>() {
-            Some(org) => self.org_now(org.org()).map(Some),
+        let org = |user| match extensions.get::<OrgOverride>() {
+            Some(org) => self.org_now(org.org(), user).map(Some),
             None => Ok(self.current_org()),
         };
         if !self.config.multi_user() {
-            return Ok(CacheKey::org(org()?));
+            return Ok(CacheKey::org(org(None)?));
         }
         match extensions.get::<ActAs>() {
             Some(act_as) => {
+                let user = Some(&act_as.user);
                 let org = match (act_as.org, &act_as.org_name) {
                     (Some(id), _) => Some(id),
-                    (None, Some(name)) => Some(self.named_org_now(name)?),
-                    (None, None) => org()?,
+                    (None, Some(name)) => Some(self.named_org_now(name, user)?),
+                    (None, None) => org(user)?,
                 };
                 CacheKey::act_as(act_as, org, self.config.kind)
             }

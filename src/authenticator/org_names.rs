@@ -18,17 +18,21 @@ use crate::identity::{ActAs, OrgIdentifier, OrgOverride};
 impl Core {
     /// The org a name or id stands for as far as it is known without waiting: an id, the
     /// pending org for a name not looked up yet, or the typed error for a name known to be
-    /// unknown.
-    pub(crate) fn org_now(&self, org: &OrgIdentifier) -> Result<i64, Error> {
+    /// unknown to `user` (the acting user; `None` for the layer's own).
+    pub(crate) fn org_now(
+        &self,
+        org: &OrgIdentifier,
+        user: Option<&Arc<str>>,
+    ) -> Result<i64, Error> {
         match org {
             OrgIdentifier::Id(id) => Ok(*id),
-            OrgIdentifier::Name(name) => self.named_org_now(name),
+            OrgIdentifier::Name(name) => self.named_org_now(name, user),
         }
     }
 
     /// [`org_now`](Self::org_now) for a name.
-    pub(crate) fn named_org_now(&self, name: &str) -> Result<i64, Error> {
-        Ok(self.org_names.cached(name)?.unwrap_or(PENDING_ORG))
+    pub(crate) fn named_org_now(&self, name: &str, user: Option<&Arc<str>>) -> Result<i64, Error> {
+        Ok(self.org_names.cached(name, user)?.unwrap_or(PENDING_ORG))
     }
 
     /// `key`, or, if its org is pending, the key of the org its request names (an
@@ -42,7 +46,11 @@ impl Core {
         if key.org != Some(PENDING_ORG) {
             return Ok(key);
         }
-        let act_as = extensions.and_then(|e| e.get::<ActAs>());
+        // Who the request acts as counts in multi-user mode only (elsewhere an `ActAs` is
+        // ignored, as for the key).
+        let act_as = extensions
+            .and_then(|e| e.get::<ActAs>())
+            .filter(|_| self.config.multi_user());
         let named = act_as.and_then(|a| a.org_name.as_deref()).or_else(|| {
             match extensions?.get::<OrgOverride>()?.org() {
                 OrgIdentifier::Name(name) => Some(name.as_str()),
@@ -76,7 +84,7 @@ impl Core {
                 check_org_id(*id)?;
                 Ok(*id)
             }
-            OrgIdentifier::Name(name) => match self.org_names.cached(name)? {
+            OrgIdentifier::Name(name) => match self.org_names.cached(name, None)? {
                 Some(id) => Ok(id),
                 None if self.config.multi_user() => Err(Error::config(
                     "in multi-user mode an org name is looked up with the acting user's token: \
@@ -116,8 +124,9 @@ impl Core {
                 _ => self.current_key(),
             },
         };
+        let user = act_as.map(|a| &a.user).filter(|_| self.config.multi_user());
         self.org_names
-            .resolve(name, || async {
+            .resolve(name, user, || async {
                 let credential = self.credential(&lookup).await?;
                 self.session()?.v2().session_user(&credential.session).await
             })

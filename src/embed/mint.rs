@@ -136,6 +136,13 @@ impl Minter {
     /// before its outcome is sent.
     pub(crate) async fn token_for(self: &Arc<Self>, who: EmbedUser) -> Outcome {
         let who = self.settle_org(who).await?;
+        self.token(who, true).await
+    }
+
+    /// [`token_for`](Self::token_for) with the org settled; `per_user_rate`: whether the call
+    /// counts against the user's rate (not the lookup of an org name, which the user's own
+    /// call already counts).
+    pub(crate) async fn token(self: &Arc<Self>, who: EmbedUser, per_user_rate: bool) -> Outcome {
         let key = MintKey {
             user: who.act_as.user.clone(),
             org: who.act_as.org,
@@ -158,7 +165,7 @@ impl Minter {
                         Refusal::Unavailable(failure.until - now)
                     });
                 }
-                if let Some(rate) = self.per_user {
+                if let Some(rate) = self.per_user.filter(|_| per_user_rate) {
                     if let Err(retry) = user.rate.reserve(rate, now, Duration::ZERO) {
                         return Err(Refusal::TooMany(retry));
                     }
@@ -180,7 +187,7 @@ impl Minter {
                 let task_key = key.clone();
                 let started = spawn(async move {
                     let outcome = minter.mint(&who, refresh).await;
-                    answer.give(minter.finish(&task_key, outcome));
+                    answer.give(minter.finish(&task_key, outcome, per_user_rate));
                 });
                 if started.is_none() {
                     // No runtime to mint on: the dropped answer tells whoever joined.
@@ -197,8 +204,8 @@ impl Minter {
     }
 
     /// Removes the flight (before anyone is answered) and records what its outcome means for
-    /// the user's next call.
-    fn finish(&self, key: &MintKey, outcome: Result<Minted, MintError>) -> Outcome {
+    /// the user's next call; `charged`: the user's rate was charged for it.
+    fn finish(&self, key: &MintKey, outcome: Result<Minted, MintError>, charged: bool) -> Outcome {
         let now = Instant::now();
         let mut table = lock(&self.table);
         table.flights.remove(key);
@@ -213,7 +220,7 @@ impl Minter {
             }
             // Nothing was sent: the user's allowance is not spent on the endpoint's own queue.
             Err(MintError::QueueFull(retry)) => {
-                if let Some(rate) = self.per_user {
+                if let Some(rate) = self.per_user.filter(|_| charged) {
                     user.rate.release(rate);
                 }
                 Err(Refusal::Unavailable(retry))

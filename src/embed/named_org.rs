@@ -28,8 +28,8 @@ impl Minter {
         let refused = Mutex::new(None);
         let resolved = self
             .org_names
-            .resolve(&name, || async {
-                let minted = Box::pin(self.token_for(lookup)).await.map_err(|refusal| {
+            .resolve(&name, Some(&who.act_as.user), || async {
+                let minted = self.token(lookup, false).await.map_err(|refusal| {
                     *crate::sync::lock(&refused) = Some(refusal);
                     Error::config("the lookup's mint was refused")
                 })?;

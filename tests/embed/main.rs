@@ -313,11 +313,13 @@ async fn an_identity_may_name_its_org_by_name() {
     const SESSION_USER: &str = "/api/rest/2.0/auth/session/user";
     let ts = MockThoughtSpot::start().await.unwrap();
     ts.add_user(mock::MockUser::new("alice", "unused").orgs([0, 1, 2]));
+    // One call a minute per user: the lookup's mint is the user's call's, not a second one.
     let service = builder(&ts)
         .identity(|parts: &http::request::Parts| {
             let org = parts.headers["x-org"].to_str().unwrap().to_owned();
             EmbedIdentity::from(ActAs::user("alice").org(org))
         })
+        .per_user_rate(Some(thoughtspot_auth::embed::MintRate::per_minute(1, 1)))
         .build()
         .unwrap();
     let in_org = |org: &str| {
@@ -332,6 +334,7 @@ async fn an_identity_may_name_its_org_by_name() {
     assert_eq!(first.status, 200, "{}", first.body);
     assert_eq!(ts.token_owner(&first.body), Some(("alice".to_owned(), 1)));
     assert_eq!((ts.count(TOKEN_FULL), ts.count(SESSION_USER)), (2, 1));
+    tokio::time::sleep(Duration::from_secs(60)).await;
     let second = send(&service, in_org("Marketing")).await;
     assert_eq!(ts.token_owner(&second.body), Some(("alice".to_owned(), 2)));
     assert_eq!((ts.count(TOKEN_FULL), ts.count(SESSION_USER)), (3, 1));

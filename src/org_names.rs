@@ -22,6 +22,9 @@ const UNKNOWN_FOR: Duration = Duration::from_secs(60);
 /// Names kept at most (orgs are few; a flood of unknown names must not grow the map).
 const MAX_NAMES: usize = 1_024;
 
+/// A user (`None`: the layer's own) and an org name.
+type UserAndName = (Option<Arc<str>>, String);
+
 /// What is known of org names: the ids, for everyone (a name is one org for every user), and
 /// the names a user's orgs do not include, for that user only (another user may belong to it).
 #[derive(Default)]
@@ -29,7 +32,7 @@ pub(crate) struct OrgNames {
     known: Mutex<HashMap<String, i64>>,
     /// (user, name) → until when the name is answered as unknown; the user is `None` for the
     /// layer's own.
-    unknown: Mutex<HashMap<(Option<Arc<str>>, String), Instant>>,
+    unknown: Mutex<HashMap<UserAndName, Instant>>,
     /// One lookup at a time: callers that come meanwhile find its answer in `known`.
     lookup: tokio::sync::Mutex<()>,
 }

@@ -567,3 +567,60 @@ async fn a_lease_taken_before_a_rotation_is_released_after_it() {
         asked.elapsed()
     );
 }
+
+/// A leader waiting for its turn of a slow mint budget keeps its lease renewed meanwhile: the
+/// other replica waits for what it publishes rather than take the lease over and log in too.
+#[tokio::test(start_paused = true)]
+async fn a_leader_waiting_for_the_mint_budget_keeps_its_lease() {
+    use thoughtspot_auth::{MintBudget, MintRate};
+
+    let ts = MockThoughtSpot::start().await.unwrap();
+    let store = MemoryCredentialStore::new();
+    // One login a minute each: after its first, the leader's next turn is a minute away, far
+    // beyond the five-second lease; the deadlines allow for it.
+    let configure = |budget: MintBudget| {
+        move |b: AuthBuilder| {
+            b.mint_budget(budget)
+                .login_deadline(Duration::from_secs(120))
+        }
+    };
+    let leader_budget = MintBudget::new(MintRate::per_minute(1, 1));
+    let leader = replica(&ts, &store, configure(leader_budget.clone()));
+    let other = replica(
+        &ts,
+        &store,
+        configure(MintBudget::new(MintRate::per_minute(1, 1))),
+    );
+    let base = ts.base_url();
+    assert_eq!(
+        common::send(&leader.0, common::search_request(&base))
+            .await
+            .unwrap(),
+        200
+    );
+    assert_eq!(
+        common::send(&other.0, common::search_request(&base))
+            .await
+            .unwrap(),
+        200
+    );
+    assert_eq!(ts.count(TOKEN_FULL), 1, "the other replica adopted");
+
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    ts.revoke_all_tokens();
+    let first = tokio::spawn({
+        let (service, base) = (leader.0.clone(), base.clone());
+        async move { common::send(&service, common::search_request(&base)).await }
+    });
+    // The leader holds the lease and waits for its turn; the other replica comes a little later.
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let second = common::send(&other.0, common::search_request(&base)).await;
+    assert_eq!(second.unwrap(), 200);
+    assert_eq!(first.await.unwrap().unwrap(), 200);
+    assert_eq!(
+        ts.count(TOKEN_FULL),
+        2,
+        "one relogin, by the leader, adopted by the other replica"
+    );
+    assert!(leader_budget.waited() >= Duration::from_secs(50));
+}

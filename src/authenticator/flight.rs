@@ -173,10 +173,11 @@ impl Core {
             // source that fails is an attempt that failed without anything sent.
             let secret = self.read_secret(&slot.key).await;
             if let Some(failed) = self.held_key(slot, &secret) {
+                // Not leading this attempt: a lease kept from the last one stays marked held,
+                // and `run_flight` gives it up.
                 let span = tracing::Span::current();
-                let lease = lease.as_deref_mut();
                 return Err(self
-                    .failed_for_good(slot, failed, &span, account_turn, None, lease)
+                    .failed_for_good(slot, failed, &span, account_turn, None, None)
                     .await);
             }
             let used = secret
@@ -201,11 +202,7 @@ impl Core {
             // sends nothing: its source failed).
             if self.config.mints()
                 && secret.is_ok()
-                && !self
-                    .config
-                    .budget
-                    .turn(self.config.base.authority().as_str(), deadline)
-                    .await
+                && !self.budget_turn(leading, slot, deadline).await
             {
                 return Err(timed_out(&mut last_error));
             }

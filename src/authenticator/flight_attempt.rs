@@ -18,6 +18,9 @@ use crate::session::Login;
 use crate::store::Generation;
 use crate::sync::lock;
 
+/// How long a provided token ThoughtSpot rejected is refused when the provider gives it back.
+const REJECTED_TOKEN_REMEMBERED: std::time::Duration = std::time::Duration::from_secs(300);
+
 /// The secret one attempt logs in with, and which one it is.
 pub(super) struct AttemptSecret {
     pub(super) secret: Secret,
@@ -158,13 +161,7 @@ impl Core {
             };
             match self.rotated_secret(&slot.key, used, error).await {
                 // One more login: one more turn of the budget.
-                Some(new)
-                    if self
-                        .config
-                        .budget
-                        .turn(self.config.base.authority().as_str(), deadline)
-                        .await =>
-                {
+                Some(new) if self.budget_turn(leading, slot, deadline).await => {
                     secret = Some(new);
                     rotated = true;
                 }
@@ -174,6 +171,26 @@ impl Core {
         let used = secret.map(|s| s.fingerprint);
         let attempt = attempt.and_then(|login| self.unless_just_rejected(&slot.key, login));
         Ok((span, login_sent, attempt, used))
+    }
+
+    /// A turn of the mint budget before `deadline`; while leading the fleet's login, its lease
+    /// is renewed while the turn is waited for (a fleet's budget may queue for seconds).
+    pub(super) async fn budget_turn(
+        &self,
+        leading: Option<Generation>,
+        slot: &Slot,
+        deadline: Instant,
+    ) -> bool {
+        let cluster = self.config.base.authority().as_str();
+        let turn = self.config.budget.turn(cluster, deadline);
+        match (&self.fleet, leading) {
+            (Some(fleet), Some(holder)) => {
+                fleet
+                    .renewing(&self.counters, &slot.key, holder, turn)
+                    .await
+            }
+            _ => turn.await,
+        }
     }
 
     /// A provided token ThoughtSpot rejected is remembered (its fingerprint), per org.
@@ -186,7 +203,7 @@ impl Core {
             if rejected.len() >= 1_024 {
                 rejected.clear();
             }
-            rejected.insert(key.org, Fingerprint::of(token));
+            rejected.insert(key.org, (Fingerprint::of(token), Instant::now()));
         }
     }
 
@@ -197,7 +214,11 @@ impl Core {
         if !matches!(self.config.source, Source::Provider(_)) {
             return Ok(login);
         }
-        let rejected = lock(&self.rejected_provided).get(&key.org).copied();
+        // Remembered for a while only: a token judged rejected by mistake is not refused for good.
+        let rejected = lock(&self.rejected_provided)
+            .get(&key.org)
+            .filter(|(_, at)| at.elapsed() < REJECTED_TOKEN_REMEMBERED)
+            .map(|(fingerprint, _)| *fingerprint);
         match login.credential.token() {
             Some(token) if rejected == Some(Fingerprint::of(token)) => {
                 Err(Error::Source(SourceError::transient(

@@ -151,7 +151,7 @@ pub(crate) struct Core {
     org_names: crate::org_names::OrgNames,
     /// With a token provider: per org, the last provided token ThoughtSpot rejected, so that the
     /// provider giving it back is not believed.
-    rejected_provided: Mutex<HashMap<Option<i64>, crate::secrets::Fingerprint>>,
+    rejected_provided: Mutex<HashMap<Option<i64>, (crate::secrets::Fingerprint, Instant)>>,
     /// When this core was made: the origin of the slots' times.
     born: Instant,
     /// Keys refused for users who minted with them before (multi-user mode).

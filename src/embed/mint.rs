@@ -62,8 +62,8 @@ enum MintError {
 struct UserState {
     rate: Gcra,
     failure: Option<Failure>,
-    /// The key (`Fingerprint::short`) this user's last mint succeeded with; 0: none.
-    good_secret: u64,
+    /// The org and the key (`Fingerprint::short`) this user's last mint succeeded with.
+    good_secret: Option<(Option<i64>, u64)>,
 }
 
 #[derive(Default)]
@@ -308,11 +308,14 @@ impl Minter {
         let state = table.users.entry(user.clone()).or_default();
         match refused {
             None => {
-                state.good_secret = used.short();
+                state.good_secret = Some((org, used.short()));
                 drop(table);
                 self.stale_keys.succeeded(org, used);
             }
-            Some(error) if rotation::may_be_stale(error) && state.good_secret == used.short() => {
+            Some(error)
+                if rotation::may_be_stale(error)
+                    && state.good_secret == Some((org, used.short())) =>
+            {
                 drop(table);
                 let hold = self.backoff.permanent;
                 self.stale_keys.refused(org, user, used, error, hold);

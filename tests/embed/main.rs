@@ -367,3 +367,36 @@ async fn a_rotated_key_costs_two_stale_mints_not_one_per_user() {
     }
     assert_eq!(ts.count(TOKEN_FULL), 20 + 2);
 }
+
+/// Users the key minted for in one org, refused in an org they do not belong to (403), say
+/// nothing of the key there: a member of that org is still served.
+#[tokio::test(start_paused = true)]
+async fn refusals_in_an_org_the_users_never_minted_in_hold_no_key() {
+    let ts = MockThoughtSpot::start().await.unwrap();
+    for user in ["a", "b"] {
+        ts.add_user(mock::MockUser::new(user, "unused").orgs([0]));
+    }
+    ts.add_user(mock::MockUser::new("member", "unused").orgs([0, 1]));
+    let service = builder(&ts)
+        .identity(|parts: &http::request::Parts| {
+            let user = parts.headers["x-user"].to_str().unwrap().to_owned();
+            let org: i64 = parts.headers["x-org"].to_str().unwrap().parse().unwrap();
+            EmbedIdentity::from(ActAs::user(user).org(org))
+        })
+        .build()
+        .unwrap();
+    let call = |user: &str, org: i64| {
+        let mut request = call_as(None);
+        let headers = request.headers_mut();
+        headers.insert("x-user", http::HeaderValue::from_str(user).unwrap());
+        headers.insert("x-org", http::HeaderValue::from(org));
+        request
+    };
+    for user in ["a", "b", "member"] {
+        assert_eq!(send(&service, call(user, 0)).await.status, 200);
+    }
+    for user in ["a", "b"] {
+        assert_eq!(send(&service, call(user, 1)).await.status, 403);
+    }
+    assert_eq!(send(&service, call("member", 1)).await.status, 200);
+}

@@ -60,6 +60,7 @@ impl Fleet {
         org: Option<i64>,
     ) {
         if !self.available() {
+            self.forget_lease(holder);
             return;
         }
         let names = self.names(key);
@@ -110,6 +111,7 @@ impl Fleet {
         in_a_row: u32,
     ) {
         if !self.available() {
+            self.forget_lease(holder);
             return;
         }
         if let Some(shared) = SharedError::of(error) {
@@ -154,6 +156,14 @@ impl Fleet {
                 self.store.try_lease(&name, holder, delay + self.lease),
             )
             .await;
+    }
+
+    /// Forgets the name of `holder`'s lease without a word to the store (which is down: the
+    /// lease expires there by itself).
+    fn forget_lease(&self, holder: Option<Generation>) {
+        if let Some(holder) = holder {
+            crate::sync::lock(&self.leases).remove(&holder);
+        }
     }
 
     /// Gives the lease of `key` up, if `holder` still holds it.

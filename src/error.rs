@@ -58,9 +58,9 @@ pub enum Error {
     /// The layer was dropped while the request waited for a login.
     #[error("the ThoughtSpot authentication layer was shut down")]
     Shutdown,
-    /// No org of this name among the orgs ThoughtSpot lists for the layer's user (see
-    /// [`OrgIdentifier`](crate::OrgIdentifier)); nothing else was sent. The name is asked
-    /// about again after a minute.
+    /// No org of this name among the orgs ThoughtSpot lists for the layer's user, or in
+    /// multi-user mode the acting user (see [`OrgIdentifier`](crate::OrgIdentifier)); nothing else
+    /// was sent. The name is asked about again after a minute.
     #[error("ThoughtSpot lists no org named {0:?} for this user")]
     UnknownOrg(String),
     /// A [`SecretSource`](crate::secrets::SecretSource) or token provider could not give the

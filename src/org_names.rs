@@ -10,6 +10,7 @@ use std::future::Future;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use arc_swap::ArcSwap;
 use tokio::time::Instant;
 
 use crate::config::check_org_id;
@@ -29,7 +30,9 @@ type UserAndName = (Option<Arc<str>>, String);
 /// the names a user's orgs do not include, for that user only (another user may belong to it).
 #[derive(Default)]
 pub(crate) struct OrgNames {
-    known: Mutex<HashMap<String, i64>>,
+    /// Read on a request's way in (a request naming its org), so read without a lock; written
+    /// only when a lookup answers, or a name is first seen in another case.
+    known: ArcSwap<HashMap<String, i64>>,
     /// (user, name) → until when the name is answered as unknown; the user is `None` for the
     /// layer's own.
     unknown: Mutex<HashMap<UserAndName, Instant>>,
@@ -52,7 +55,7 @@ impl OrgNames {
     }
 
     fn known_id(&self, name: &str) -> Option<i64> {
-        let mut known = lock(&self.known);
+        let known = self.known.load();
         if let Some(id) = known.get(name) {
             return Some(*id);
         }
@@ -62,9 +65,20 @@ impl OrgNames {
             .iter()
             .find_map(|(n, id)| n.eq_ignore_ascii_case(name).then_some(*id))?;
         if known.len() < MAX_NAMES {
-            known.insert(name.to_owned(), id);
+            self.remember(|known| {
+                known.insert(name.to_owned(), id);
+            });
         }
         Some(id)
+    }
+
+    /// Changes the known ids (a copy of a small map, on the slow path).
+    fn remember(&self, change: impl Fn(&mut HashMap<String, i64>)) {
+        self.known.rcu(|known| {
+            let mut known = HashMap::clone(known);
+            change(&mut known);
+            known
+        });
     }
 
     /// The id of `name`: cached, else from the orgs `list` gives for `user` (exact match first,
@@ -103,16 +117,15 @@ impl OrgNames {
             .find(|(n, _)| n == name)
             .or_else(|| listed.iter().find(|(n, _)| n.eq_ignore_ascii_case(name)))
             .map(|(_, id)| *id);
-        {
-            let mut known = lock(&self.known);
+        self.remember(|known| {
             if known.len() + listed.len() + 1 > MAX_NAMES {
                 known.clear();
             }
-            known.extend(listed);
+            known.extend(listed.iter().cloned());
             if let Some(id) = found {
                 known.insert(name.to_owned(), id);
             }
-        }
+        });
         match found {
             Some(id) => Ok(id),
             None => {

@@ -49,20 +49,7 @@ async fn a_thousand_users_at_cold_start_stay_within_the_budget(front: Front) {
 
     // Every paused second, the mints since the last look: never more than the rate and a burst.
     let done = Arc::new(AtomicBool::new(false));
-    let sampler = {
-        let (ts_count, done) = (ts.clone(), done.clone());
-        tokio::spawn(async move {
-            let mut per_second = Vec::new();
-            let mut last = ts_count.count(TOKEN_FULL);
-            while !done.load(Ordering::SeqCst) {
-                tokio::time::sleep(Duration::from_secs(1)).await;
-                let now = ts_count.count(TOKEN_FULL);
-                per_second.push(now - last);
-                last = now;
-            }
-            per_second
-        })
-    };
+    let sampler = sample_mints_per_second(&ts, done.clone());
     let storm = join_all((0..USERS).map(|i| client.status(as_user(&format!("user-{i}")))));
     let warm = async {
         // While the storm waits for its turns, the warm user's requests mint nothing and

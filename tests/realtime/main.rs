@@ -304,6 +304,14 @@ async fn beta_revocation(front: Front, callers: usize, scale: usize, bare: bool)
     verdict
 }
 
+/// A secret source that gives whatever `key` holds when asked.
+fn current_key(key: Arc<std::sync::Mutex<String>>) -> impl thoughtspot_auth::secrets::SecretSource {
+    SecretFn::new(move |_org| {
+        let current = key.lock().unwrap().clone();
+        async move { Ok::<_, SourceError>(current) }
+    })
+}
+
 /// The trusted-authentication key rotated under load, `rounds` times: the new key at
 /// ThoughtSpot (which refuses the old one at once) and at the source in one step, then every
 /// token revoked. A login that read the old key just before is refused, reads the source again
@@ -314,13 +322,7 @@ async fn key_rotation(front: Front, callers: usize, scale: usize) -> Verdict {
     let key = Arc::new(std::sync::Mutex::new(mock::DEFAULT_SECRET_KEY.to_owned()));
     let source = key.clone();
     let run = Run::start(front, callers, LIFETIME, move |b| {
-        b.secret_key_from(
-            mock::DEFAULT_USER,
-            SecretFn::new(move |_org| {
-                let current = source.lock().unwrap().clone();
-                async move { Ok::<_, SourceError>(current) }
-            }),
-        )
+        b.secret_key_from(mock::DEFAULT_USER, current_key(source))
     })
     .await;
     let load = Load::start(&run.client, callers, run.search());
@@ -430,11 +432,8 @@ async fn key_rotation_for_many_users(front: Front, callers: usize, scale: usize)
     let key = Arc::new(std::sync::Mutex::new(mock::DEFAULT_SECRET_KEY.to_owned()));
     let source = key.clone();
     let run = Run::start(front, callers, LIFETIME, move |b| {
-        b.act_as_users_from(SecretFn::new(move |_org| {
-            let current = source.lock().unwrap().clone();
-            async move { Ok::<_, SourceError>(current) }
-        }))
-        .mint_budget(thoughtspot_auth::MintBudget::unlimited())
+        b.act_as_users_from(current_key(source))
+            .mint_budget(thoughtspot_auth::MintBudget::unlimited())
     })
     .await;
     for i in 0..USERS {
